@@ -1,0 +1,121 @@
+# ihttpd - plain make.  `make run` and `make check` are all a fresh Debian 12
+# machine needs (as root they install the missing packages first).
+#
+# Knobs: CC CFLAGS LDFLAGS PREFIX DESTDIR, V=1 (show commands), WERROR=1
+# (warnings are errors; CI), STATIC=0 (dynamic PIE build instead of the
+# default static one: see README, "Start-up cost").
+
+VERSION    = 0.1.0
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+SBINDIR    = $(PREFIX)/sbin
+MANDIR     = $(PREFIX)/share/man
+SYSCONFDIR = $(PREFIX)/etc/ihttpd
+BUILD     ?= build
+STATIC    ?= 1
+PORT      ?= 8080
+
+CC        ?= cc
+CFLAGS    ?= -O2 -g
+WARN       = -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
+             -Wmissing-prototypes -Wwrite-strings -Wvla -Wcast-qual \
+             -Wpointer-arith
+ifeq ($(WERROR),1)
+WARN      += -Werror
+endif
+HARDEN     = -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fno-plt
+ALL_CPPFLAGS = -D_GNU_SOURCE -Isrc $(CPPFLAGS)
+ifeq ($(STATIC),1)
+# Static and not PIE: no ld.so and no relocation work at exec, which inetd
+# mode pays per connection (static-pie costs +245k instructions once
+# libcrypto is in; see README).
+PIEFLAGS   = -fno-pie
+LINKMODE   = -static -no-pie -Wl,-z,relro,-z,now
+else
+PIEFLAGS   = -fPIE
+LINKMODE   = -pie -Wl,-z,relro,-z,now
+endif
+ALL_CFLAGS = $(CFLAGS) $(WARN) $(HARDEN) $(PIEFLAGS) -MMD -MP
+LIBS       =
+
+ifeq ($(V),1)
+Q =
+else
+Q = @
+endif
+
+SRCS      := $(wildcard src/*.c) $(wildcard handlers/*.c)
+OBJS      := $(SRCS:%.c=$(BUILD)/%.o)
+LIB_OBJS  := $(filter-out $(BUILD)/src/main.o,$(OBJS))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+DEBS = gcc make libc6-dev pkg-config libmagic-dev libssl-dev zlib1g-dev \
+       liblzma-dev libbz2-dev ucspi-tcp curl python3 bats bats-assert \
+       bats-support wget apache2-utils valgrind strace
+
+.PHONY: all deps run check test unit asan fuzz install clean
+
+all: $(BUILD)/ihttpd
+
+$(BUILD)/ihttpd: $(OBJS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) $(LINKMODE) $(LDFLAGS) -o $@ $(OBJS) $(LIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -Itests/unit $(LINKMODE) \
+	    $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LIBS)
+
+unit: $(UNIT_BINS)
+
+# Install whatever Debian packages are missing (as root), or say how.
+deps:
+	@missing=""; for p in $(DEBS); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+	    grep -q 'ok installed' || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends $$missing \
+	    </dev/null >/dev/null || exit 1; \
+	else \
+	  echo "missing packages; as root run:"; \
+	  echo "  apt-get update && apt-get install -y$$missing"; exit 1; \
+	fi
+
+# The demo on 127.0.0.1:$(PORT): tcpserver spawns one ihttpd per
+# connection (-H -R -l 0: no DNS look-ups per connection).
+run: deps all
+	@echo "ihttpd demo on http://127.0.0.1:$(PORT)/ (Ctrl-C stops it)"
+	tcpserver -H -R -l 0 127.0.0.1 $(PORT) $(BUILD)/ihttpd -c conf/ihttpd.conf
+
+check: deps test
+
+test: all unit
+	@IHTTPD=$(BUILD)/ihttpd UNIT_DIR=$(BUILD)/tests sh tests/run.sh
+
+asan:
+	$(MAKE) BUILD=build-asan STATIC=0 \
+	    CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
+	    LDFLAGS="-fsanitize=address,undefined" test
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR)
+	install -m 755 $(BUILD)/ihttpd $(DESTDIR)$(SBINDIR)/ihttpd
+	install -m 644 src/ihttpd.8 $(DESTDIR)$(MANDIR)/man8/ihttpd.8
+	install -m 644 src/ihttpd.conf.5 $(DESTDIR)$(MANDIR)/man5/ihttpd.conf.5
+	install -m 644 conf/mime.types $(DESTDIR)$(SYSCONFDIR)/mime.types
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(OBJS:.o=.d)

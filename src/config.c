@@ -1,0 +1,963 @@
+/*
+ * config.c - the config model: built-in defaults, the config file (global
+ * `key value` lines, <Object> blocks of phase directives, Init lines) and
+ * `--key value` options, applied in that order so that the command line
+ * wins.  Every error names FILE:LINE (or the option) and, for a misspelt
+ * key or function, the nearest known name; the server never runs with a
+ * half-read config.  `--check` also compiles every regex and checks the
+ * files the config names.
+ *
+ * The file is read once into memory and parsed in place; strings point
+ * into that copy.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+struct config cfg;
+
+enum ktype { K_STR, K_INT, K_SIZE, K_LIST, K_ZONES };
+
+struct key {
+	const char	*name;
+	enum ktype	 type;
+	size_t		 off;
+	const char	*def;		/* NULL: unset */
+	long long	 min, max;
+	const char	*help;
+};
+
+#define O(f)	offsetof(struct config, f)
+
+/* Sorted by name: looked up with bsearch. */
+static const struct key keys[] = {
+	{ "access_log", K_STR, O(access_log), "stderr", 0, 0,
+	    "access log: FILE, stderr, syslog or off" },
+	{ "body_timeout", K_INT, O(body_timeout), "30", 1, 3600,
+	    "seconds a request body may stall before 408" },
+	{ "charset", K_STR, O(charset), NULL, 0, 0,
+	    "charset parameter added to text/* types" },
+	{ "debug", K_ZONES, O(debug), NULL, 0, 0,
+	    "debug zones: INIT,PROC,REQ,RESP,AUTH,FILE,READ,SEND,ALL" },
+	{ "debug_log", K_STR, O(debug_log), "stderr", 0, 0,
+	    "where debug lines go: FILE or stderr" },
+	{ "default_type", K_STR, O(default_type), "application/octet-stream",
+	    0, 0, "type of a file whose extension is unknown" },
+	{ "docroot", K_STR, O(docroot), "/var/www/html", 0, 0,
+	    "directory files are served from" },
+	{ "error_log", K_STR, O(error_log), "stderr", 0, 0,
+	    "error log: FILE, stderr or syslog" },
+	{ "header_timeout", K_INT, O(header_timeout), "15", 1, 3600,
+	    "seconds to read a request head before 408" },
+	{ "index", K_LIST, O(index), "index.html index.htm", 0, 0,
+	    "index files tried for a directory, in order" },
+	{ "keepalive_requests", K_INT, O(keepalive_requests), "100", 1,
+	    1000000, "requests served on one connection" },
+	{ "keepalive_timeout", K_INT, O(keepalive_timeout), "5", 0, 3600,
+	    "seconds a connection may idle between requests" },
+	{ "log_level", K_INT, O(log_level), "2", 0, 4,
+	    "error log detail: 0 errors .. 4 debug" },
+	{ "max_body", K_SIZE, O(max_body), "10m", 0, LLONG_MAX / 2,
+	    "largest request body (k, m, g suffixes) before 413" },
+	{ "max_header_size", K_SIZE, O(max_header_size), "16k", 256,
+	    1024 * 1024, "largest request head in bytes before 431" },
+	{ "max_headers", K_INT, O(max_headers), "100", 1, 10000,
+	    "most header fields in a request before 431" },
+	{ "max_request_line", K_SIZE, O(max_request_line), "8k", 64,
+	    1024 * 1024, "longest request line in bytes before 414" },
+	{ "mimetypes", K_STR, O(mimetypes), NULL, 0, 0,
+	    "mime.types file (default /etc/mime.types if present)" },
+	{ "remote_addr", K_STR, O(remote_addr), NULL, 0, 0,
+	    "peer address reported when stdin is not a socket" },
+	{ "send_timeout", K_INT, O(send_timeout), "60", 1, 3600,
+	    "seconds a client may stall reading the response" },
+	{ "server_name", K_STR, O(server_name), NULL, 0, 0,
+	    "SERVER_NAME when the request has no Host" },
+	{ "server_tokens", K_STR, O(server_tokens), NULL, 0, 0,
+	    "text appended to the Server header" },
+};
+#define NKEYS	(sizeof(keys) / sizeof(keys[0]))
+
+static const char *const phase_names[IH_NPHASES] = { "Init", "AuthTrans",
+	"NameTrans", "PathCheck", "ObjectType", "Service", "AddLog" };
+
+extern const struct ih_function __start_ih_functions[];
+extern const struct ih_function __stop_ih_functions[];
+
+static const char *err_file;
+static int err_line;
+static int errors;
+
+static void __attribute__((format(printf, 1, 2)))
+cerr(const char *fmt, ...)
+{
+	va_list ap;
+	char msg[512];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (err_line > 0)
+		ih_log(IH_LOG_ERR, "%s:%d: %s", err_file, err_line, msg);
+	else
+		ih_log(IH_LOG_ERR, "%s: %s", err_file, msg);
+	errors++;
+}
+
+static int
+key_cmp(const void *k, const void *e)
+{
+	return strcmp(k, ((const struct key *)e)->name);
+}
+
+/* The nearest name in a list, for "did you mean"; NULL when none is close. */
+static const char *
+nearest(const char *name, const char *(*at)(size_t), size_t n)
+{
+	const char *best = NULL;
+	int bestd = 99;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		int d = edit_distance(name, at(i));
+		if (d < bestd) {
+			bestd = d;
+			best = at(i);
+		}
+	}
+	return bestd <= 3 && bestd * 3 <= (int)strlen(name) + 3 ? best : NULL;
+}
+
+static const char *
+key_at(size_t i)
+{
+	return keys[i].name;
+}
+
+static const char *
+fn_at(size_t i)
+{
+	return __start_ih_functions[i].name;
+}
+
+static const char *
+phase_at(size_t i)
+{
+	return phase_names[i];
+}
+
+static size_t
+nfunctions(void)
+{
+	return (size_t)(__stop_ih_functions - __start_ih_functions);
+}
+
+/* The registered function of this name, or NULL. */
+const struct ih_function *
+config_find_function(const char *name)
+{
+	const struct ih_function *f;
+
+	for (f = __start_ih_functions; f < __stop_ih_functions; f++)
+		if (strcmp(f->name, name) == 0)
+			return f;
+	return NULL;
+}
+
+static int
+parse_zones(const char *v, long long *out)
+{
+	static const char *const zones[] = { "INIT", "PROC", "REQ", "RESP",
+	    "AUTH", "FILE", "READ", "SEND" };
+	char buf[256], *tok, *save;
+	long long z = 0;
+	size_t i;
+
+	if (strlen(v) >= sizeof(buf))
+		return -1;
+	strcpy(buf, v);
+	for (tok = strtok_r(buf, ", \t", &save); tok != NULL;
+	    tok = strtok_r(NULL, ", \t", &save)) {
+		if (strcasecmp(tok, "ALL") == 0) {
+			z |= IH_DBG_ALL;
+			continue;
+		}
+		for (i = 0; i < sizeof(zones) / sizeof(zones[0]); i++)
+			if (strcasecmp(tok, zones[i]) == 0)
+				break;
+		if (i == sizeof(zones) / sizeof(zones[0]))
+			return -1;
+		z |= 1LL << i;
+	}
+	*out = z;
+	return 0;
+}
+
+/* Split a value into whitespace-separated words (in place). */
+static int
+set_list(const struct key *k, char *v)
+{
+	char **list, *w, *save;
+	size_t n = 0;
+
+	list = arena_alloc(&cfg.mem, (strlen(v) / 2 + 2) * sizeof(*list));
+	if (list == NULL)
+		return -1;
+	for (w = strtok_r(v, " \t", &save); w != NULL;
+	    w = strtok_r(NULL, " \t", &save))
+		list[n++] = w;
+	list[n] = NULL;
+	*(char ***)((char *)&cfg + k->off) = list;
+	if (k->off == O(index))
+		cfg.nindex = n;
+	return 0;
+}
+
+/* Set one key from text; the text must outlive cfg (arena or argv). */
+static void
+set_key(const struct key *k, char *v)
+{
+	void *field = (char *)&cfg + k->off;
+	long long x;
+
+	switch (k->type) {
+	case K_STR:
+		*(char **)field = v;
+		break;
+	case K_INT:
+		if (str_to_ll(v, k->min, k->max, &x) == -1) {
+			cerr("%s: '%s' is not a whole number from %lld to %lld",
+			    k->name, v, k->min, k->max);
+			return;
+		}
+		*(long long *)field = x;
+		break;
+	case K_SIZE:
+		if (str_to_size(v, k->max, &x) == -1 || x < k->min) {
+			cerr("%s: '%s' is not a size from %lld to %lld bytes "
+			    "(k, m, g suffixes allowed)", k->name, v, k->min,
+			    k->max);
+			return;
+		}
+		*(long long *)field = x;
+		break;
+	case K_LIST:
+		if (set_list(k, v) == -1)
+			cerr("%s: out of memory", k->name);
+		break;
+	case K_ZONES:
+		if (parse_zones(v, &x) == -1) {
+			cerr("debug: '%s' is not a list of INIT, PROC, REQ, "
+			    "RESP, AUTH, FILE, READ, SEND, ALL", v);
+			return;
+		}
+		*(long long *)field = x;
+		break;
+	}
+}
+
+static const struct key *
+find_key(const char *name)
+{
+	const struct key *k = bsearch(name, keys, NKEYS, sizeof(keys[0]),
+	    key_cmp);
+	const char *near;
+
+	if (k == NULL) {
+		near = nearest(name, key_at, NKEYS);
+		if (near != NULL)
+			cerr("unknown key '%s' (did you mean '%s'?)", name,
+			    near);
+		else
+			cerr("unknown key '%s'", name);
+	}
+	return k;
+}
+
+static void
+set_defaults(void)
+{
+	size_t i;
+
+	err_file = "defaults";
+	err_line = 0;
+	for (i = 0; i < NKEYS; i++)
+		if (keys[i].def != NULL)
+			set_key(&keys[i], arena_strdup(&cfg.mem, keys[i].def));
+}
+
+/*
+ * Read one token starting at *p: a bare word, or a "quoted string" with
+ * \" and \\ escapes (unquoted in place).  For key=value, the value part may
+ * be quoted.  Returns the token or NULL at the end of the line; sets *bad
+ * on an unterminated quote.
+ */
+static char *
+token(char **p, int *bad)
+{
+	char *s = *p, *start, *o;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (*s == '\0') {
+		*p = s;
+		return NULL;
+	}
+	start = o = s;
+	while (*s != '\0' && *s != ' ' && *s != '\t') {
+		if (*s == '"') {
+			s++;
+			while (*s != '"') {
+				if (*s == '\0') {
+					*bad = 1;
+					*p = s;
+					return NULL;
+				}
+				if (*s == '\\' && (s[1] == '"' || s[1] == '\\'))
+					s++;
+				*o++ = *s++;
+			}
+			s++;
+		} else
+			*o++ = *s++;
+	}
+	if (*s != '\0')
+		s++;
+	*o = '\0';
+	*p = s;
+	return start;
+}
+
+/* A quote-aware copy of the rest of a line as one value. */
+static char *
+rest_value(char *p, int *bad)
+{
+	char *v;
+	size_t n;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	n = strlen(p);
+	while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+		p[--n] = '\0';
+	if (*p == '"') {
+		v = p;
+		if (token(&v, bad) != p || *bad || *v != '\0') {
+			*bad = 1;
+			return NULL;
+		}
+	}
+	return p;
+}
+
+static struct object *
+new_object(enum obj_kind kind, char *pattern, size_t *cap)
+{
+	struct object *o;
+
+	if (cfg.nobjs == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 8;
+		struct object *n = arena_alloc(&cfg.mem, ncap * sizeof(*n));
+		if (n == NULL)
+			return NULL;
+		if (cfg.nobjs > 0)
+			memcpy(n, cfg.objs, cfg.nobjs * sizeof(*n));
+		cfg.objs = n;
+		*cap = ncap;
+	}
+	o = &cfg.objs[cfg.nobjs++];
+	memset(o, 0, sizeof(*o));
+	o->kind = kind;
+	o->pattern = pattern;
+	o->plen = strlen(pattern);
+	o->file = err_file;
+	o->line = err_line;
+	return o;
+}
+
+/*
+ * A regex that is a plain literal, perhaps anchored (`\.news$`), is
+ * matched with string compares instead of regcomp: most configs need no
+ * regex engine at start-up.
+ */
+static void
+regex_literal(struct object *o)
+{
+	const char *p = o->pattern;
+	size_t n = o->plen;
+	char *lit, *w;
+
+	o->lit_start = o->lit_end = 0;
+	if (n > 0 && p[0] == '^') {
+		o->lit_start = 1;
+		p++;
+		n--;
+	}
+	if (n > 0 && p[n - 1] == '$' && (n < 2 || p[n - 2] != '\\')) {
+		o->lit_end = 1;
+		n--;
+	}
+	if ((lit = w = arena_alloc(&cfg.mem, n + 1)) == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '\\') {
+			if (i + 1 == n || isalnum((unsigned char)p[i + 1]))
+				return;		/* \d, \w...: a real regex */
+			*w++ = p[++i];
+		} else if (strchr(".[]()*+?{}|^$", p[i]) != NULL)
+			return;
+		else
+			*w++ = p[i];
+	}
+	*w = '\0';
+	o->lit = lit;
+	o->re_state = 1;
+}
+
+static int
+regex_compile(struct object *o)
+{
+	int rc = regcomp(&o->re, o->pattern, REG_EXTENDED | REG_NOSUB);
+
+	if (rc != 0) {
+		char msg[128];
+
+		regerror(rc, &o->re, msg, sizeof(msg));
+		err_file = o->file;
+		err_line = o->line;
+		cerr("regex \"%s\": %s", o->pattern, msg);
+		o->re_state = 3;
+		return -1;
+	}
+	o->re_state = 2;
+	return 0;
+}
+
+/* Does a regex object match path?  Compiles on first use. */
+int
+object_regex_match(struct object *o, const char *path)
+{
+	size_t pl, ll;
+
+	if (o->re_state == 0 && regex_compile(o) == -1)
+		return 0;
+	if (o->re_state == 2)
+		return regexec(&o->re, path, 0, NULL, 0) == 0;
+	if (o->re_state != 1)
+		return 0;
+	pl = strlen(path);
+	ll = strlen(o->lit);
+	if (o->lit_start && o->lit_end)
+		return strcmp(path, o->lit) == 0;
+	if (o->lit_start)
+		return strncmp(path, o->lit, ll) == 0;
+	if (o->lit_end)
+		return pl >= ll && strcmp(path + pl - ll, o->lit) == 0;
+	return strstr(path, o->lit) != NULL;
+}
+
+static int
+phase_of(const char *word)
+{
+	int i;
+
+	for (i = 0; i < IH_NPHASES; i++)
+		if (strcmp(word, phase_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* Parse `Phase fn=name key=value ...` into d. */
+static void
+parse_directive(struct directive *d, int phase, char *rest)
+{
+	char *tok, *eq, *keysv[64], *valsv[64];
+	const char *fname = NULL, *near;
+	size_t n = 0, i;
+	int bad = 0;
+	char msg[256] = "";
+
+	d->phase = phase;
+	d->file = err_file;
+	d->line = err_line;
+	while ((tok = token(&rest, &bad)) != NULL) {
+		if ((eq = strchr(tok, '=')) == NULL || eq == tok) {
+			cerr("'%s' is not key=value", tok);
+			return;
+		}
+		*eq = '\0';
+		if (strcmp(tok, "fn") == 0) {
+			fname = eq + 1;
+			continue;
+		}
+		if (n == 64) {
+			cerr("too many arguments");
+			return;
+		}
+		keysv[n] = tok;
+		valsv[n++] = eq + 1;
+	}
+	if (bad) {
+		cerr("unterminated quoted string");
+		return;
+	}
+	if (fname == NULL) {
+		cerr("%s needs fn=NAME", phase_names[phase]);
+		return;
+	}
+	if ((d->fn = config_find_function(fname)) == NULL) {
+		near = nearest(fname, fn_at, nfunctions());
+		if (near != NULL)
+			cerr("unknown function '%s' (did you mean '%s'?)",
+			    fname, near);
+		else
+			cerr("unknown function '%s'", fname);
+		return;
+	}
+	if ((d->fn->phases & IH_PH(phase)) == 0) {
+		cerr("function '%s' cannot run in %s", fname,
+		    phase_names[phase]);
+		return;
+	}
+	d->args.n = n;
+	d->args.key = arena_alloc(&cfg.mem, (n + 1) * sizeof(char *));
+	d->args.val = arena_alloc(&cfg.mem, (n + 1) * sizeof(char *));
+	if (d->args.key == NULL || d->args.val == NULL) {
+		cerr("out of memory");
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		d->args.key[i] = keysv[i];
+		d->args.val[i] = valsv[i];
+	}
+	if (d->fn->check != NULL && d->fn->check(&d->args, msg,
+	    sizeof(msg)) == -1)
+		cerr("%s: %s", fname, msg);
+}
+
+static struct directive *
+add_directive(struct directive **list, size_t *n, size_t *cap)
+{
+	if (*n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 4;
+		struct directive *d = arena_alloc(&cfg.mem, ncap * sizeof(*d));
+		if (d == NULL)
+			return NULL;
+		if (*n > 0)
+			memcpy(d, *list, *n * sizeof(*d));
+		*list = d;
+		*cap = ncap;
+	}
+	memset(&(*list)[*n], 0, sizeof(**list));
+	return &(*list)[(*n)++];
+}
+
+/* `<Object path="/x">`: kind and pattern, or -1. */
+static int
+parse_object_open(char *s, enum obj_kind *kind, char **pattern)
+{
+	char *p, *eq, *tok;
+	int bad = 0;
+	size_t n = strlen(s);
+
+	if (n == 0 || s[n - 1] != '>')
+		return -1;
+	s[n - 1] = '\0';
+	p = s + strlen("<Object");
+	if ((tok = token(&p, &bad)) == NULL || bad || token(&p, &bad) != NULL)
+		return -1;
+	if ((eq = strchr(tok, '=')) == NULL)
+		return -1;
+	*eq = '\0';
+	if (strcmp(tok, "path") == 0)
+		*kind = OBJ_PATH;
+	else if (strcmp(tok, "ppath") == 0)
+		*kind = OBJ_PPATH;
+	else if (strcmp(tok, "regex") == 0)
+		*kind = OBJ_REGEX;
+	else
+		return -1;
+	*pattern = eq + 1;
+	return **pattern == '\0' ? -1 : 0;
+}
+
+static void
+parse_file(char *buf)
+{
+	char *line, *next, *w, *rest;
+	struct object *cur = NULL;
+	size_t objcap = 0, dircap = 0, initcap = 0, topcap = 0;
+	size_t *curcap = NULL;
+	int bad;
+
+	for (line = buf, err_line = 1; line != NULL; line = next, err_line++) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		line[strcspn(line, "\r")] = '\0';
+		while (*line == ' ' || *line == '\t')
+			line++;
+		if (*line == '\0' || *line == '#')
+			continue;
+		if (strncmp(line, "<Object", 7) == 0 &&
+		    (line[7] == ' ' || line[7] == '\t')) {
+			enum obj_kind kind;
+			char *pattern;
+
+			if (cur != NULL) {
+				cerr("<Object> inside <Object> (missing "
+				    "</Object>?)");
+				continue;
+			}
+			if (parse_object_open(line, &kind, &pattern) == -1) {
+				cerr("expected <Object path=\"/x\">, "
+				    "<Object ppath=\"/x/\"> or "
+				    "<Object regex=\"...\">");
+				continue;
+			}
+			if (kind != OBJ_REGEX && pattern[0] != '/') {
+				cerr("object path must start with '/'");
+				continue;
+			}
+			if (kind == OBJ_PPATH) {
+				size_t pl = strlen(pattern);
+				while (pl > 1 && pattern[pl - 1] == '/')
+					pattern[--pl] = '\0';
+			}
+			if ((cur = new_object(kind, pattern, &objcap)) == NULL) {
+				cerr("out of memory");
+				return;
+			}
+			dircap = 0;
+			curcap = &dircap;
+			if (kind == OBJ_REGEX)
+				regex_literal(cur);
+			continue;
+		}
+		if (strcmp(line, "</Object>") == 0) {
+			if (cur == NULL)
+				cerr("</Object> without <Object>");
+			cur = NULL;
+			continue;
+		}
+		rest = line;
+		bad = 0;
+		w = token(&rest, &bad);
+		if (w == NULL)
+			continue;
+		int phase = phase_of(w);
+		if (phase == IH_INIT) {
+			struct directive *d;
+
+			if (cur != NULL) {
+				cerr("Init belongs at the top level, outside "
+				    "<Object>");
+				continue;
+			}
+			d = add_directive(&cfg.inits, &cfg.ninits, &initcap);
+			if (d != NULL)
+				parse_directive(d, phase, rest);
+			continue;
+		}
+		if (phase > 0) {
+			struct object *o = cur;
+			struct directive *d;
+
+			if (o == NULL) {
+				/* Top-level directives: an implicit ppath "/". */
+				size_t i;
+
+				for (i = 0; i < cfg.nobjs; i++)
+					if (cfg.objs[i].kind == OBJ_PPATH &&
+					    cfg.objs[i].line == 0)
+						o = &cfg.objs[i];
+				if (o == NULL) {
+					int line_no = err_line;
+
+					err_line = 0;
+					o = new_object(OBJ_PPATH,
+					    arena_strdup(&cfg.mem, "/"),
+					    &objcap);
+					err_line = line_no;
+					if (o == NULL)
+						return;
+					topcap = 0;
+				}
+				d = add_directive(&o->dirs, &o->ndirs, &topcap);
+			} else
+				d = add_directive(&o->dirs, &o->ndirs, curcap);
+			if (d != NULL)
+				parse_directive(d, phase, rest);
+			continue;
+		}
+		if (cur != NULL) {
+			const char *near = nearest(w, phase_at, IH_NPHASES);
+			if (near != NULL)
+				cerr("unknown phase '%s' (did you mean '%s'?)",
+				    w, near);
+			else
+				cerr("unknown phase '%s' inside <Object>", w);
+			continue;
+		}
+		const struct key *k = find_key(w);
+		if (k == NULL)
+			continue;
+		char *v = rest_value(rest, &bad);
+		if (bad || v == NULL)
+			cerr("%s: unterminated quoted string", w);
+		else if (*v == '\0')
+			cerr("%s needs a value", w);
+		else
+			set_key(k, v);
+	}
+	if (cur != NULL) {
+		err_line = cur->line;
+		cerr("<Object> is never closed");
+	}
+}
+
+static char *
+read_file(const char *path)
+{
+	int fd;
+	struct stat st;
+	char *buf = NULL;
+	ssize_t n;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return NULL;
+	if (fstat(fd, &st) == -1 || st.st_size > 4 * 1024 * 1024)
+		goto err;
+	if ((buf = arena_alloc(&cfg.mem, (size_t)st.st_size + 1)) == NULL)
+		goto err;
+	n = read(fd, buf, (size_t)st.st_size);
+	if (n != st.st_size)
+		goto err;
+	buf[n] = '\0';
+	if (memchr(buf, '\0', (size_t)n) != NULL) {
+		errno = EINVAL;
+		goto err;
+	}
+	close(fd);
+	return buf;
+err:
+	close(fd);
+	return NULL;
+}
+
+/* Order objects for matching: exact, then regex, then ppath longest first. */
+static int
+obj_rank(const struct object *o)
+{
+	return o->kind == OBJ_PATH ? 0 : o->kind == OBJ_REGEX ? 1 : 2;
+}
+
+static void
+sort_objects(void)
+{
+	size_t i, j;
+
+	/* Insertion sort: stable, and configs have a handful of objects. */
+	for (i = 1; i < cfg.nobjs; i++) {
+		struct object t = cfg.objs[i];
+		for (j = i; j > 0; j--) {
+			struct object *p = &cfg.objs[j - 1];
+			if (obj_rank(p) < obj_rank(&t) ||
+			    (obj_rank(p) == obj_rank(&t) && (t.kind != OBJ_PPATH ||
+			    p->plen >= t.plen)))
+				break;
+			cfg.objs[j] = *p;
+		}
+		cfg.objs[j] = t;
+	}
+}
+
+void
+config_usage(FILE *fp)
+{
+	size_t i;
+
+	fprintf(fp, "usage: ihttpd [-c FILE] [--check] [--KEY VALUE ...]\n"
+	    "       ihttpd --help | --version\n\n"
+	    "Serves one connection on stdin/stdout (inetd, tcpserver, systemd "
+	    "Accept=yes)\nor requests piped to stdin.\n\n"
+	    "  -c FILE, --config FILE  read FILE (default: built-in defaults)\n"
+	    "  --check                 validate the config and exit 0 or 1\n"
+	    "  -h, --help              this text\n"
+	    "  -V, --version           print the version\n\n"
+	    "Every config key is also an option (--key VALUE or "
+	    "--key=VALUE);\nthe command line wins over the file:\n");
+	for (i = 0; i < NKEYS; i++)
+		fprintf(fp, "  --%-20s %s%s%s%s\n", keys[i].name, keys[i].help,
+		    keys[i].def != NULL ? " [" : "",
+		    keys[i].def != NULL ? keys[i].def : "",
+		    keys[i].def != NULL ? "]" : "");
+}
+
+/*
+ * Build cfg from defaults, the file named by -c and the options, in that
+ * order.  Returns 0, 1 when the caller should exit 0 (--help, --version),
+ * or -1 after logging every error.  *check_only is set for --check.
+ */
+int
+config_load(int argc, char **argv, int *check_only)
+{
+	const char *file = NULL;
+	char *buf;
+	int i;
+	struct { const struct key *k; char *v; } opts[64];
+	size_t nopts = 0, j;
+
+	*check_only = 0;
+	errors = 0;
+	set_defaults();
+	err_file = "command line";
+	err_line = 0;
+	for (i = 1; i < argc; i++) {
+		char *a = argv[i], *v, *eq;
+		const struct key *k;
+
+		if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+			if (++i == argc) {
+				cerr("%s needs a file name", a);
+				break;
+			}
+			file = argv[i];
+			continue;
+		}
+		if (strncmp(a, "--config=", 9) == 0) {
+			file = a + 9;
+			continue;
+		}
+		if (strcmp(a, "--check") == 0 || strcmp(a, "-t") == 0) {
+			*check_only = 1;
+			continue;
+		}
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			config_usage(stdout);
+			return 1;
+		}
+		if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0) {
+			printf("ihttpd %s\n", IHTTPD_VERSION);
+			return 1;
+		}
+		if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
+			cerr("unexpected argument '%s' (see --help)", a);
+			continue;
+		}
+		a += 2;
+		if ((eq = strchr(a, '=')) != NULL) {
+			*eq = '\0';
+			v = eq + 1;
+		} else if (i + 1 < argc)
+			v = argv[++i];
+		else {
+			cerr("--%s needs a value", a);
+			continue;
+		}
+		if ((k = bsearch(a, keys, NKEYS, sizeof(keys[0]),
+		    key_cmp)) == NULL) {
+			const char *near = nearest(a, key_at, NKEYS);
+			if (near != NULL)
+				cerr("unknown option '--%s' (did you mean "
+				    "'--%s'?)", a, near);
+			else
+				cerr("unknown option '--%s' (see --help)", a);
+			continue;
+		}
+		if (nopts == sizeof(opts) / sizeof(opts[0])) {
+			cerr("too many options");
+			continue;
+		}
+		opts[nopts].k = k;
+		opts[nopts++].v = v;
+	}
+	if (file != NULL) {
+		cfg.file = file;
+		err_file = file;
+		err_line = 0;
+		if ((buf = read_file(file)) == NULL)
+			cerr("cannot read: %s", strerror(errno));
+		else
+			parse_file(buf);
+	}
+	err_file = "command line";
+	err_line = 0;
+	for (j = 0; j < nopts; j++) {
+		/* list values are split in place: work on a copy */
+		set_key(opts[j].k, arena_strdup(&cfg.mem, opts[j].v));
+	}
+	if (cfg.nindex == 0 && cfg.index != NULL && cfg.index[0] == NULL)
+		cfg.index = NULL;
+	sort_objects();
+	return errors > 0 ? -1 : 0;
+}
+
+/*
+ * --check: what loading does not already prove.  Compiles every regex,
+ * checks that docroot is a directory and that the files named exist.
+ * Returns the number of problems found (each logged).
+ */
+int
+config_check(void)
+{
+	struct stat st;
+	size_t i;
+
+	errors = 0;
+	for (i = 0; i < cfg.nobjs; i++)
+		if (cfg.objs[i].kind == OBJ_REGEX)
+			regex_compile(&cfg.objs[i]);
+	err_file = cfg.file != NULL ? cfg.file : "defaults";
+	err_line = 0;
+	if (stat(cfg.docroot, &st) == -1)
+		cerr("docroot %s: %s", cfg.docroot, strerror(errno));
+	else if (!S_ISDIR(st.st_mode))
+		cerr("docroot %s: not a directory", cfg.docroot);
+	if (cfg.mimetypes != NULL && access(cfg.mimetypes, R_OK) == -1)
+		cerr("mimetypes %s: %s", cfg.mimetypes, strerror(errno));
+	return errors;
+}
+
+void
+config_free(void)
+{
+	size_t i;
+
+	for (i = 0; i < cfg.nobjs; i++)
+		if (cfg.objs[i].re_state == 2)
+			regfree(&cfg.objs[i].re);
+	arena_reset(&cfg.mem);
+	free(cfg.mem.head);
+	cfg.mem.head = NULL;
+}
+
+/* ---- directive arguments (ihttpd.h) --------------------------------- */
+
+const char *
+ih_arg(const struct ih_args *a, const char *key)
+{
+	size_t i;
+
+	for (i = 0; a != NULL && i < a->n; i++)
+		if (strcmp(a->key[i], key) == 0)
+			return a->val[i];
+	return NULL;
+}
+
+const char *
+ih_arg_at(const struct ih_args *a, size_t i, const char **key)
+{
+	if (a == NULL || i >= a->n)
+		return NULL;
+	if (key != NULL)
+		*key = a->key[i];
+	return a->val[i];
+}

@@ -1,0 +1,288 @@
+/*
+ * conn.c - one connection: where it came from (one peer-address function
+ * for every launch path), buffered reads with deadlines, and writes with a
+ * send timeout.  Reads go into one buffer per connection that holds the
+ * head while it is parsed in place, then body bytes and pipelined requests.
+ * TLS will slot in beneath these functions.
+ */
+#include <sys/socket.h>
+#include <sys/sendfile.h>
+#include <sys/uio.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static void
+format_addr(const struct sockaddr_storage *ss, char *addr, size_t alen,
+    char *port, size_t plen)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+
+		inet_ntop(AF_INET, &in->sin_addr, addr, (socklen_t)alen);
+		snprintf(port, plen, "%u", ntohs(in->sin_port));
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 =
+		    (const struct sockaddr_in6 *)ss;
+
+		/* An IPv4-mapped peer is reported, and matched, as IPv4. */
+		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+			inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], addr,
+			    (socklen_t)alen);
+		else
+			inet_ntop(AF_INET6, &in6->sin6_addr, addr,
+			    (socklen_t)alen);
+		snprintf(port, plen, "%u", ntohs(in6->sin6_port));
+	} else {
+		snprintf(addr, alen, "127.0.0.1");
+		snprintf(port, plen, "0");
+	}
+}
+
+/* Copy an environment address if it looks like one (no injection). */
+static int
+env_addr(const char *name, char *out, size_t len)
+{
+	const char *v = getenv(name);
+
+	if (v == NULL || *v == '\0' || strlen(v) >= len ||
+	    strspn(v, "0123456789abcdefABCDEF.:") != strlen(v))
+		return 0;
+	strcpy(out, v);
+	return 1;
+}
+
+/*
+ * Set up a connection on fds in/out and find both ends.  A socket on in
+ * gives getpeername/getsockname; otherwise (a pipe) `remote_addr`, then
+ * tcpserver's TCPREMOTEIP/TCPREMOTEPORT, then 127.0.0.1.  Returns 0 or -1.
+ */
+int
+conn_init(struct conn *c, int in, int out)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int one = 1;
+
+	memset(c, 0, sizeof(*c));
+	c->in = in;
+	c->out = out;
+	c->icap = (size_t)cfg.max_header_size + 1;
+	if (c->icap < 16384)
+		c->icap = 16384;
+	if ((c->ibuf = malloc(c->icap)) == NULL)
+		return -1;
+
+	if (getpeername(in, (struct sockaddr *)&ss, &sl) == 0) {
+		c->in_socket = 1;
+		format_addr(&ss, c->peer, sizeof(c->peer), c->peer_port,
+		    sizeof(c->peer_port));
+		sl = sizeof(ss);
+		if (getsockname(in, (struct sockaddr *)&ss, &sl) == 0)
+			format_addr(&ss, c->local, sizeof(c->local),
+			    c->local_port, sizeof(c->local_port));
+	} else {
+		if (cfg.remote_addr != NULL)
+			snprintf(c->peer, sizeof(c->peer), "%s",
+			    cfg.remote_addr);
+		else if (!env_addr("TCPREMOTEIP", c->peer, sizeof(c->peer)))
+			strcpy(c->peer, "127.0.0.1");
+		if (!env_addr("TCPREMOTEPORT", c->peer_port,
+		    sizeof(c->peer_port)))
+			strcpy(c->peer_port, "0");
+		if (!env_addr("TCPLOCALIP", c->local, sizeof(c->local)))
+			strcpy(c->local, "127.0.0.1");
+		if (!env_addr("TCPLOCALPORT", c->local_port,
+		    sizeof(c->local_port)))
+			strcpy(c->local_port, "80");
+	}
+	sl = sizeof(ss);
+	if (getsockname(out, (struct sockaddr *)&ss, &sl) == 0) {
+		struct timeval tv = { (time_t)cfg.send_timeout, 0 };
+
+		c->out_socket = 1;
+		/* A stalled reader must not hold the process forever. */
+		setsockopt(out, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		/* Head and body leave in one writev; no Nagle wait after. */
+		if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)
+			setsockopt(out, IPPROTO_TCP, TCP_NODELAY, &one,
+			    sizeof(one));
+	}
+	return 0;
+}
+
+void
+conn_free(struct conn *c)
+{
+	free(c->ibuf);
+	c->ibuf = NULL;
+}
+
+/* Move unconsumed bytes (a pipelined request) to the buffer's start. */
+void
+conn_compact(struct conn *c)
+{
+	if (c->ipos > 0) {
+		memmove(c->ibuf, c->ibuf + c->ipos, c->ilen - c->ipos);
+		c->ilen -= c->ipos;
+		c->ipos = 0;
+	}
+}
+
+/*
+ * Read more bytes into the buffer, waiting until deadline (CLOCK_MONOTONIC
+ * ms).  Returns the bytes read, 0 at EOF, -1 on error, -2 at the deadline,
+ * -3 when the buffer is full.
+ */
+ssize_t
+conn_fill(struct conn *c, int64_t deadline)
+{
+	struct pollfd pfd = { c->in, POLLIN, 0 };
+	ssize_t n;
+
+	if (c->ilen == c->icap)
+		return -3;
+	for (;;) {
+		int64_t left = deadline - mono_ms();
+		int rc;
+
+		if (left <= 0)
+			return -2;
+		rc = poll(&pfd, 1, left > 1000000 ? 1000000 : (int)left);
+		if (rc == -1 && errno == EINTR)
+			continue;
+		if (rc == -1)
+			return -1;
+		if (rc == 0)
+			continue;
+		n = read(c->in, c->ibuf + c->ilen, c->icap - c->ilen);
+		if (n == -1 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n == -1)
+			return -1;
+		if (n == 0)
+			c->eof = 1;
+		c->ilen += (size_t)n;
+		ih_debug(IH_DBG_READ, "read %zd bytes", n);
+		return n;
+	}
+}
+
+static int
+write_failed(struct conn *c, const char *what)
+{
+	ih_log(IH_LOG_INFO, "%s: %s failed: %s", c->peer, what,
+	    errno == EAGAIN ? "send timeout" : strerror(errno));
+	c->closing = 1;
+	return -1;
+}
+
+/* Write all of buf.  0, or -1 with the connection marked closing. */
+int
+conn_write(struct conn *c, const void *buf, size_t n)
+{
+	if (write_full(c->out, buf, n) == -1)
+		return write_failed(c, "write");
+	c->bytes_out += n;
+	return 0;
+}
+
+/*
+ * Write an iovec array completely (head and body in one writev: one
+ * syscall, one segment).  The array is consumed.  0 or -1.
+ */
+int
+conn_writev(struct conn *c, struct iovec *iov, int cnt)
+{
+	while (cnt > 0) {
+		ssize_t w;
+
+		if (iov->iov_len == 0) {
+			iov++;
+			cnt--;
+			continue;
+		}
+		if ((w = writev(c->out, iov, cnt)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return write_failed(c, "writev");
+		}
+		c->bytes_out += (size_t)w;
+		while (cnt > 0 && (size_t)w >= iov->iov_len) {
+			w -= (ssize_t)iov->iov_len;
+			iov++;
+			cnt--;
+		}
+		if (cnt > 0) {
+			iov->iov_base = (char *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Send len bytes of fd from off: sendfile(2) to a socket, read/write
+ * blocks otherwise.  A file that shrinks underneath ends the connection
+ * (what was promised cannot be delivered).  0 or -1.
+ */
+int
+conn_sendfile(struct conn *c, int fd, off_t off, off_t len)
+{
+	char *buf = NULL;
+
+	while (len > 0 && c->out_socket) {
+		ssize_t n = sendfile(c->out, fd, &off, len > (1 << 30) ?
+		    (1 << 30) : (size_t)len);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EINVAL || errno == ENOSYS))
+			break;		/* fall back to read/write */
+		if (n == -1)
+			return write_failed(c, "sendfile");
+		if (n == 0) {
+			ih_log(IH_LOG_WARN, "%s: file shrank while being sent",
+			    c->peer);
+			c->closing = 1;
+			return -1;
+		}
+		c->bytes_out += (size_t)n;
+		len -= n;
+	}
+	if (len > 0 && (buf = malloc(FILE_BLOCK)) == NULL) {
+		c->closing = 1;
+		return -1;
+	}
+	while (len > 0) {
+		ssize_t n = pread(fd, buf, len > FILE_BLOCK ? FILE_BLOCK :
+		    (size_t)len, off);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			ih_log(IH_LOG_WARN, "%s: file shrank or failed while "
+			    "being sent", c->peer);
+			c->closing = 1;
+			free(buf);
+			return -1;
+		}
+		if (conn_write(c, buf, (size_t)n) == -1) {
+			free(buf);
+			return -1;
+		}
+		off += n;
+		len -= n;
+	}
+	free(buf);
+	return 0;
+}

@@ -1,0 +1,163 @@
+/*
+ * ihttpd.h - the one header a handler includes: the public handler API.
+ *
+ * A handler is a function compiled into the binary (handlers/NAME.c) and
+ * named in the config as `Phase fn=NAME key=value ...`.  It registers itself
+ * with one IH_FUNCTION line in its own file; the config resolves the name
+ * when it loads, and at request time dispatch is one pointer call.
+ *
+ * A phase function returns one of the ih_result codes (NSAPI's):
+ *   IH_PROCEED   done; in AuthTrans, NameTrans and Service this ends the phase
+ *   IH_NOACTION  not for me; the next directive of the phase runs
+ *   IH_ABORTED   the request failed; the status set by ih_error() is sent
+ *   IH_EXIT      drop the connection without another byte
+ *
+ * Strings returned by the request accessors live until the request ends;
+ * a handler never frees them.
+ */
+#ifndef IHTTPD_H
+#define IHTTPD_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define IHTTPD_VERSION "0.1.0"
+
+enum ih_result { IH_PROCEED = 0, IH_NOACTION, IH_ABORTED, IH_EXIT };
+
+enum ih_phase {
+	IH_INIT = 0,		/* once per process, before the first request */
+	IH_AUTHTRANS,		/* credentials: 401 challenge or 403 */
+	IH_NAMETRANS,		/* URL to file or handler, redirects */
+	IH_PATHCHECK,		/* per-object checks; every directive runs */
+	IH_OBJECTTYPE,		/* Content-Type; every directive runs */
+	IH_SERVICE,		/* produce the response */
+	IH_ADDLOG,		/* after the response; every directive runs */
+	IH_NPHASES
+};
+#define IH_PH(p)	(1u << (p))
+
+struct ih_request;		/* opaque: one request on one connection */
+struct ih_args;			/* a directive's key=value arguments */
+
+typedef int (*ih_func)(struct ih_request *, const struct ih_args *);
+/* Config-time argument check: 0, or -1 with a message in err. */
+typedef int (*ih_check)(const struct ih_args *, char *err, size_t errlen);
+
+struct ih_function {
+	const char	*name;		/* as used after fn= */
+	unsigned	 phases;	/* IH_PH() bits it may run in */
+	ih_func		 fn;
+	ih_check	 check;		/* may be NULL */
+};
+
+/*
+ * Register a function in one line, in the file that defines it:
+ *	IH_FUNCTION("hello", IH_PH(IH_SERVICE), hello_service, NULL);
+ * The entry goes into a linker set that the config searches by name.
+ */
+#define IH_FUNCTION(name_, phases_, fn_, check_)			\
+	static const struct ih_function ih_fn_entry_##fn_		\
+	__attribute__((used, section("ih_functions"),			\
+	    aligned(sizeof(void *)))) = { name_, phases_, fn_, check_ }
+
+/* Directive arguments: the value of key, or NULL when absent. */
+const char	*ih_arg(const struct ih_args *, const char *key);
+/* The i-th argument (0-based); NULL past the end. */
+const char	*ih_arg_at(const struct ih_args *, size_t i, const char **key);
+
+/* ---- The request ---------------------------------------------------- */
+
+const char	*ih_method(const struct ih_request *);	/* "GET" */
+const char	*ih_target(const struct ih_request *);	/* raw request-target */
+const char	*ih_path(const struct ih_request *);	/* decoded, normalised */
+const char	*ih_query(const struct ih_request *);	/* raw, "" when none */
+int		 ih_version(const struct ih_request *);	/* 10 or 11 */
+/* The pattern of the config object whose directive is running. */
+const char	*ih_object(const struct ih_request *);
+
+/* First value of a header (case-insensitive name), or NULL. */
+const char	*ih_header(const struct ih_request *, const char *name);
+/* Header i in arrival order; NULL past the end. */
+const char	*ih_header_at(const struct ih_request *, size_t i,
+		    const char **name);
+
+/*
+ * CGI-style variables (RFC 3875 names): REMOTE_ADDR, REMOTE_PORT,
+ * SERVER_NAME, SERVER_PORT, SERVER_PROTOCOL, SERVER_SOFTWARE,
+ * REQUEST_METHOD, REQUEST_URI, SCRIPT_NAME, QUERY_STRING, CONTENT_TYPE,
+ * CONTENT_LENGTH, REMOTE_USER, AUTH_TYPE.  Client parameters can never
+ * set these: they live in a separate table.
+ */
+const char	*ih_var(const struct ih_request *, const char *name);
+const char	*ih_var_at(const struct ih_request *, size_t i,
+		    const char **name);
+
+/* Query parameters, percent-decoded; repeated names kept in order. */
+const char	*ih_param(const struct ih_request *, const char *name);
+const char	*ih_param_at(const struct ih_request *, size_t i,
+		    const char **name);
+
+/*
+ * Read the request body as a stream: Content-Length and chunked framing
+ * are handled beneath, and `Expect: 100-continue` is answered on the
+ * first call.  Returns bytes read, 0 at the end of the body, or -1 on
+ * error with the status already set (400, 408, 413): return IH_ABORTED.
+ */
+ssize_t		 ih_read(struct ih_request *, void *buf, size_t n);
+
+/* ---- The response --------------------------------------------------- */
+
+/* Set the status (default 200).  Ignored once the head is out. */
+void		 ih_set_status(struct ih_request *, int status);
+/* Set Content-Type (default text/html for handlers).  0 or -1. */
+int		 ih_set_type(struct ih_request *, const char *type);
+/*
+ * Add a response header.  Refused (-1) when the name is not a token, the
+ * value holds CR, LF or another control byte, the name is one the server
+ * owns (Content-Length, Transfer-Encoding, Connection, Date, Server), or
+ * the head has already been sent.
+ */
+int		 ih_add_header(struct ih_request *, const char *name,
+		    const char *value);
+/*
+ * Body bytes.  Small bodies are sent with Content-Length when the handler
+ * returns; a body that outgrows the buffer switches to chunked (HTTP/1.1)
+ * or close-delimited (HTTP/1.0).  HEAD sends no body.  0 or -1 (the
+ * connection is lost; return IH_EXIT).
+ */
+int		 ih_write(struct ih_request *, const void *buf, size_t n);
+int		 ih_puts(struct ih_request *, const char *s);
+int		 ih_printf(struct ih_request *, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
+/* Write s with & < > " ' replaced by entities. */
+int		 ih_write_html(struct ih_request *, const char *s);
+/* Send what is buffered now (for long-running output).  0 or -1. */
+int		 ih_flush(struct ih_request *);
+/* Redirect: Location plus a short body; returns IH_PROCEED. */
+int		 ih_redirect(struct ih_request *, int status, const char *url);
+/*
+ * Fail the request with an error page for status; detail goes to the
+ * error log only, never to the client.  Returns IH_ABORTED.
+ */
+int		 ih_error(struct ih_request *, int status, const char *detail);
+
+/* ---- Logging -------------------------------------------------------- */
+
+enum { IH_LOG_ERR = 0, IH_LOG_WARN, IH_LOG_NOTICE, IH_LOG_INFO,
+	IH_LOG_DEBUG };
+enum {
+	IH_DBG_INIT = 1 << 0, IH_DBG_PROC = 1 << 1, IH_DBG_REQ = 1 << 2,
+	IH_DBG_RESP = 1 << 3, IH_DBG_AUTH = 1 << 4, IH_DBG_FILE = 1 << 5,
+	IH_DBG_READ = 1 << 6, IH_DBG_SEND = 1 << 7, IH_DBG_ALL = 0xff
+};
+
+/* An error log line at a level (shown when level <= log_level). */
+void		 ih_log(int level, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
+/* A debug line in a zone (shown when the zone is in `debug`). */
+void		 ih_debug(unsigned zone, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
+
+#endif /* IHTTPD_H */

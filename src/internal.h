@@ -1,0 +1,307 @@
+/*
+ * internal.h - the server's own header: shared types, every limit in one
+ * block, and prototypes grouped by the file that defines them.  Handlers
+ * include ihttpd.h only.
+ */
+#ifndef IHTTPD_INTERNAL_H
+#define IHTTPD_INTERNAL_H
+
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <regex.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ihttpd.h"
+
+/*
+ * Limits.  Each configurable one has a key of the same name (config.c
+ * holds the defaults and ranges); the status it triggers is beside it.
+ */
+#define DEF_MAX_REQUEST_LINE	8192	/* 414 */
+#define DEF_MAX_HEADER_SIZE	16384	/* 431: whole head, line included */
+#define DEF_MAX_HEADERS		100	/* 431 */
+#define DEF_MAX_BODY		"10m"	/* 413 */
+#define DEF_HEADER_TIMEOUT	15	/* s to read a head: 408 */
+#define DEF_KEEPALIVE_TIMEOUT	5	/* s idle between requests: close */
+#define DEF_BODY_TIMEOUT	30	/* s without body progress: 408 */
+#define DEF_SEND_TIMEOUT	60	/* s without send progress: close */
+#define DEF_KEEPALIVE_REQUESTS	100
+#define OBUF_SIZE		16384	/* response body buffer */
+#define FILE_BLOCK		65536	/* read/write block for files */
+#define MAX_CHUNK_EXT		4096	/* chunk-ext + trailers: 400 / 431 */
+#define ARENA_BLOCK		16384
+#define ARENA_MAX		(1024 * 1024)	/* per request: 500 past it */
+#define MAX_OBJECTS_MATCHED	64
+#define DRAIN_MAX		65536	/* unread body drained to keep alive */
+
+/* ---- util.c --------------------------------------------------------- */
+
+struct arena {
+	struct arena_block	*head;
+	size_t			 total;
+};
+void	*arena_alloc(struct arena *, size_t);
+char	*arena_strdup(struct arena *, const char *);
+char	*arena_strndup(struct arena *, const char *, size_t);
+char	*arena_printf(struct arena *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	 arena_reset(struct arena *);
+
+int	 str_to_ll(const char *, long long min, long long max, long long *);
+int	 str_to_size(const char *, long long max, long long *);
+int	 str_casecmp_n(const char *, const char *, size_t);
+int	 is_tchar(int);
+size_t	 html_escape(char *dst, size_t cap, const char *src);
+int64_t	 mono_ms(void);
+time_t	 now_real(void);
+void	 http_date(time_t, char out[30]);
+int	 hexval(int);
+int	 edit_distance(const char *, const char *);
+ssize_t	 write_full(int fd, const void *, size_t);
+char	*url_encode_path(struct arena *, const char *);
+
+/* ---- http.c --------------------------------------------------------- */
+
+struct header {
+	char	*name;
+	char	*value;
+};
+
+/* The parsed head of a request; slices point into the read buffer. */
+struct head {
+	char		*method;
+	char		*target;
+	int		 version;	/* 10 or 11 */
+	struct header	*h;
+	int		 nh;
+	int		 maxh;
+	char		*host;		/* absolute-form authority or Host */
+	char		*path_raw;	/* origin-form path part of target */
+	const char	*query;		/* after '?', "" when none */
+	long long	 clen;		/* -1 when absent */
+	int		 chunked;
+	int		 conn_close;
+	int		 conn_keepalive;
+	int		 expect_continue;
+	int		 asterisk;	/* OPTIONS * */
+};
+
+int	 http_parse_head(char *buf, size_t len, struct head *);
+size_t	 http_find_head_end(const char *buf, size_t len, size_t from);
+int	 http_normalize_path(const char *in, size_t len, char *out,
+	    size_t cap);
+int	 http_method_known(const char *);
+const char *http_reason(int status);
+size_t	 http_status_count(void);
+int	 http_status_at(size_t i);
+
+struct chunked {
+	int		 state;
+	uint64_t	 left;		/* bytes left in the current chunk */
+	size_t		 extlen;	/* bytes of chunk-ext/trailer seen */
+	int		 digits;
+};
+/*
+ * Decode chunked framing from in[0..*inlen) into out[0..outcap).  On
+ * return *inlen holds the bytes consumed.  Returns bytes written to out,
+ * with st->state == CH_DONE at the end, or -1 malformed, -2 trailers or
+ * extensions too long.
+ */
+ssize_t	 http_chunked_decode(struct chunked *, const char *in,
+	    size_t *inlen, char *out, size_t outcap);
+#define CH_DONE	99
+
+/* ---- config.c ------------------------------------------------------- */
+
+struct ih_args {
+	size_t	  n;
+	char	**key;
+	char	**val;
+};
+
+struct directive {
+	int			 phase;
+	const struct ih_function *fn;
+	struct ih_args		 args;
+	const char		*file;
+	int			 line;
+};
+
+enum obj_kind { OBJ_PATH, OBJ_PPATH, OBJ_REGEX };
+
+struct object {
+	enum obj_kind	 kind;
+	char		*pattern;
+	size_t		 plen;
+	/* regex: a literal fast path, else regcomp on first use */
+	int		 re_state;	/* 0 unknown, 1 literal, 2 compiled */
+	int		 lit_start, lit_end;	/* ^ and $ anchors */
+	char		*lit;
+	regex_t		 re;
+	struct directive *dirs;
+	size_t		 ndirs;
+	const char	*file;
+	int		 line;
+};
+
+struct config {
+	char		*docroot;
+	char		**index;
+	size_t		 nindex;
+	char		*mimetypes;
+	char		*default_type;
+	char		*charset;
+	char		*server_name;
+	char		*server_tokens;
+	char		*access_log;
+	char		*error_log;
+	long long	 log_level;
+	long long	 debug;
+	char		*debug_log;
+	char		*remote_addr;
+	long long	 keepalive_requests;
+	long long	 keepalive_timeout;
+	long long	 header_timeout;
+	long long	 body_timeout;
+	long long	 send_timeout;
+	long long	 max_request_line;
+	long long	 max_header_size;
+	long long	 max_headers;
+	long long	 max_body;
+
+	struct object	*objs;
+	size_t		 nobjs;
+	struct directive *inits;
+	size_t		 ninits;
+	const char	*file;		/* -c FILE, or NULL */
+	struct arena	 mem;
+};
+
+extern struct config cfg;
+
+int	 config_load(int argc, char **argv, int *check_only);
+int	 config_check(void);
+const struct ih_function *config_find_function(const char *);
+int	 object_regex_match(struct object *, const char *path);
+void	 config_free(void);
+void	 config_usage(FILE *);
+
+/* ---- conn.c --------------------------------------------------------- */
+
+struct conn {
+	int		 in, out;
+	int		 in_socket, out_socket;
+	char		 peer[64];
+	char		 peer_port[8];
+	char		 local[64];
+	char		 local_port[8];
+	char		*ibuf;
+	size_t		 icap, ilen, ipos;	/* buffer, filled, consumed */
+	int		 eof;
+	int		 closing;	/* no further request on it */
+	unsigned	 nreq;
+	unsigned long long bytes_out;
+};
+
+int	 conn_init(struct conn *, int in, int out);
+void	 conn_free(struct conn *);
+ssize_t	 conn_fill(struct conn *, int64_t deadline);
+int	 conn_write(struct conn *, const void *, size_t);
+struct iovec;
+int	 conn_writev(struct conn *, struct iovec *, int);
+int	 conn_sendfile(struct conn *, int fd, off_t off, off_t len);
+void	 conn_compact(struct conn *);
+
+/* ---- request state (pipeline.c, response.c, ...) -------------------- */
+
+struct kv {
+	const char	*k;
+	const char	*v;
+};
+
+struct kvlist {
+	struct kv	*v;
+	size_t		 n, cap;
+};
+
+struct ih_request {
+	struct conn	*c;
+	struct arena	*a;
+	struct head	 hd;
+	char		*reqline;	/* the raw request line, for the log */
+	char		*target_raw;	/* the request-target as sent */
+	char		*path;		/* decoded, normalised */
+	int		 method_head;
+	time_t		 t_start;
+	/* body */
+	long long	 body_left;	/* Content-Length bytes still unread */
+	long long	 body_total;
+	int		 body_started, body_done;
+	struct chunked	 ch;
+	/* dispatch */
+	const struct object *objs[MAX_OBJECTS_MATCHED];
+	size_t		 nobjs;
+	const struct object *cur_obj;
+	char		*file;		/* docroot-relative, "" for the root */
+	const char	*ctype;
+	int		 type_guessed;
+	struct kvlist	 vars, params;
+	int		 vars_ready, params_ready;
+	const char	*remote_user, *auth_type;
+	/* response */
+	int		 status;
+	char		*rh;		/* handler headers, "Name: v\r\n"... */
+	size_t		 rhlen, rhcap;
+	char		*obuf;
+	size_t		 olen;
+	int		 head_sent;
+	int		 chunked_out;
+	int		 close_delim;
+	int		 finished;
+	int		 responded;	/* a response is ready: skip to AddLog */
+	int		 is_handler;
+	unsigned long long body_sent;
+	const char	*detail;
+};
+
+/* ---- response.c ----------------------------------------------------- */
+
+int	 resp_send_head(struct ih_request *, long long clen);
+int	 resp_finish(struct ih_request *);
+void	 resp_error_page(struct ih_request *, int status);
+int	 resp_add_header_raw(struct ih_request *, const char *name,
+	    const char *value);
+int	 resp_set_error(struct ih_request *, int status, const char *detail);
+
+/* ---- pipeline.c ----------------------------------------------------- */
+
+int	 pipeline_run(struct ih_request *);
+void	 pipeline_match(struct ih_request *);
+int	 builtin_document_root(struct ih_request *, const struct ih_args *);
+int	 files_service_fn(struct ih_request *, const struct ih_args *);
+void	 request_vars(struct ih_request *);
+
+/* ---- files.c -------------------------------------------------------- */
+
+int	 files_open_docroot(void);
+int	 files_service(struct ih_request *);
+
+/* ---- mime.c --------------------------------------------------------- */
+
+const char *mime_by_ext(struct arena *, const char *name);
+
+/* ---- log.c ---------------------------------------------------------- */
+
+int	 log_open(int check_only);
+void	 log_access(struct ih_request *);
+void	 log_close(void);
+extern unsigned log_debug_zones;
+
+/* ---- main.c --------------------------------------------------------- */
+
+int	 serve_connection(int in, int out);
+void	 request_drain(struct ih_request *);
+
+#endif /* IHTTPD_INTERNAL_H */

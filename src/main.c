@@ -1,0 +1,275 @@
+/*
+ * main.c - start-up and the request loop.  The process serves the one
+ * connection on fds 0/1 (inetd, tcpserver, systemd Accept=yes) or the
+ * requests piped to stdin, and exits: serve_connection is the one request
+ * path every mode ends in.  Start-up does only what every request needs:
+ * the config is read, nothing else is opened until a request asks.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* Answer a request that never reached the pipeline (bad head, timeout). */
+static void
+early_error(struct ih_request *r, int status, const char *detail)
+{
+	resp_set_error(r, status, detail);
+	r->c->closing = 1;
+	resp_error_page(r, status);
+	log_access(r);
+}
+
+/*
+ * Read the next request head into the connection buffer.  Returns its
+ * length, 0 when the connection ended quietly (EOF or keep-alive idle
+ * before a byte), or -status for an error to answer.
+ */
+static long
+read_head(struct conn *c, const char **why)
+{
+	int64_t deadline;
+	size_t scanned = 0, end;
+	int waiting = c->nreq > 0;
+
+	conn_compact(c);
+	deadline = mono_ms() + (waiting ? cfg.keepalive_timeout :
+	    cfg.header_timeout) * 1000;
+	for (;;) {
+		size_t have = c->ilen - c->ipos;
+		const char *nl;
+		ssize_t n;
+
+		if ((end = http_find_head_end(c->ibuf, c->ilen, scanned)) > 0)
+			return (long)end;
+		scanned = c->ilen;
+		nl = memchr(c->ibuf, '\n', have);
+		if ((nl == NULL && have > (size_t)cfg.max_request_line) ||
+		    (nl != NULL && nl - c->ibuf > cfg.max_request_line)) {
+			*why = "request line too long";
+			return -414;
+		}
+		if (have > (size_t)cfg.max_header_size) {
+			*why = "request head too large";
+			return -431;
+		}
+		if (c->eof) {
+			if (have == 0)
+				return 0;
+			*why = "connection closed inside the head";
+			return -400;
+		}
+		n = conn_fill(c, deadline);
+		if (n == -3) {
+			*why = "request head too large";
+			return nl == NULL ? -414 : -431;
+		}
+		if (n == -2) {
+			if (have == 0 && waiting)
+				return 0;	/* keep-alive idle: just close */
+			*why = "timed out reading the head";
+			return -408;
+		}
+		if (n == -1) {
+			*why = "read error";
+			return have == 0 ? 0 : -400;
+		}
+		if (n > 0 && waiting && have == 0) {
+			/* The next request began: now the head deadline. */
+			waiting = 0;
+			deadline = mono_ms() + cfg.header_timeout * 1000;
+		}
+	}
+}
+
+/* Keep the raw request line (for the log) before parsing in place. */
+static void
+save_request_line(struct ih_request *r, const char *head, size_t len)
+{
+	const char *p = head, *nl;
+
+	while (p < head + len && (*p == '\r' || *p == '\n'))
+		p++;
+	if ((nl = memchr(p, '\n', len - (size_t)(p - head))) == NULL)
+		return;
+	if (nl > p && nl[-1] == '\r')
+		nl--;
+	r->reqline = arena_strndup(r->a, p, (size_t)(nl - p));
+}
+
+/* Set up one parsed request; 0 or the status to answer. */
+static int
+prepare(struct ih_request *r, const char **why)
+{
+	struct head *hd = &r->hd;
+	size_t n;
+
+	r->target_raw = r->reqline != NULL ? strchr(r->reqline, ' ') : NULL;
+	if (r->target_raw != NULL) {
+		char *sp;
+		r->target_raw = arena_strdup(r->a, r->target_raw + 1);
+		if (r->target_raw != NULL &&
+		    (sp = strchr(r->target_raw, ' ')) != NULL)
+			*sp = '\0';
+	}
+	if (r->target_raw == NULL)
+		r->target_raw = hd->target;
+	r->method_head = strcmp(hd->method, "HEAD") == 0;
+	if (hd->asterisk)
+		r->path = hd->path_raw;
+	else {
+		n = strlen(hd->path_raw);
+		if ((r->path = arena_alloc(r->a, n + 2)) == NULL) {
+			*why = "out of memory";
+			return 500;
+		}
+		if (http_normalize_path(hd->path_raw, n, r->path, n + 2) != 0) {
+			*why = "bad path (escape, NUL, encoded slash or ..)";
+			return 400;
+		}
+	}
+	if (hd->clen > cfg.max_body) {
+		*why = "Content-Length over max_body";
+		return 413;
+	}
+	if (hd->clen == -1 && !hd->chunked && (strcmp(hd->method, "POST") ==
+	    0 || strcmp(hd->method, "PUT") == 0 || strcmp(hd->method,
+	    "PATCH") == 0)) {
+		*why = "body without Content-Length";
+		return 411;
+	}
+	r->body_left = hd->clen > 0 ? hd->clen : 0;
+	r->body_done = !hd->chunked && r->body_left == 0;
+	return 0;
+}
+
+/*
+ * Serve requests on one connection until it closes, idles out or reaches
+ * keepalive_requests.  Returns 0.
+ */
+int
+serve_connection(int in, int out)
+{
+	struct conn c;
+	struct arena a = { NULL, 0 };
+	struct header *hdrs = NULL;
+
+	if (conn_init(&c, in, out) == -1) {
+		ih_log(IH_LOG_ERR, "out of memory");
+		return 0;
+	}
+	ih_debug(IH_DBG_INIT, "connection from %s:%s", c.peer, c.peer_port);
+	hdrs = malloc((size_t)cfg.max_headers * sizeof(*hdrs));
+	while (hdrs != NULL && !c.closing) {
+		struct ih_request r;
+		const char *why = NULL;
+		long len;
+		char *head;
+		int st;
+
+		memset(&r, 0, sizeof(r));
+		r.c = &c;
+		r.a = &a;
+		r.status = 200;
+		r.hd.h = hdrs;
+		r.hd.maxh = (int)cfg.max_headers;
+		r.hd.clen = -1;
+		r.hd.query = "";
+		len = read_head(&c, &why);
+		if (len == 0)
+			break;
+		r.t_start = now_real();
+		if (len < 0) {
+			if (c.ilen > c.ipos)
+				save_request_line(&r, c.ibuf + c.ipos,
+				    c.ilen - c.ipos);
+			early_error(&r, (int)-len, why);
+			break;
+		}
+		c.nreq++;
+		/* Parse a copy: the buffer is reused for the body. */
+		if ((head = arena_strndup(&a, c.ibuf + c.ipos, (size_t)len)) ==
+		    NULL) {
+			early_error(&r, 500, "out of memory");
+			break;
+		}
+		c.ipos += (size_t)len;
+		save_request_line(&r, head, (size_t)len);
+		ih_debug(IH_DBG_REQ, "%s: %s", c.peer, r.reqline ?
+		    r.reqline : "-");
+		if ((st = http_parse_head(head, (size_t)len, &r.hd)) != 0) {
+			r.hd.nh = 0;
+			early_error(&r, st, "malformed or unsupported request "
+			    "head");
+			break;
+		}
+		if ((st = prepare(&r, &why)) != 0) {
+			early_error(&r, st, why);
+			break;
+		}
+		pipeline_match(&r);
+		pipeline_run(&r);
+		request_drain(&r);
+		arena_reset(&a);
+		if (c.eof && c.ilen == c.ipos)
+			break;
+	}
+	free(hdrs);
+	arena_reset(&a);
+	free(a.head);
+	conn_free(&c);
+	return 0;
+}
+
+static void
+run_inits(void)
+{
+	size_t i;
+
+	for (i = 0; i < cfg.ninits; i++) {
+		const struct directive *d = &cfg.inits[i];
+
+		if (d->fn->fn(NULL, &d->args) != IH_PROCEED) {
+			ih_log(IH_LOG_ERR, "%s:%d: Init fn=%s failed", d->file,
+			    d->line, d->fn->name);
+			exit(1);
+		}
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	int check_only, rc;
+
+	signal(SIGPIPE, SIG_IGN);
+	rc = config_load(argc, argv, &check_only);
+	if (rc == 1)
+		return 0;
+	if (rc == -1) {
+		config_free();
+		return 1;
+	}
+	if (log_open(check_only) == -1)
+		rc = -1;
+	if (check_only) {
+		if (rc == -1 || config_check() > 0) {
+			config_free();
+			return 1;
+		}
+		printf("%s: configuration OK\n", cfg.file != NULL ? cfg.file :
+		    "built-in defaults");
+		config_free();
+		return 0;
+	}
+	if (rc == -1)
+		return 1;
+	run_inits();
+	serve_connection(0, 1);
+	log_close();
+	config_free();
+	return 0;
+}

@@ -1,0 +1,262 @@
+/*
+ * pipeline.c - matching config objects to a request and running the six
+ * phases (AuthTrans, NameTrans, PathCheck, ObjectType, Service, AddLog),
+ * NSAPI style.  Objects match most specific first: exact `path`, then
+ * `regex` in file order, then `ppath` by whole segments, longest first;
+ * the built-in defaults (docroot mapping, the file service, the access
+ * log) run last, and only when no configured directive did their job.
+ * Also the small built-in functions: document-root, redirect, force-type,
+ * send-file and common-log.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+/* `/foo` matches /foo, /foo/ and /foo/bar, never /foobar; "/" all. */
+static int
+ppath_match(const struct object *o, const char *path)
+{
+	if (o->plen == 1)
+		return 1;
+	return strncmp(path, o->pattern, o->plen) == 0 &&
+	    (path[o->plen] == '\0' || path[o->plen] == '/');
+}
+
+/* Collect the objects matching r->path, already in specificity order. */
+void
+pipeline_match(struct ih_request *r)
+{
+	size_t i;
+
+	r->nobjs = 0;
+	for (i = 0; i < cfg.nobjs && r->nobjs < MAX_OBJECTS_MATCHED; i++) {
+		struct object *o = &cfg.objs[i];
+		int m;
+
+		switch (o->kind) {
+		case OBJ_PATH:
+			m = strcmp(r->path, o->pattern) == 0;
+			break;
+		case OBJ_PPATH:
+			m = ppath_match(o, r->path);
+			break;
+		default:
+			m = object_regex_match(o, r->path);
+			break;
+		}
+		if (m)
+			r->objs[r->nobjs++] = o;
+	}
+}
+
+/*
+ * Run one phase's directives across the matched objects.  With `first`,
+ * the first PROCEED ends the phase.  Returns PROCEED, NOACTION (nothing
+ * claimed it), ABORTED or EXIT; *ran counts directives run.
+ */
+static int
+run_phase(struct ih_request *r, int phase, int first, int *ran)
+{
+	size_t i, j;
+	int result = IH_NOACTION;
+
+	*ran = 0;
+	for (i = 0; i < r->nobjs; i++) {
+		const struct object *o = r->objs[i];
+
+		for (j = 0; j < o->ndirs; j++) {
+			const struct directive *d = &o->dirs[j];
+			int rc;
+
+			if (d->phase != phase)
+				continue;
+			r->cur_obj = o;
+			(*ran)++;
+			if (phase == IH_SERVICE && d->fn->fn != files_service_fn)
+				r->is_handler = 1;
+			rc = d->fn->fn(r, &d->args);
+			ih_debug(IH_DBG_PROC, "%s fn=%s -> %d", o->pattern,
+			    d->fn->name, rc);
+			if (rc == IH_ABORTED || rc == IH_EXIT)
+				return rc;
+			if (rc == IH_PROCEED) {
+				result = IH_PROCEED;
+				if (first || r->responded)
+					return rc;
+			}
+		}
+	}
+	r->cur_obj = NULL;
+	return result;
+}
+
+/* Turn an outcome into a response. */
+static void
+conclude(struct ih_request *r, int rc)
+{
+	if (rc == IH_EXIT) {
+		r->c->closing = 1;
+		r->finished = 1;
+		return;
+	}
+	if (rc == IH_ABORTED) {
+		resp_error_page(r, r->status >= 400 ? r->status : 500);
+		return;
+	}
+	if (!r->finished && resp_finish(r) == -1)
+		r->c->closing = 1;
+}
+
+/*
+ * Run every phase for a parsed request.  The response is complete (or
+ * the connection marked closing) when this returns.  Returns the final
+ * result code.
+ */
+int
+pipeline_run(struct ih_request *r)
+{
+	static const int order[] = { IH_AUTHTRANS, IH_NAMETRANS,
+	    IH_PATHCHECK, IH_OBJECTTYPE, IH_SERVICE };
+	size_t p;
+	int rc = IH_NOACTION, ran;
+
+	for (p = 0; p < sizeof(order) / sizeof(order[0]); p++) {
+		int phase = order[p];
+		int first = phase == IH_AUTHTRANS || phase == IH_NAMETRANS ||
+		    phase == IH_SERVICE;
+
+		rc = run_phase(r, phase, first, &ran);
+		if (rc == IH_ABORTED || rc == IH_EXIT || r->responded)
+			break;
+		if (phase == IH_NAMETRANS && rc == IH_NOACTION)
+			rc = builtin_document_root(r, NULL);
+		else if (phase == IH_SERVICE && rc == IH_NOACTION)
+			rc = files_service_fn(r, NULL);
+		if (rc == IH_ABORTED || rc == IH_EXIT)
+			break;
+	}
+	conclude(r, rc);
+	ran = 0;
+	if (rc != IH_EXIT)
+		run_phase(r, IH_ADDLOG, 0, &ran);
+	if (ran == 0)
+		log_access(r);
+	return rc;
+}
+
+/* ---- built-in functions --------------------------------------------- */
+
+/* NameTrans: map the path to a docroot-relative file name. */
+int
+builtin_document_root(struct ih_request *r, const struct ih_args *args)
+{
+	(void)args;
+	r->file = r->path + 1;
+	return IH_PROCEED;
+}
+IH_FUNCTION("document-root", IH_PH(IH_NAMETRANS), builtin_document_root,
+    NULL);
+
+static int
+redirect_check(const struct ih_args *a, char *err, size_t len)
+{
+	const char *s = ih_arg(a, "status"), *url = ih_arg(a, "url"),
+	    *pre = ih_arg(a, "url-prefix"), *p;
+	long long st;
+
+	if ((url == NULL) == (pre == NULL)) {
+		snprintf(err, len, "needs url=URL or url-prefix=URL");
+		return -1;
+	}
+	for (p = url != NULL ? url : pre; *p != '\0'; p++)
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f) {
+			snprintf(err, len, "URL holds a space or control byte");
+			return -1;
+		}
+	if (s != NULL && (str_to_ll(s, 300, 308, &st) == -1 || st == 304 ||
+	    st == 305 || st == 306)) {
+		snprintf(err, len, "status must be 300-303, 307 or 308");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * NameTrans redirect from=PREFIX (url=URL | url-prefix=URL) status=302.
+ * With url-prefix, the rest of the path after `from` and the query are
+ * appended.
+ */
+static int
+builtin_redirect(struct ih_request *r, const struct ih_args *a)
+{
+	const char *from = ih_arg(a, "from"), *url = ih_arg(a, "url"),
+	    *pre = ih_arg(a, "url-prefix"), *s = ih_arg(a, "status");
+	const char *rest = r->path;
+	long long st = 302;
+	size_t fl;
+
+	if (from != NULL) {
+		fl = strlen(from);
+		while (fl > 1 && from[fl - 1] == '/')
+			fl--;
+		if (strncmp(r->path, from, fl) != 0 || (fl > 1 &&
+		    r->path[fl] != '\0' && r->path[fl] != '/'))
+			return IH_NOACTION;
+		rest = r->path + (fl > 1 ? fl : 0);
+	}
+	if (s != NULL)
+		str_to_ll(s, 300, 308, &st);
+	if (pre != NULL) {
+		const char *enc = url_encode_path(r->a, rest);
+
+		url = enc == NULL ? NULL : arena_printf(r->a, "%s%s%s%s", pre,
+		    pre[0] != '\0' && pre[strlen(pre) - 1] == '/' &&
+		    enc[0] == '/' ? enc + 1 : enc,
+		    *r->hd.query != '\0' ? "?" : "", r->hd.query);
+		if (url == NULL)
+			return ih_error(r, 500, "out of memory");
+	}
+	r->responded = 1;
+	return ih_redirect(r, (int)st, url);
+}
+IH_FUNCTION("redirect", IH_PH(IH_NAMETRANS), builtin_redirect,
+    redirect_check);
+
+static int
+force_type_check(const struct ih_args *a, char *err, size_t len)
+{
+	if (ih_arg(a, "type") == NULL) {
+		snprintf(err, len, "needs type=TYPE");
+		return -1;
+	}
+	return 0;
+}
+
+/* ObjectType force-type type=TYPE: the type, whatever the extension. */
+static int
+builtin_force_type(struct ih_request *r, const struct ih_args *a)
+{
+	r->ctype = ih_arg(a, "type");
+	return IH_PROCEED;
+}
+IH_FUNCTION("force-type", IH_PH(IH_OBJECTTYPE), builtin_force_type,
+    force_type_check);
+
+/* Service send-file: the file service (the default Service). */
+int
+files_service_fn(struct ih_request *r, const struct ih_args *a)
+{
+	(void)a;
+	return files_service(r);
+}
+IH_FUNCTION("send-file", IH_PH(IH_SERVICE), files_service_fn, NULL);
+
+/* AddLog common-log: one line in the combined format. */
+static int
+builtin_common_log(struct ih_request *r, const struct ih_args *a)
+{
+	(void)a;
+	log_access(r);
+	return IH_PROCEED;
+}
+IH_FUNCTION("common-log", IH_PH(IH_ADDLOG), builtin_common_log, NULL);

@@ -1,0 +1,376 @@
+/*
+ * request.c - the request side of the handler API: the parsed head,
+ * CGI-style variables (RFC 3875 section 4.1 names), query parameters
+ * (application/x-www-form-urlencoded rules), and the body as a stream
+ * (Content-Length or chunked beneath, RFC 9112 section 6; Expect:
+ * 100-continue answered on the first read, RFC 9110 section 10.1.1).
+ * Variables and parameters are separate tables built on first use: a
+ * parameter can never pose as REMOTE_USER.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "internal.h"
+
+const char *
+ih_method(const struct ih_request *r)
+{
+	return r->hd.method;
+}
+
+const char *
+ih_target(const struct ih_request *r)
+{
+	return r->target_raw;
+}
+
+const char *
+ih_path(const struct ih_request *r)
+{
+	return r->path;
+}
+
+const char *
+ih_query(const struct ih_request *r)
+{
+	return r->hd.query;
+}
+
+int
+ih_version(const struct ih_request *r)
+{
+	return r->hd.version;
+}
+
+const char *
+ih_object(const struct ih_request *r)
+{
+	return r->cur_obj != NULL ? r->cur_obj->pattern : NULL;
+}
+
+const char *
+ih_header(const struct ih_request *r, const char *name)
+{
+	int i;
+
+	for (i = 0; i < r->hd.nh; i++)
+		if (strcasecmp(r->hd.h[i].name, name) == 0)
+			return r->hd.h[i].value;
+	return NULL;
+}
+
+const char *
+ih_header_at(const struct ih_request *r, size_t i, const char **name)
+{
+	if (i >= (size_t)r->hd.nh)
+		return NULL;
+	if (name != NULL)
+		*name = r->hd.h[i].name;
+	return r->hd.h[i].value;
+}
+
+static int
+kv_add(struct arena *a, struct kvlist *l, const char *k, const char *v)
+{
+	if (l->n == l->cap) {
+		size_t ncap = l->cap ? l->cap * 2 : 16;
+		struct kv *n = arena_alloc(a, ncap * sizeof(*n));
+
+		if (n == NULL)
+			return -1;
+		if (l->n > 0)
+			memcpy(n, l->v, l->n * sizeof(*n));
+		l->v = n;
+		l->cap = ncap;
+	}
+	l->v[l->n].k = k;
+	l->v[l->n++].v = v;
+	return 0;
+}
+
+static const char *
+kv_get(const struct kvlist *l, const char *k)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (strcmp(l->v[i].k, k) == 0)
+			return l->v[i].v;
+	return NULL;
+}
+
+/* SERVER_NAME: the configured name, else Host without its port. */
+static const char *
+server_name(struct ih_request *r)
+{
+	const char *h = r->hd.host;
+	const char *end;
+
+	if (cfg.server_name != NULL)
+		return cfg.server_name;
+	if (h == NULL || *h == '\0')
+		return r->c->local;
+	if (*h == '[')
+		end = strchr(h, ']') != NULL ? strchr(h, ']') + 1 : h +
+		    strlen(h);
+	else
+		end = strchr(h, ':') != NULL ? strchr(h, ':') : h + strlen(h);
+	return arena_strndup(r->a, h, (size_t)(end - h));
+}
+
+/* Build the CGI-style variables once. */
+void
+request_vars(struct ih_request *r)
+{
+	struct kvlist *l = &r->vars;
+	struct arena *a = r->a;
+	const char *v;
+
+	if (r->vars_ready)
+		return;
+	r->vars_ready = 1;
+	kv_add(a, l, "SERVER_SOFTWARE", "ihttpd/" IHTTPD_VERSION);
+	kv_add(a, l, "SERVER_NAME", server_name(r));
+	kv_add(a, l, "SERVER_PORT", r->c->local_port);
+	kv_add(a, l, "SERVER_ADDR", r->c->local);
+	kv_add(a, l, "SERVER_PROTOCOL", r->hd.version == 10 ? "HTTP/1.0" :
+	    "HTTP/1.1");
+	kv_add(a, l, "REMOTE_ADDR", r->c->peer);
+	kv_add(a, l, "REMOTE_PORT", r->c->peer_port);
+	kv_add(a, l, "REQUEST_METHOD", r->hd.method);
+	kv_add(a, l, "REQUEST_URI", r->target_raw);
+	kv_add(a, l, "SCRIPT_NAME", r->path);
+	kv_add(a, l, "QUERY_STRING", r->hd.query);
+	kv_add(a, l, "DOCUMENT_ROOT", cfg.docroot);
+	if ((v = ih_header(r, "Content-Type")) != NULL)
+		kv_add(a, l, "CONTENT_TYPE", v);
+	if (r->hd.clen >= 0)
+		kv_add(a, l, "CONTENT_LENGTH", arena_printf(a, "%lld",
+		    r->hd.clen));
+	if (r->remote_user != NULL)
+		kv_add(a, l, "REMOTE_USER", r->remote_user);
+	if (r->auth_type != NULL)
+		kv_add(a, l, "AUTH_TYPE", r->auth_type);
+}
+
+const char *
+ih_var(const struct ih_request *cr, const char *name)
+{
+	struct ih_request *r = (struct ih_request *)(uintptr_t)cr;
+
+	request_vars(r);
+	return kv_get(&r->vars, name);
+}
+
+const char *
+ih_var_at(const struct ih_request *cr, size_t i, const char **name)
+{
+	struct ih_request *r = (struct ih_request *)(uintptr_t)cr;
+
+	request_vars(r);
+	if (i >= r->vars.n)
+		return NULL;
+	if (name != NULL)
+		*name = r->vars.v[i].k;
+	return r->vars.v[i].v;
+}
+
+/*
+ * Decode one urlencoded component: '+' is a space, %XX a byte.  A '%'
+ * that does not start a valid escape is kept as it is.
+ */
+static char *
+form_decode(struct arena *a, const char *s, size_t n)
+{
+	char *out = arena_alloc(a, n + 1), *o = out;
+	size_t i;
+
+	if (out == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		int hi, lo;
+
+		if (s[i] == '+')
+			*o++ = ' ';
+		else if (s[i] == '%' && i + 2 < n &&
+		    (hi = hexval((unsigned char)s[i + 1])) >= 0 &&
+		    (lo = hexval((unsigned char)s[i + 2])) >= 0) {
+			*o++ = (char)(hi * 16 + lo);
+			i += 2;
+		} else
+			*o++ = s[i];
+	}
+	*o = '\0';
+	return out;
+}
+
+static void
+request_params(struct ih_request *r)
+{
+	const char *q = r->hd.query, *amp, *eq;
+
+	if (r->params_ready)
+		return;
+	r->params_ready = 1;
+	while (*q != '\0') {
+		size_t len;
+
+		amp = strchr(q, '&');
+		len = amp != NULL ? (size_t)(amp - q) : strlen(q);
+		if (len > 0) {
+			eq = memchr(q, '=', len);
+			if (eq != NULL)
+				kv_add(r->a, &r->params,
+				    form_decode(r->a, q, (size_t)(eq - q)),
+				    form_decode(r->a, eq + 1,
+				    len - (size_t)(eq - q) - 1));
+			else
+				kv_add(r->a, &r->params,
+				    form_decode(r->a, q, len), "");
+		}
+		q += len + (amp != NULL);
+	}
+}
+
+const char *
+ih_param(const struct ih_request *cr, const char *name)
+{
+	struct ih_request *r = (struct ih_request *)(uintptr_t)cr;
+	size_t i;
+
+	request_params(r);
+	for (i = 0; i < r->params.n; i++)
+		if (r->params.v[i].k != NULL && strcmp(r->params.v[i].k,
+		    name) == 0)
+			return r->params.v[i].v;
+	return NULL;
+}
+
+const char *
+ih_param_at(const struct ih_request *cr, size_t i, const char **name)
+{
+	struct ih_request *r = (struct ih_request *)(uintptr_t)cr;
+
+	request_params(r);
+	if (i >= r->params.n)
+		return NULL;
+	if (name != NULL)
+		*name = r->params.v[i].k;
+	return r->params.v[i].v;
+}
+
+/* Get more body bytes into the connection buffer.  0 or -1 (status set). */
+static int
+body_fill(struct ih_request *r)
+{
+	struct conn *c = r->c;
+	ssize_t n;
+
+	conn_compact(c);
+	n = conn_fill(c, mono_ms() + cfg.body_timeout * 1000);
+	if (n > 0)
+		return 0;
+	c->closing = 1;
+	if (n == -2)
+		resp_set_error(r, 408, "request body timed out");
+	else if (n == 0)
+		resp_set_error(r, 400, "request body cut short");
+	else
+		resp_set_error(r, 400, "request body read failed");
+	return -1;
+}
+
+ssize_t
+ih_read(struct ih_request *r, void *buf, size_t n)
+{
+	struct conn *c = r->c;
+
+	if (r->body_done || n == 0)
+		return 0;
+	if (!r->body_started) {
+		r->body_started = 1;
+		/* RFC 9110 10.1.1: 100 only when the body is wanted. */
+		if (r->hd.expect_continue && !r->head_sent &&
+		    conn_write(c, "HTTP/1.1 100 Continue\r\n\r\n", 25) == -1) {
+			resp_set_error(r, 400, "cannot send 100 Continue");
+			return -1;
+		}
+	}
+	for (;;) {
+		size_t avail = c->ilen - c->ipos;
+
+		if (r->hd.chunked) {
+			size_t inl = avail;
+			ssize_t got = 0;
+
+			if (avail > 0)
+				got = http_chunked_decode(&r->ch, c->ibuf +
+				    c->ipos, &inl, buf, n);
+			if (got < 0) {
+				c->closing = 1;
+				resp_set_error(r, 400, got == -1 ?
+				    "malformed chunked body" :
+				    "chunk extensions or trailers too long");
+				return -1;
+			}
+			c->ipos += inl;
+			r->body_total += got;
+			if (r->body_total > cfg.max_body) {
+				c->closing = 1;
+				resp_set_error(r, 413, "chunked body over "
+				    "max_body");
+				return -1;
+			}
+			if (r->ch.state == CH_DONE)
+				r->body_done = 1;
+			if (got > 0 || r->body_done)
+				return got;
+		} else {
+			size_t take = avail;
+
+			if (r->body_left == 0) {
+				r->body_done = 1;
+				return 0;
+			}
+			if (take > 0) {
+				if (take > n)
+					take = n;
+				if ((long long)take > r->body_left)
+					take = (size_t)r->body_left;
+				memcpy(buf, c->ibuf + c->ipos, take);
+				c->ipos += take;
+				r->body_left -= (long long)take;
+				r->body_total += (long long)take;
+				if (r->body_left == 0)
+					r->body_done = 1;
+				return (ssize_t)take;
+			}
+		}
+		if (body_fill(r) == -1)
+			return -1;
+	}
+}
+
+/*
+ * After the response: read and discard a body nobody read, so the next
+ * request on the connection starts at the right byte.  A body too large
+ * to drain (DRAIN_MAX) closes the connection instead.
+ */
+void
+request_drain(struct ih_request *r)
+{
+	char buf[4096];
+	long long drained = 0;
+
+	if (r->body_done || r->c->closing)
+		return;
+	while (!r->body_done) {
+		ssize_t n = ih_read(r, buf, sizeof(buf));
+
+		if (n < 0 || (drained += n) > DRAIN_MAX) {
+			r->c->closing = 1;
+			return;
+		}
+	}
+}

@@ -1,0 +1,362 @@
+/*
+ * util.c - small pieces every other file leans on: the per-request arena,
+ * strtonum-style number parsing, HTTP dates (RFC 9110 section 5.6.7,
+ * IMF-fixdate), HTML escaping, the monotonic clock and full writes.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+struct arena_block {
+	struct arena_block	*next;
+	size_t			 size, used;
+	char			 data[];
+};
+
+/*
+ * Allocate n bytes from the arena, 16-byte aligned.  Returns NULL when the
+ * arena would pass ARENA_MAX (the caller answers 500) or malloc fails.
+ */
+void *
+arena_alloc(struct arena *a, size_t n)
+{
+	struct arena_block *b = a->head;
+	size_t want;
+
+	n = (n + 15) & ~(size_t)15;
+	if (b != NULL && b->size - b->used >= n) {
+		void *p = b->data + b->used;
+		b->used += n;
+		return p;
+	}
+	want = n > ARENA_BLOCK ? n : ARENA_BLOCK;
+	if (a->total + want > ARENA_MAX)
+		return NULL;
+	if ((b = malloc(sizeof(*b) + want)) == NULL)
+		return NULL;
+	b->size = want;
+	b->used = n;
+	b->next = a->head;
+	a->head = b;
+	a->total += want;
+	return b->data;
+}
+
+char *
+arena_strndup(struct arena *a, const char *s, size_t n)
+{
+	char *p = arena_alloc(a, n + 1);
+
+	if (p != NULL) {
+		memcpy(p, s, n);
+		p[n] = '\0';
+	}
+	return p;
+}
+
+char *
+arena_strdup(struct arena *a, const char *s)
+{
+	return arena_strndup(a, s, strlen(s));
+}
+
+char *
+arena_printf(struct arena *a, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+	char *p;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (p = arena_alloc(a, (size_t)n + 1)) == NULL)
+		return NULL;
+	va_start(ap, fmt);
+	vsnprintf(p, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	return p;
+}
+
+/* Free every block but the newest, which is kept for the next request. */
+void
+arena_reset(struct arena *a)
+{
+	struct arena_block *b, *next;
+
+	if (a->head == NULL)
+		return;
+	for (b = a->head->next; b != NULL; b = next) {
+		next = b->next;
+		free(b);
+	}
+	a->head->next = NULL;
+	a->head->used = 0;
+	a->total = a->head->size;
+}
+
+/*
+ * Parse a decimal integer in [min, max]: digits only (an optional '-'
+ * when min < 0), no spaces, no overflow.  0 on success, -1 otherwise.
+ */
+int
+str_to_ll(const char *s, long long min, long long max, long long *out)
+{
+	long long v = 0;
+	int neg = 0;
+
+	if (*s == '-' && min < 0) {
+		neg = 1;
+		s++;
+	}
+	if (*s == '\0')
+		return -1;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		if (v > (LLONG_MAX - (*s - '0')) / 10)
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	if (neg)
+		v = -v;
+	if (v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* A byte count with an optional k, m or g suffix (powers of 1024). */
+int
+str_to_size(const char *s, long long max, long long *out)
+{
+	char buf[32];
+	size_t n = strlen(s);
+	long long mult = 1, v;
+
+	if (n == 0 || n >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, n + 1);
+	switch (tolower((unsigned char)buf[n - 1])) {
+	case 'k': mult = 1024; break;
+	case 'm': mult = 1024 * 1024; break;
+	case 'g': mult = 1024 * 1024 * 1024; break;
+	}
+	if (mult != 1)
+		buf[n - 1] = '\0';
+	if (str_to_ll(buf, 0, LLONG_MAX / mult, &v) == -1 || v * mult > max)
+		return -1;
+	*out = v * mult;
+	return 0;
+}
+
+int
+str_casecmp_n(const char *a, const char *b, size_t n)
+{
+	for (; n > 0; a++, b++, n--) {
+		int ca = tolower((unsigned char)*a), cb = tolower((unsigned char)*b);
+		if (ca != cb)
+			return ca - cb;
+		if (ca == '\0')
+			break;
+	}
+	return 0;
+}
+
+/* RFC 9110 section 5.6.2: tchar. */
+int
+is_tchar(int c)
+{
+	static const char extra[] = "!#$%&'*+-.^_`|~";
+
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || (c != '\0' && strchr(extra, c) != NULL);
+}
+
+int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Copy src to dst with &, <, >, " and ' as entities; always terminated.
+ * Returns the length the full output needs (like snprintf).
+ */
+size_t
+html_escape(char *dst, size_t cap, const char *src)
+{
+	size_t o = 0;
+
+	for (; *src != '\0'; src++) {
+		const char *e;
+		char one[2] = { *src, '\0' };
+
+		switch (*src) {
+		case '&': e = "&amp;"; break;
+		case '<': e = "&lt;"; break;
+		case '>': e = "&gt;"; break;
+		case '"': e = "&quot;"; break;
+		case '\'': e = "&#39;"; break;
+		default: e = one; break;
+		}
+		for (; *e != '\0'; e++, o++)
+			if (o + 1 < cap)
+				dst[o] = *e;
+	}
+	if (cap > 0)
+		dst[o < cap ? o : cap - 1] = '\0';
+	return o;
+}
+
+int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Wall-clock time.  IHTTPD_FIXED_TIME (seconds since the epoch) freezes
+ * it, so that golden responses compare byte for byte.
+ */
+time_t
+now_real(void)
+{
+	static int fixed = -1;
+	static time_t fixed_t;
+
+	if (fixed == -1) {
+		const char *s = getenv("IHTTPD_FIXED_TIME");
+		long long v;
+
+		fixed = s != NULL && str_to_ll(s, 0, LLONG_MAX, &v) == 0;
+		if (fixed)
+			fixed_t = (time_t)v;
+	}
+	return fixed ? fixed_t : time(NULL);
+}
+
+static void
+put2(char *p, int v)
+{
+	p[0] = (char)('0' + v / 10 % 10);
+	p[1] = (char)('0' + v % 10);
+}
+
+/* IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT" (29 bytes + NUL). */
+void
+http_date(time_t t, char out[30])
+{
+	static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu",
+	    "Fri", "Sat" };
+	static const char mons[12][4] = { "Jan", "Feb", "Mar", "Apr", "May",
+	    "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	memcpy(out, days[tm.tm_wday], 3);
+	out[3] = ',';
+	out[4] = ' ';
+	put2(out + 5, tm.tm_mday);
+	out[7] = ' ';
+	memcpy(out + 8, mons[tm.tm_mon], 3);
+	out[11] = ' ';
+	put2(out + 12, (tm.tm_year + 1900) / 100 % 100);
+	put2(out + 14, (tm.tm_year + 1900) % 100);
+	out[16] = ' ';
+	put2(out + 17, tm.tm_hour);
+	out[19] = ':';
+	put2(out + 20, tm.tm_min);
+	out[22] = ':';
+	put2(out + 23, tm.tm_sec);
+	memcpy(out + 25, " GMT", 5);
+}
+
+/* Levenshtein distance, for "did you mean" hints on short names. */
+int
+edit_distance(const char *a, const char *b)
+{
+	int row[64], i, j, la = (int)strlen(a), lb = (int)strlen(b);
+
+	if (la >= 63 || lb >= 63)
+		return 99;
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		int prev = row[0];
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			int cur = row[j], best = prev +
+			    (tolower((unsigned char)a[i - 1]) !=
+			    tolower((unsigned char)b[j - 1]));
+			if (row[j] + 1 < best)
+				best = row[j] + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			prev = cur;
+		}
+	}
+	return row[lb];
+}
+
+/* write(2) until done; -1 on error (EINTR retried). */
+ssize_t
+write_full(int fd, const void *buf, size_t n)
+{
+	const char *p = buf;
+	size_t left = n;
+
+	while (left > 0) {
+		ssize_t w = write(fd, p, left);
+		if (w == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		left -= (size_t)w;
+	}
+	return (ssize_t)n;
+}
+
+/* Percent-encode a decoded path for a URL (RFC 3986 pchar and '/'). */
+char *
+url_encode_path(struct arena *a, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char *out = arena_alloc(a, strlen(s) * 3 + 1), *o = out;
+
+	if (out == NULL)
+		return NULL;
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || strchr("-._~/:@!$&'()*+,;=", c))
+			*o++ = (char)c;
+		else {
+			*o++ = '%';
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 15];
+		}
+	}
+	*o = '\0';
+	return out;
+}
