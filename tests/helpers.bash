@@ -1,0 +1,90 @@
+# Shared by the bats files: run ihttpd through a pipe, or under tcpserver on
+# a free loopback port.  Load with `load helpers`.
+
+ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+IHTTPD=${IHTTPD:-$ROOT/build/ihttpd}
+export IHTTPD_FIXED_TIME=${IHTTPD_FIXED_TIME:-1795507200}   # golden Date
+
+if [ -d /usr/lib/bats/bats-support ]; then
+	load /usr/lib/bats/bats-support/load
+	load /usr/lib/bats/bats-assert/load
+fi
+
+# pipe_req 'RAW REQUEST with \r\n escapes' [ihttpd args...]
+# Runs one piped connection; the response is in $output, status in $status.
+pipe_req() {
+	local req=$1
+	shift
+	run bash -c 'printf "%b" "$1" | "$2" "${@:3}" 2>/dev/null' _ "$req" \
+	    "$IHTTPD" "$@"
+}
+
+# The status code of the first response in $output.
+resp_status() {
+	printf '%s' "$output" | head -1 | awk '{print $2}'
+}
+
+# Replace what changes between builds and runs: Date, Server, ETag,
+# Last-Modified.
+normalize() {
+	sed -e 's/^Date: .*\r$/Date: DATE\r/' \
+	    -e 's/^Server: ihttpd\/[^ \r]*/Server: ihttpd\/VERSION/' \
+	    -e 's/^ETag: .*\r$/ETag: ETAG\r/' \
+	    -e 's/^Last-Modified: .*\r$/Last-Modified: DATE\r/'
+}
+
+# A free TCP port on 127.0.0.1.
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# start_tcpserver [ihttpd args...]: ihttpd under tcpserver on $PORT.
+# Never without -H -R -l 0: tcpserver would look names up in DNS.
+start_tcpserver() {
+	PORT=$(free_port)
+	TCPSERVER_LOG=$BATS_TEST_TMPDIR/tcpserver.log
+	tcpserver -H -R -l 0 127.0.0.1 "$PORT" "$IHTTPD" "$@" \
+	    >"$TCPSERVER_LOG" 2>&1 &
+	TCPSERVER_PID=$!
+	local i
+	for i in $(seq 100); do
+		if python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),0.2).close()' "$PORT" 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	echo "tcpserver did not start" >&2
+	return 1
+}
+
+stop_tcpserver() {
+	if [ -n "${TCPSERVER_PID:-}" ]; then
+		kill "$TCPSERVER_PID" 2>/dev/null
+		wait "$TCPSERVER_PID" 2>/dev/null
+		TCPSERVER_PID=
+	fi
+}
+
+# raw_tcp 'RAW REQUEST' [timeout]: send bytes to $PORT, print the reply
+# until the server closes (or the timeout, default 5 s, passes).
+raw_tcp() {
+	python3 - "$PORT" "$1" "${2:-5}" <<'PY'
+import socket, sys, time
+port, data, limit = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+data = data.encode('latin-1').decode('unicode_escape').encode('latin-1')
+s = socket.create_connection(("127.0.0.1", port), 2)
+s.sendall(data)
+s.settimeout(limit)
+out = b""
+end = time.monotonic() + limit
+try:
+    while time.monotonic() < end:
+        b = s.recv(65536)
+        if not b:
+            break
+        out += b
+except socket.timeout:
+    pass
+sys.stdout.write(out.decode('latin-1'))
+PY
+}
