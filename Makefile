@@ -54,7 +54,9 @@ DEBS = gcc make libc6-dev pkg-config libmagic-dev libssl-dev zlib1g-dev \
        liblzma-dev libbz2-dev ucspi-tcp curl python3 bats bats-assert \
        bats-support wget apache2-utils valgrind strace
 
-.PHONY: all deps run check test unit asan fuzz install clean
+FUZZ_DEBS = clang libclang-rt-14-dev
+
+.PHONY: all deps run check test unit asan fuzz bench install clean
 
 all: $(BUILD)/ihttpd
 
@@ -76,8 +78,8 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 unit: $(UNIT_BINS)
 
 # Install whatever Debian packages are missing (as root), or say how.
-deps:
-	@missing=""; for p in $(DEBS); do \
+define install_debs
+	@missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
 	    grep -q 'ok installed' || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
@@ -90,6 +92,10 @@ deps:
 	  echo "missing packages; as root run:"; \
 	  echo "  apt-get update && apt-get install -y$$missing"; exit 1; \
 	fi
+endef
+
+deps:
+	$(call install_debs,$(DEBS))
 
 # The demo on 127.0.0.1:$(PORT): tcpserver spawns one ihttpd per
 # connection (-H -R -l 0: no DNS look-ups per connection).
@@ -106,6 +112,15 @@ asan:
 	$(MAKE) BUILD=build-asan STATIC=0 \
 	    CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
 	    LDFLAGS="-fsanitize=address,undefined" test
+
+# libFuzzer drivers, FUZZ_SECONDS each (default 60).
+fuzz:
+	$(call install_debs,$(FUZZ_DEBS))
+	sh tests/fuzz/run.sh
+
+# Compare with peers in one run and print ratios (BENCH_QUICK=1: smoke).
+bench: all
+	sh tests/bench/run.sh
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \

@@ -183,6 +183,7 @@ write_failed(struct conn *c, const char *what)
 	ih_log(IH_LOG_INFO, "%s: %s failed: %s", c->peer, what,
 	    errno == EAGAIN ? "send timeout" : strerror(errno));
 	c->closing = 1;
+	c->broken = 1;
 	return -1;
 }
 
@@ -253,14 +254,14 @@ conn_sendfile(struct conn *c, int fd, off_t off, off_t len)
 		if (n == 0) {
 			ih_log(IH_LOG_WARN, "%s: file shrank while being sent",
 			    c->peer);
-			c->closing = 1;
+			c->closing = c->broken = 1;
 			return -1;
 		}
 		c->bytes_out += (size_t)n;
 		len -= n;
 	}
 	if (len > 0 && (buf = malloc(FILE_BLOCK)) == NULL) {
-		c->closing = 1;
+		c->closing = c->broken = 1;
 		return -1;
 	}
 	while (len > 0) {
@@ -272,7 +273,7 @@ conn_sendfile(struct conn *c, int fd, off_t off, off_t len)
 		if (n <= 0) {
 			ih_log(IH_LOG_WARN, "%s: file shrank or failed while "
 			    "being sent", c->peer);
-			c->closing = 1;
+			c->closing = c->broken = 1;
 			free(buf);
 			return -1;
 		}

@@ -201,6 +201,7 @@ struct conn {
 	size_t		 icap, ilen, ipos;	/* buffer, filled, consumed */
 	int		 eof;
 	int		 closing;	/* no further request on it */
+	int		 broken;	/* a write failed: send nothing more */
 	unsigned	 nreq;
 	unsigned long long bytes_out;
 };

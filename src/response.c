@@ -61,6 +61,9 @@ build_head(struct ih_request *r, long long clen, size_t *len)
 		c->closing = 1;
 	if (r->hd.conn_close || c->nreq >= (unsigned)cfg.keepalive_requests)
 		c->closing = 1;
+	/* A body nobody read is drained after the response if it is small. */
+	if (!r->body_done && !r->hd.chunked && r->body_left > DRAIN_MAX)
+		c->closing = 1;
 	if (clen >= 0)
 		snprintf(framing, sizeof(framing), "Content-Length: %lld\r\n",
 		    clen);
@@ -162,8 +165,8 @@ ih_flush(struct ih_request *r)
 int
 ih_write(struct ih_request *r, const void *buf, size_t n)
 {
-	if (r->finished || r->c->closing)
-		return r->finished ? -1 : (r->head_sent ? -1 : 0);
+	if (r->finished || r->c->broken)
+		return -1;
 	if (r->obuf == NULL && (r->obuf = arena_alloc(r->a, OBUF_SIZE)) ==
 	    NULL)
 		return -1;
