@@ -48,13 +48,13 @@ static const struct key keys[] = {
 	{ "debug", K_ZONES, O(debug), NULL, 0, 0,
 	    "debug zones: INIT,PROC,REQ,RESP,AUTH,FILE,READ,SEND,ALL" },
 	{ "debug_log", K_STR, O(debug_log), "stderr", 0, 0,
-	    "where debug lines go: FILE or stderr" },
+	    "where debug lines go: FILE, stderr or syslog" },
 	{ "default_type", K_STR, O(default_type), "application/octet-stream",
 	    0, 0, "type of a file whose extension is unknown" },
 	{ "docroot", K_STR, O(docroot), "/var/www/html", 0, 0,
 	    "directory files are served from" },
 	{ "error_log", K_STR, O(error_log), "stderr", 0, 0,
-	    "error log: FILE, stderr or syslog" },
+	    "error log: FILE, stderr, syslog or off" },
 	{ "header_timeout", K_INT, O(header_timeout), "15", 1, 3600,
 	    "seconds to read a request head before 408" },
 	{ "index", K_LIST, O(index), "index.html index.htm", 0, 0,
@@ -80,7 +80,7 @@ static const struct key keys[] = {
 	{ "send_timeout", K_INT, O(send_timeout), "60", 1, 3600,
 	    "seconds a client may stall reading the response" },
 	{ "server_name", K_STR, O(server_name), NULL, 0, 0,
-	    "SERVER_NAME when the request has no Host" },
+	    "SERVER_NAME for handlers (default: Host, else local address)" },
 	{ "server_tokens", K_STR, O(server_tokens), NULL, 0, 0,
 	    "text appended to the Server header" },
 };
@@ -604,6 +604,9 @@ parse_file(char *buf)
 		line[strcspn(line, "\r")] = '\0';
 		while (*line == ' ' || *line == '\t')
 			line++;
+		for (size_t tl = strlen(line); tl > 0 && (line[tl - 1] == ' ' ||
+		    line[tl - 1] == '\t'); tl--)
+			line[tl - 1] = '\0';
 		if (*line == '\0' || *line == '#')
 			continue;
 		if (strncmp(line, "<Object", 7) == 0 &&
@@ -752,6 +755,15 @@ err:
 	return NULL;
 }
 
+static int
+has_ctl(const char *s)
+{
+	for (; s != NULL && *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
 /* Order objects for matching: exact, then regex, then ppath longest first. */
 static int
 obj_rank(const struct object *o)
@@ -896,6 +908,11 @@ config_load(int argc, char **argv, int *check_only)
 	}
 	if (cfg.nindex == 0 && cfg.index != NULL && cfg.index[0] == NULL)
 		cfg.index = NULL;
+	/* Values that end up in response headers: no control bytes. */
+	if (has_ctl(cfg.server_tokens))
+		cerr("server_tokens: control characters are not allowed");
+	if (has_ctl(cfg.default_type) || has_ctl(cfg.charset))
+		cerr("default_type/charset: control characters are not allowed");
 	sort_objects();
 	return errors > 0 ? -1 : 0;
 }

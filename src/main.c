@@ -43,19 +43,20 @@ read_head(struct conn *c, const char **why)
 		const char *nl;
 		ssize_t n;
 
-		if ((end = http_find_head_end(c->ibuf, c->ilen, scanned)) > 0)
-			return (long)end;
+		end = http_find_head_end(c->ibuf, c->ilen, scanned);
 		scanned = c->ilen;
-		nl = memchr(c->ibuf, '\n', have);
+		nl = memchr(c->ibuf, '\n', end > 0 ? end : have);
 		if ((nl == NULL && have > (size_t)cfg.max_request_line) ||
 		    (nl != NULL && nl - c->ibuf > cfg.max_request_line)) {
 			*why = "request line too long";
 			return -414;
 		}
-		if (have > (size_t)cfg.max_header_size) {
+		if ((end > 0 ? end : have) > (size_t)cfg.max_header_size) {
 			*why = "request head too large";
 			return -431;
 		}
+		if (end > 0)
+			return (long)end;
 		if (c->eof) {
 			if (have == 0)
 				return 0;

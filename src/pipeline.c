@@ -236,7 +236,9 @@ force_type_check(const struct ih_args *a, char *err, size_t len)
 static int
 builtin_force_type(struct ih_request *r, const struct ih_args *a)
 {
-	r->ctype = ih_arg(a, "type");
+	/* Most specific first: a type set by a closer object stands. */
+	if (r->ctype == NULL)
+		r->ctype = ih_arg(a, "type");
 	return IH_PROCEED;
 }
 IH_FUNCTION("force-type", IH_PH(IH_OBJECTTYPE), builtin_force_type,

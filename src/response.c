@@ -274,6 +274,8 @@ resp_finish(struct ih_request *r)
 		if (rc == 0 && r->chunked_out && !r->method_head)
 			rc = conn_write(r->c, "0\r\n\r\n", 5);
 	}
+	ih_debug(IH_DBG_SEND, "%llu body bytes, %llu on the connection",
+	    r->body_sent, r->c->bytes_out);
 	r->olen = 0;
 	r->finished = 1;
 	return rc;
@@ -398,7 +400,9 @@ resp_error_page(struct ih_request *r, int status)
 	const char *reason = http_reason(status);
 
 	if (r->detail != NULL)
-		ih_log(status >= 500 ? IH_LOG_ERR : IH_LOG_INFO,
+		/* Client-caused refusals (501, 505 too) are notices. */
+		ih_log(status >= 500 && status != 501 && status != 505 ?
+		    IH_LOG_ERR : IH_LOG_NOTICE,
 		    "%s: %d %s: %s", r->c->peer, status, reason, r->detail);
 	if (r->head_sent) {
 		r->c->closing = 1;
