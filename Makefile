@@ -129,6 +129,13 @@ install: all
 	install -m 644 src/ihttpd.8 $(DESTDIR)$(MANDIR)/man8/ihttpd.8
 	install -m 644 src/ihttpd.conf.5 $(DESTDIR)$(MANDIR)/man5/ihttpd.conf.5
 	install -m 644 conf/mime.types $(DESTDIR)$(SYSCONFDIR)/mime.types
+	@if [ ! -e $(DESTDIR)$(SYSCONFDIR)/ihttpd.conf ]; then \
+	  printf '%s\n' '# ihttpd configuration: see ihttpd.conf(5).' \
+	    'docroot     /var/www/html' \
+	    'mimetypes   $(SYSCONFDIR)/mime.types' \
+	    'access_log  syslog' 'error_log   syslog' \
+	    > $(DESTDIR)$(SYSCONFDIR)/ihttpd.conf; \
+	  echo "  wrote $(DESTDIR)$(SYSCONFDIR)/ihttpd.conf"; fi
 
 clean:
 	rm -rf build build-asan build-fuzz
