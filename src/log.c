@@ -106,7 +106,9 @@ log_open(int check_only)
 		use_syslog(&err);
 		use_syslog(&dbg);
 	}
-	if (open_target(&err, cfg.error_log, "error_log", 1) == -1)
+	/* --check reports on stderr, wherever the error log would go. */
+	if (!check_only && open_target(&err, cfg.error_log, "error_log",
+	    1) == -1)
 		rc = -1;
 	if (open_target(&acc, cfg.access_log, "access_log", 1) == -1)
 		rc = -1;
