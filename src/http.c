@@ -225,21 +225,30 @@ parse_content_length(const char *v, long long *clen)
 	return *clen == -1 ? 400 : 0;
 }
 
+/*
+ * RFC 9112 6.1 and 6.3: chunked must be the final coding and appear once
+ * (else the length cannot be known: 400); any other coding before it is
+ * one this server does not implement (501).
+ */
 static int
 parse_transfer_encoding(const char *v, struct head *hd)
 {
 	const char *cur = v, *m;
 	size_t n;
+	int other = 0, last_chunked = 0;
 
 	while ((m = list_next(&cur, &n)) != NULL) {
-		if (n == 7 && str_casecmp_n(m, "chunked", 7) == 0) {
+		last_chunked = n == 7 && str_casecmp_n(m, "chunked", 7) == 0;
+		if (last_chunked) {
 			if (hd->chunked)
 				return 400;	/* chunked twice */
 			hd->chunked = 1;
 		} else
-			return 501;	/* no other coding is supported */
+			other = 1;
 	}
-	return hd->chunked ? 0 : 400;
+	if (!last_chunked)
+		return 400;
+	return other ? 501 : 0;
 }
 
 static void
@@ -324,9 +333,10 @@ http_parse_head(char *buf, size_t len, struct head *hd)
 	*sp2 = '\0';
 	if ((rc = parse_version(sp2 + 1, &hd->version)) != 0)
 		return rc;
+	/* RFC 3986 has no room for these in a request-target. */
 	for (q = hd->target; *q != '\0'; q++)
 		if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f ||
-		    *q == '#')
+		    strchr("#\"<>\\^`{|}", *q) != NULL)
 			return 400;
 	tlen = (size_t)(q - hd->target);
 

@@ -46,8 +46,10 @@ read_head(struct conn *c, const char **why)
 		end = http_find_head_end(c->ibuf, c->ilen, scanned);
 		scanned = c->ilen;
 		nl = memchr(c->ibuf, '\n', end > 0 ? end : have);
-		if ((nl == NULL && have > (size_t)cfg.max_request_line) ||
-		    (nl != NULL && nl - c->ibuf > cfg.max_request_line)) {
+		/* The line's length without its CRLF. */
+		if ((nl == NULL && have > (size_t)cfg.max_request_line + 1) ||
+		    (nl != NULL && nl - c->ibuf - (nl > c->ibuf && nl[-1] ==
+		    '\r') > cfg.max_request_line)) {
 			*why = "request line too long";
 			return -414;
 		}
@@ -199,6 +201,11 @@ serve_connection(int in, int out)
 		}
 		c.ipos += (size_t)len;
 		save_request_line(&r, head, (size_t)len);
+		/* NUL has no place in a head (RFC 9110 5.5, RFC 9112 3). */
+		if (memchr(head, '\0', (size_t)len) != NULL) {
+			early_error(&r, 400, "NUL byte in the request head");
+			break;
+		}
 		ih_debug(IH_DBG_REQ, "%s: %s", c.peer, r.reqline ?
 		    r.reqline : "-");
 		if ((st = http_parse_head(head, (size_t)len, &r.hd)) != 0) {
