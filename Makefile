@@ -36,7 +36,7 @@ PIEFLAGS   = -fPIE
 LINKMODE   = -pie -Wl,-z,relro,-z,now
 endif
 ALL_CFLAGS = $(CFLAGS) $(WARN) $(HARDEN) $(PIEFLAGS) -MMD -MP
-LIBS       =
+LIBS       = -lmagic -lz -llzma -lbz2
 
 ifeq ($(V),1)
 Q =
