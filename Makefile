@@ -24,7 +24,8 @@ ifeq ($(WERROR),1)
 WARN      += -Werror
 endif
 HARDEN     = -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fno-plt
-ALL_CPPFLAGS = -D_GNU_SOURCE -Isrc $(CPPFLAGS)
+ALL_CPPFLAGS = -D_GNU_SOURCE -Isrc \
+             -DIHTTPD_SYSCONFDIR='"$(SYSCONFDIR)"' $(CPPFLAGS)
 ifeq ($(STATIC),1)
 # Static and not PIE: no ld.so and no relocation work at exec, which inetd
 # mode pays per connection (static-pie costs +245k instructions once

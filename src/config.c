@@ -85,7 +85,8 @@ static const struct key keys[] = {
 	{ "max_request_line", K_SIZE, O(max_request_line), "8k", 64,
 	    1024 * 1024, "longest request line in bytes before 414" },
 	{ "mimetypes", K_STR, O(mimetypes), NULL, 0, 0,
-	    "mime.types file (default /etc/mime.types if present)" },
+	    "mime.types file (default /etc/mime.types, else the installed "
+	    "one)" },
 	{ "remote_addr", K_STR, O(remote_addr), NULL, 0, 0,
 	    "peer address reported when stdin is not a socket" },
 	{ "send_timeout", K_INT, O(send_timeout), "60", 1, 3600,

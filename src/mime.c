@@ -21,6 +21,10 @@
 
 #include "internal.h"
 
+#ifndef IHTTPD_SYSCONFDIR
+#define IHTTPD_SYSCONFDIR "/usr/local/etc/ihttpd"
+#endif
+
 static const char *types_buf;		/* NUL-terminated file contents */
 static int types_loaded;
 
@@ -49,8 +53,12 @@ load_types(void)
 		return types_buf;
 	types_loaded = 1;
 	types_buf = builtin_types;
-	if (path == NULL)
+	/* Default: the system's table, else the one installed with us. */
+	if (path == NULL) {
 		path = "/etc/mime.types";
+		if (access(path, R_OK) == -1)
+			path = IHTTPD_SYSCONFDIR "/mime.types";
+	}
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
 		if (cfg.mimetypes != NULL)
 			ih_log(IH_LOG_ERR, "mimetypes %s: cannot open", path);
