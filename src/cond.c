@@ -26,6 +26,16 @@ month_of(const char *m)
 }
 
 static int
+days_in_month(int year, int mon)
+{
+	static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31,
+	    30, 31 };
+	int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+
+	return days[mon] + (mon == 1 && leap);
+}
+
+static int
 num(const char *s, int digits, int *out)
 {
 	int v = 0, i;
@@ -79,8 +89,17 @@ http_parse_date(const char *s, time_t *t)
 		    &tm.tm_year) || p[9] != ' ' || hms(p + 10, &tm) ||
 		    strcmp(p + 18, " GMT") != 0)
 			return -1;
-		if (tm.tm_year < 70)
-			tm.tm_year += 100;
+		/* RFC 9110 5.6.7: more than 50 years ahead means the past. */
+		{
+			struct tm now;
+			int y;
+
+			utc_tm(now_real(), &now);
+			y = (now.tm_year + 1900) / 100 * 100 + tm.tm_year;
+			if (y > now.tm_year + 1900 + 50)
+				y -= 100;
+			tm.tm_year = y - 1900;
+		}
 	} else if (comma == NULL && len == 24) {
 		/* asctime: "Sun Nov  6 08:49:37 1994" */
 		const char *p = s + 4;
@@ -93,7 +112,8 @@ http_parse_date(const char *s, time_t *t)
 		tm.tm_year -= 1900;
 	} else
 		return -1;
-	if (tm.tm_mday < 1 || tm.tm_mday > 31)
+	if (tm.tm_mday < 1 || tm.tm_mday > days_in_month(tm.tm_year + 1900,
+	    tm.tm_mon))
 		return -1;
 	*t = utc_timegm(&tm);
 	return 0;
@@ -134,8 +154,12 @@ cond_etag_match(const char *list, const char *etag, int weak)
 			return 0;
 		q = p;
 		p = end + 1;
-		if ((size_t)(p - q) == strlen(tag) && memcmp(q, tag,
-		    (size_t)(p - q)) == 0 && (weak || (!w && !etag_weak)))
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p != ',' && *p != '\0')
+			return 0;	/* junk after a tag: malformed */
+		if ((size_t)(end + 1 - q) == strlen(tag) && memcmp(q, tag,
+		    (size_t)(end + 1 - q)) == 0 && (weak || (!w && !etag_weak)))
 			return 1;
 	}
 	return 0;

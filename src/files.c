@@ -127,6 +127,9 @@ open_walk(const char *rel, int flags, int *links)
 		name[n] = '\0';
 		memmove(todo, p + n, strlen(p + n) + 1);
 		last = todo[strspn(todo, "/")] == '\0';
+		/* "name/" at the end must be a directory, as openat2 has it. */
+		if (last && todo[0] == '/')
+			flags |= O_DIRECTORY;
 		if (n == 0 || strcmp(name, ".") == 0) {
 			if (!last)
 				continue;
@@ -317,7 +320,7 @@ accepts_encoding(const char *ae, const char *coding)
 		p += strcspn(p, ",");
 		q = memchr(tok, ';', (size_t)(p - tok));
 		if (q != NULL) {
-			q = strstr(q, "q=");
+			q = strcasestr(q, "q=");
 			if (q != NULL && q < p && q[2] == '0' &&
 			    strspn(q + 3, ".0") == (size_t)strcspn(q + 3,
 			    " \t,"))
@@ -522,6 +525,8 @@ serve_file(struct ih_request *r, int fd, struct stat *st, const char *file)
 static int
 is_dotfile(const char *path)
 {
+	if (strcmp(path, "/.well-known") == 0)
+		return 0;
 	if (strncmp(path, "/.well-known/", 13) == 0)
 		path += 12;
 	return strstr(path, "/.") != NULL;

@@ -293,7 +293,7 @@ utc_timegm(const struct tm *tm)
 	long long y = tm->tm_year + 1900LL - (tm->tm_mon <= 1);
 	long long era = (y >= 0 ? y : y - 399) / 400;
 	long long yoe = y - era * 400;
-	long long mp = (tm->tm_mon + 9) % 12;
+	long long mp = (tm->tm_mon + 10) % 12;	/* March is 0 */
 	long long doy = (153 * mp + 2) / 5 + tm->tm_mday - 1;
 	long long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
 	long long days = era * 146097 + doe - 719468;
