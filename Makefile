@@ -24,7 +24,8 @@ ifeq ($(WERROR),1)
 WARN      += -Werror
 endif
 HARDEN     = -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fno-plt
-ALL_CPPFLAGS = -D_GNU_SOURCE -Isrc $(CPPFLAGS)
+ALL_CPPFLAGS = -D_GNU_SOURCE -Isrc \
+             -DIHTTPD_SYSCONFDIR='"$(SYSCONFDIR)"' $(CPPFLAGS)
 ifeq ($(STATIC),1)
 # Static and not PIE: no ld.so and no relocation work at exec, which inetd
 # mode pays per connection (static-pie costs +245k instructions once
@@ -36,7 +37,7 @@ PIEFLAGS   = -fPIE
 LINKMODE   = -pie -Wl,-z,relro,-z,now
 endif
 ALL_CFLAGS = $(CFLAGS) $(WARN) $(HARDEN) $(PIEFLAGS) -MMD -MP
-LIBS       =
+LIBS       = -lmagic -lz -llzma -lbz2
 
 ifeq ($(V),1)
 Q =

@@ -24,7 +24,8 @@
 
 struct config cfg;
 
-enum ktype { K_STR, K_INT, K_SIZE, K_LIST, K_ZONES };
+enum ktype { K_STR, K_INT, K_SIZE, K_LIST, K_ZONES, K_BOOL, K_SYMLINKS,
+	K_ERRPAGE };
 
 struct key {
 	const char	*name;
@@ -55,6 +56,10 @@ static const struct key keys[] = {
 	    "directory files are served from" },
 	{ "error_log", K_STR, O(error_log), "stderr", 0, 0,
 	    "error log: FILE, stderr, syslog or off" },
+	{ "error_page", K_ERRPAGE, O(error_pages), NULL, 0, 0,
+	    "\"CODE /path\": serve /path as the page for CODE (repeatable)" },
+	{ "gzip_static", K_BOOL, O(gzip_static), "off", 0, 0,
+	    "send FILE.br or FILE.gz when the client accepts it: on or off" },
 	{ "header_timeout", K_INT, O(header_timeout), "15", 1, 3600,
 	    "seconds to read a request head before 408" },
 	{ "index", K_LIST, O(index), "index.html index.htm", 0, 0,
@@ -63,18 +68,25 @@ static const struct key keys[] = {
 	    1000000, "requests served on one connection" },
 	{ "keepalive_timeout", K_INT, O(keepalive_timeout), "5", 0, 3600,
 	    "seconds a connection may idle between requests" },
+	{ "listing", K_BOOL, O(listing), "off", 0, 0,
+	    "HTML listing of a directory without an index: on or off" },
 	{ "log_level", K_INT, O(log_level), "2", 0, 4,
 	    "error log detail: 0 errors .. 4 debug" },
+	{ "magic", K_BOOL, O(magic), "off", 0, 0,
+	    "type unknown extensions by content (libmagic): on or off" },
 	{ "max_body", K_SIZE, O(max_body), "10m", 0, LLONG_MAX / 2,
 	    "largest request body (k, m, g suffixes) before 413" },
 	{ "max_header_size", K_SIZE, O(max_header_size), "16k", 256,
 	    1024 * 1024, "largest request head in bytes before 431" },
 	{ "max_headers", K_INT, O(max_headers), "100", 1, 10000,
 	    "most header fields in a request before 431" },
+	{ "max_ranges", K_INT, O(max_ranges), "16", 1, 1000,
+	    "most ranges in one request; above it the whole file is sent" },
 	{ "max_request_line", K_SIZE, O(max_request_line), "8k", 64,
 	    1024 * 1024, "longest request line in bytes before 414" },
 	{ "mimetypes", K_STR, O(mimetypes), NULL, 0, 0,
-	    "mime.types file (default /etc/mime.types if present)" },
+	    "mime.types file (default /etc/mime.types, else the installed "
+	    "one)" },
 	{ "remote_addr", K_STR, O(remote_addr), NULL, 0, 0,
 	    "peer address reported when stdin is not a socket" },
 	{ "send_timeout", K_INT, O(send_timeout), "60", 1, 3600,
@@ -83,6 +95,8 @@ static const struct key keys[] = {
 	    "SERVER_NAME for handlers (default: Host, else local address)" },
 	{ "server_tokens", K_STR, O(server_tokens), NULL, 0, 0,
 	    "text appended to the Server header" },
+	{ "symlinks", K_SYMLINKS, O(symlinks), "beneath", 0, 0,
+	    "follow symlinks: off, owner (same owner) or beneath docroot" },
 };
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
 
@@ -221,6 +235,39 @@ set_list(const struct key *k, char *v)
 	return 0;
 }
 
+/* error_page CODE /path: later lines for the same code win. */
+static void
+add_error_page(char *v)
+{
+	char *path = v + strcspn(v, " \t");
+	struct errpage *n;
+	long long code;
+	size_t i;
+
+	if (*path != '\0')
+		*path++ = '\0';
+	path += strspn(path, " \t");
+	if (str_to_ll(v, 400, 599, &code) == -1 || *path != '/' ||
+	    strpbrk(path, " \t?#") != NULL) {
+		cerr("error_page: expected CODE /path with CODE 400-599");
+		return;
+	}
+	for (i = 0; i < cfg.nerror_pages; i++)
+		if (cfg.error_pages[i].status == code) {
+			cfg.error_pages[i].path = path;
+			return;
+		}
+	if ((n = arena_alloc(&cfg.mem, (cfg.nerror_pages + 1) *
+	    sizeof(*n))) == NULL)
+		return;
+	if (cfg.nerror_pages > 0)
+		memcpy(n, cfg.error_pages, cfg.nerror_pages * sizeof(*n));
+	n[cfg.nerror_pages].status = (int)code;
+	n[cfg.nerror_pages].path = path;
+	cfg.error_pages = n;
+	cfg.nerror_pages++;
+}
+
 /* Set one key from text; the text must outlive cfg (arena or argv). */
 static void
 set_key(const struct key *k, char *v)
@@ -252,6 +299,33 @@ set_key(const struct key *k, char *v)
 	case K_LIST:
 		if (set_list(k, v) == -1)
 			cerr("%s: out of memory", k->name);
+		break;
+	case K_BOOL:
+		if (strcmp(v, "on") == 0)
+			x = 1;
+		else if (strcmp(v, "off") == 0)
+			x = 0;
+		else {
+			cerr("%s: '%s' is neither on nor off", k->name, v);
+			return;
+		}
+		*(long long *)field = x;
+		break;
+	case K_SYMLINKS:
+		if (strcmp(v, "off") == 0)
+			x = SYMLINKS_OFF;
+		else if (strcmp(v, "owner") == 0)
+			x = SYMLINKS_OWNER;
+		else if (strcmp(v, "beneath") == 0)
+			x = SYMLINKS_BENEATH;
+		else {
+			cerr("symlinks: '%s' is not off, owner or beneath", v);
+			return;
+		}
+		*(long long *)field = x;
+		break;
+	case K_ERRPAGE:
+		add_error_page(v);
 		break;
 	case K_ZONES:
 		if (parse_zones(v, &x) == -1) {

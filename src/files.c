@@ -1,25 +1,31 @@
 /*
  * files.c - the file service: confinement to docroot, directories (301 to
- * the slashed URL, index files, 403 without one), types, validators
- * (Last-Modified, a strong ETag) and sending (head and a small body in one
- * writev; sendfile(2) or read/write blocks for larger files).
+ * the slashed URL, index files, an optional listing), types, validators
+ * and preconditions (RFC 9110 sections 8.8, 13), ranges (section 14, with
+ * multipart/byteranges), precompressed variants, and sending (head and a
+ * small body in one writev; sendfile(2) to sockets, read/write blocks
+ * otherwise).
  *
- * Confinement: every open is relative to a descriptor of docroot, through
- * openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS) where the kernel has
- * it, otherwise a component-by-component openat walk that refuses
- * symlinks.  The path was decoded and normalised once (http.c); dot-files
- * are refused here except under /.well-known/.  The Host header never
- * reaches a path.
+ * Confinement: every open is relative to a descriptor of docroot.  Where
+ * the kernel has openat2, RESOLVE_BENEATH (plus RESOLVE_NO_SYMLINKS for
+ * `symlinks off`) does the work; otherwise, and always for `symlinks
+ * owner`, a component-by-component walk with O_NOFOLLOW resolves links
+ * itself and refuses any that leave docroot, absolute ones included.  The
+ * path was decoded and normalised once (http.c); dot-files are refused
+ * here except under /.well-known/.  The Host header never reaches a path.
  */
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifdef __has_include
@@ -30,6 +36,8 @@
 #endif
 
 #include "internal.h"
+
+#define MAX_LINKS	40
 
 static int docroot_fd = -1;
 
@@ -42,55 +50,188 @@ files_open_docroot(void)
 	return docroot_fd;
 }
 
-/* The checked fallback: walk each component with O_NOFOLLOW. */
+static int open_walk(const char *rel, int flags, int *links);
+
+/* Re-open a resolved directory path (no links in it) from docroot. */
 static int
-open_walk(const char *rel, int flags)
+reopen_dir(const char *done)
 {
-	char part[NAME_MAX + 1];
-	int dfd = docroot_fd, fd;
-	const char *p = rel, *slash;
+	int links = MAX_LINKS;	/* none may be followed */
 
-	for (;;) {
-		size_t n;
+	return *done == '\0' ? openat(docroot_fd, ".", O_PATH | O_DIRECTORY |
+	    O_CLOEXEC) : open_walk(done, O_PATH | O_DIRECTORY, &links);
+}
 
-		slash = strchr(p, '/');
-		n = slash != NULL ? (size_t)(slash - p) : strlen(p);
-		if (n > NAME_MAX) {
-			errno = ENAMETOOLONG;
-			fd = -1;
-			break;
-		}
-		memcpy(part, p, n);
-		part[n] = '\0';
-		if (slash == NULL || slash[1] == '\0') {
-			fd = openat(dfd, n > 0 ? part : ".", flags | O_NOFOLLOW |
-			    O_CLOEXEC);
-			break;
-		}
-		fd = openat(dfd, part, O_PATH | O_DIRECTORY | O_NOFOLLOW |
-		    O_CLOEXEC);
-		if (dfd != docroot_fd)
-			close(dfd);
-		if (fd == -1)
-			return -1;
-		dfd = fd;
-		p = slash + 1;
+/*
+ * `symlinks owner`: follow a link only when it and its target have the
+ * same owner (the target resolved beneath docroot on its own).  1 yes,
+ * 0 no, -1 with errno when the target cannot be resolved beneath.
+ */
+static int
+owner_ok(int dfd, const char *name, const char *done, const char *target,
+    int *links)
+{
+	struct stat ls, ts;
+	char *joined;
+	int fd, ok;
+
+	if (fstatat(dfd, name, &ls, AT_SYMLINK_NOFOLLOW) == -1)
+		return -1;
+	if (asprintf(&joined, "%s%s%s", done, *done ? "/" : "", target) == -1)
+		return -1;
+	fd = open_walk(joined, O_PATH, links);
+	free(joined);
+	if (fd == -1)
+		return -1;
+	ok = fstat(fd, &ts) == 0 && ts.st_uid == ls.st_uid;
+	close(fd);
+	return ok;
+}
+
+/*
+ * The checked fallback: resolve rel beneath docroot one component at a
+ * time.  `..` may not climb above docroot; a symlink is followed only as
+ * the policy allows, and never when absolute.  Fails with EXDEV for a
+ * path that would leave docroot, ELOOP for a refused link.
+ */
+static int
+open_walk(const char *rel, int flags, int *links)
+{
+	char todo[PATH_MAX], done[PATH_MAX], name[NAME_MAX + 1];
+	size_t dlen = 0;
+	int dfd, fd = -1, err = 0;
+
+	if (strlen(rel) >= sizeof(todo)) {
+		errno = ENAMETOOLONG;
+		return -1;
 	}
-	if (dfd != docroot_fd) {
-		int e = errno;
+	strcpy(todo, rel);
+	done[0] = '\0';
+	if ((dfd = openat(docroot_fd, ".", O_PATH | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
+		return -1;
+	for (;;) {
+		char *p = todo, target[PATH_MAX];
+		size_t n;
+		int last, ok;
+		ssize_t tl;
+
+		while (*p == '/')
+			p++;
+		n = strcspn(p, "/");
+		if (n > NAME_MAX) {
+			err = ENAMETOOLONG;
+			break;
+		}
+		memcpy(name, p, n);
+		name[n] = '\0';
+		memmove(todo, p + n, strlen(p + n) + 1);
+		last = todo[strspn(todo, "/")] == '\0';
+		/* "name/" at the end must be a directory, as openat2 has it. */
+		if (last && todo[0] == '/')
+			flags |= O_DIRECTORY;
+		if (n == 0 || strcmp(name, ".") == 0) {
+			if (!last)
+				continue;
+			fd = openat(dfd, ".", flags | O_CLOEXEC);
+			err = fd == -1 ? errno : 0;
+			break;
+		}
+		if (strcmp(name, "..") == 0) {
+			char *slash;
+
+			if (dlen == 0) {
+				err = EXDEV;	/* above docroot */
+				break;
+			}
+			slash = strrchr(done, '/');
+			dlen = slash != NULL ? (size_t)(slash - done) : 0;
+			done[dlen] = '\0';
+			close(dfd);
+			if ((dfd = reopen_dir(done)) == -1) {
+				err = errno;
+				break;
+			}
+			if (last) {
+				fd = openat(dfd, ".", flags | O_CLOEXEC);
+				err = fd == -1 ? errno : 0;
+				break;
+			}
+			continue;
+		}
+		fd = openat(dfd, name, (last ? flags : O_PATH | O_DIRECTORY) |
+		    O_NOFOLLOW | O_CLOEXEC);
+		tl = -1;
+		if (fd == -1 && (errno == ELOOP || errno == ENOTDIR)) {
+			int oe = errno;
+
+			tl = readlinkat(dfd, name, target, sizeof(target) - 1);
+			errno = oe;
+		}
+		if (tl > 0) {
+			target[tl] = '\0';
+			if (cfg.symlinks == SYMLINKS_OFF ||
+			    ++*links > MAX_LINKS) {
+				err = ELOOP;
+				break;
+			}
+			if (target[0] == '/') {
+				err = EXDEV;
+				break;
+			}
+			if (cfg.symlinks == SYMLINKS_OWNER &&
+			    (ok = owner_ok(dfd, name, done, target, links)) != 1) {
+				err = ok == 0 ? EACCES : errno;
+				break;
+			}
+			if (tl + 1 + strlen(todo) >= sizeof(todo)) {
+				err = ENAMETOOLONG;
+				break;
+			}
+			/* Splice the link's text in front of the rest. */
+			memmove(todo + tl + 1, todo, strlen(todo) + 1);
+			memcpy(todo, target, (size_t)tl);
+			todo[tl] = '/';
+			if (last)
+				todo[tl] = '\0';
+			continue;
+		}
+		if (fd == -1) {
+			err = errno;
+			break;
+		}
+		if (last)
+			break;
 		close(dfd);
-		errno = e;
+		dfd = fd;
+		fd = -1;
+		if (dlen + n + 2 >= sizeof(done)) {
+			err = ENAMETOOLONG;
+			break;
+		}
+		if (dlen > 0)
+			done[dlen++] = '/';
+		memcpy(done + dlen, name, n + 1);
+		dlen += n;
+	}
+	close(dfd);
+	if (err != 0) {
+		if (fd != -1)
+			close(fd);
+		errno = err;
+		return -1;
 	}
 	return fd;
 }
 
 /*
  * Open a docroot-relative path ("" is docroot itself), never resolving
- * outside docroot.  A symlink that leaves it fails with EXDEV or ELOOP.
+ * outside docroot.  IHTTPD_NO_OPENAT2 in the environment forces the walk.
  */
 static int
 open_beneath(const char *rel, int flags)
 {
+	int links = 0;
 #ifdef HAVE_OPENAT2
 	static int no_openat2 = -1;
 	struct open_how how;
@@ -98,10 +239,12 @@ open_beneath(const char *rel, int flags)
 
 	if (no_openat2 == -1)
 		no_openat2 = getenv("IHTTPD_NO_OPENAT2") != NULL;
-	if (!no_openat2) {
+	if (!no_openat2 && cfg.symlinks != SYMLINKS_OWNER) {
 		memset(&how, 0, sizeof(how));
 		how.flags = (unsigned long long)(flags | O_CLOEXEC);
 		how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+		if (cfg.symlinks == SYMLINKS_OFF)
+			how.resolve |= RESOLVE_NO_SYMLINKS;
 		fd = (int)syscall(SYS_openat2, docroot_fd, *rel ? rel : ".",
 		    &how, sizeof(how));
 		if (fd != -1 || errno != ENOSYS)
@@ -109,20 +252,24 @@ open_beneath(const char *rel, int flags)
 		no_openat2 = 1;
 	}
 #endif
-	return open_walk(rel, flags);
+	return open_walk(rel, flags, &links);
 }
 
 static int
-open_status(int err)
+open_status(int err, const char **why)
 {
 	switch (err) {
 	case ENOENT: case ENOTDIR: case ENAMETOOLONG:
+		*why = "no such file";
 		return 404;
 	case EACCES: case EPERM:
+		*why = "permission denied (or link owner differs)";
 		return 403;
 	case EXDEV: case ELOOP:
-		return 404;	/* a link that leaves docroot: not here */
+		*why = "path or symlink leaves docroot, or symlink refused";
+		return 404;
 	}
+	*why = "open failed";
 	return 500;
 }
 
@@ -137,13 +284,15 @@ make_etag(const struct stat *st, char *out, size_t len)
 }
 
 static void
-set_type(struct ih_request *r, const char *name)
+set_type(struct ih_request *r, const char *name, int fd)
 {
 	const char *t;
 
 	if (r->ctype != NULL)
 		return;
 	t = mime_by_ext(r->a, name);
+	if (t == NULL && cfg.magic && (t = mime_by_magic(r->a, fd)) != NULL)
+		resp_add_header_raw(r, "X-Content-Type-Options", "nosniff");
 	if (t == NULL)
 		t = cfg.default_type;
 	if (cfg.charset != NULL && strncmp(t, "text/", 5) == 0 &&
@@ -152,72 +301,380 @@ set_type(struct ih_request *r, const char *name)
 	r->ctype = t;
 }
 
-/* Send an open regular file: small ones in one writev with the head. */
+/* Is a content-coding acceptable (RFC 9110 12.5.3)?  q=0 refuses it. */
 static int
-send_regular(struct ih_request *r, int fd, const struct stat *st,
-    const char *name)
+accepts_encoding(const char *ae, const char *coding)
 {
-	char etag[64], lm[30];
-	off_t size = st->st_size;
+	const char *p = ae;
+	int star = -1;
+	size_t cl = strlen(coding);
 
-	set_type(r, name);
-	http_date(st->st_mtim.tv_sec, lm);
-	make_etag(st, etag, sizeof(etag));
-	resp_add_header_raw(r, "Last-Modified", lm);
-	resp_add_header_raw(r, "ETag", etag);
-	r->status = 200;
-	if (r->method_head || size == 0) {
-		r->olen = 0;
-		if (resp_send_head(r, size) == -1)
+	while (p != NULL && *p != '\0') {
+		const char *tok, *q;
+		size_t tl;
+		int ok = 1;
+
+		p += strspn(p, " \t,");
+		tok = p;
+		tl = strcspn(p, " \t;,");
+		p += strcspn(p, ",");
+		q = memchr(tok, ';', (size_t)(p - tok));
+		if (q != NULL) {
+			q = strcasestr(q, "q=");
+			if (q != NULL && q < p && q[2] == '0' &&
+			    strspn(q + 3, ".0") == (size_t)strcspn(q + 3,
+			    " \t,"))
+				ok = 0;
+		}
+		if (tl == cl && strncasecmp(tok, coding, cl) == 0)
+			return ok;
+		if (tl == 1 && *tok == '*')
+			star = ok;
+	}
+	return star == 1;
+}
+
+/*
+ * gzip_static: the first of FILE.br and FILE.gz that the client accepts
+ * and that is a regular file no older than FILE.  Returns its fd (st
+ * replaced) or -1; *any is set when a variant exists at all (Vary).
+ */
+static int
+open_variant(struct ih_request *r, const char *file, struct stat *st,
+    const char **coding, int *any)
+{
+	static const char *const ext[] = { ".br", ".gz" };
+	static const char *const enc[] = { "br", "gzip" };
+	const char *ae = ih_header(r, "Accept-Encoding");
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		struct stat vs;
+		char *v = arena_printf(r->a, "%s%s", file, ext[i]);
+		int fd;
+
+		if (v == NULL || (fd = open_beneath(v, O_RDONLY |
+		    O_NONBLOCK)) == -1)
+			continue;
+		if (fstat(fd, &vs) == 0 && S_ISREG(vs.st_mode) &&
+		    vs.st_mtime >= st->st_mtime) {
+			*any = 1;
+			if (ae != NULL && accepts_encoding(ae, enc[i])) {
+				*st = vs;
+				*coding = enc[i];
+				return fd;
+			}
+		}
+		close(fd);
+	}
+	return -1;
+}
+
+/* Send [off, off+len) of fd with the head: one writev when small. */
+static int
+send_region(struct ih_request *r, int fd, off_t off, off_t len)
+{
+	if (r->method_head || len == 0) {
+		if (resp_send_head(r, len) == -1)
 			return IH_EXIT;
 		r->finished = 1;
 		return IH_PROCEED;
 	}
-	if (size <= FILE_BLOCK) {
-		char *buf = arena_alloc(r->a, (size_t)size);
-		ssize_t n;
+	if (len <= FILE_BLOCK) {
+		char *buf = arena_alloc(r->a, (size_t)len);
 
 		if (buf == NULL)
 			return ih_error(r, 500, "out of memory");
-		n = pread(fd, buf, (size_t)size, 0);
-		if (n != size)
+		if (pread(fd, buf, (size_t)len, off) != len)
 			return ih_error(r, 500, "short read of a file");
 		r->obuf = buf;
-		r->olen = (size_t)size;
-		/* resp_finish sends head and body with Content-Length */
+		r->olen = (size_t)len;
 		return resp_finish(r) == -1 ? IH_EXIT : IH_PROCEED;
 	}
-	if (resp_send_head(r, size) == -1)
+	if (resp_send_head(r, len) == -1)
 		return IH_EXIT;
-	r->body_sent = (unsigned long long)size;
-	if (conn_sendfile(r->c, fd, 0, size) == -1)
+	r->body_sent = (unsigned long long)len;
+	if (conn_sendfile(r->c, fd, off, len) == -1)
 		return IH_EXIT;
 	r->finished = 1;
 	return IH_PROCEED;
 }
 
+/* RFC 9110 14.6: multipart/byteranges, length computed up front. */
+static int
+send_multipart(struct ih_request *r, int fd, const struct stat *st,
+    const struct range *rg, int n)
+{
+	char boundary[48], **parts;
+	long long total = 0;
+	const char *type = r->ctype;
+	int i;
+
+	snprintf(boundary, sizeof(boundary), "ihttpd-%llx-%llx",
+	    (unsigned long long)st->st_ino,
+	    (unsigned long long)st->st_mtim.tv_nsec ^ (unsigned long long)n);
+	if ((parts = arena_alloc(r->a, (size_t)n * sizeof(*parts))) == NULL)
+		return ih_error(r, 500, "out of memory");
+	for (i = 0; i < n; i++) {
+		parts[i] = arena_printf(r->a, "\r\n--%s\r\nContent-Type: %s\r\n"
+		    "Content-Range: bytes %lld-%lld/%lld\r\n\r\n", boundary,
+		    type, rg[i].start, rg[i].end, (long long)st->st_size);
+		if (parts[i] == NULL)
+			return ih_error(r, 500, "out of memory");
+		total += (long long)strlen(parts[i]) + rg[i].end -
+		    rg[i].start + 1;
+	}
+	total += (long long)strlen(boundary) + 8;	/* \r\n--B--\r\n */
+	r->ctype = arena_printf(r->a, "multipart/byteranges; boundary=%s",
+	    boundary);
+	r->status = 206;
+	if (r->ctype == NULL || resp_send_head(r, total) == -1)
+		return IH_EXIT;
+	for (i = 0; i < n; i++) {
+		if (conn_write(r->c, parts[i], strlen(parts[i])) == -1 ||
+		    conn_sendfile(r->c, fd, rg[i].start, rg[i].end -
+		    rg[i].start + 1) == -1)
+			return IH_EXIT;
+	}
+	if (conn_write(r->c, "\r\n--", 4) == -1 || conn_write(r->c, boundary,
+	    strlen(boundary)) == -1 || conn_write(r->c, "--\r\n", 4) == -1)
+		return IH_EXIT;
+	r->body_sent = (unsigned long long)total;
+	r->finished = 1;
+	return IH_PROCEED;
+}
+
+/*
+ * Serve an open regular file: type, precompressed variant, validators,
+ * preconditions, ranges.  Takes ownership of fd.
+ */
+static int
+serve_file(struct ih_request *r, int fd, struct stat *st, const char *file)
+{
+	char etag[64], lm[30], cr[80];
+	const char *coding = NULL, *range;
+	struct range *rg;
+	int any = 0, use_range = 1, n, rc, vfd;
+
+	set_type(r, file, fd);
+	if (cfg.gzip_static && !r->errpage &&
+	    (vfd = open_variant(r, file, st, &coding, &any)) != -1) {
+		close(fd);
+		fd = vfd;
+	}
+	make_etag(st, etag, sizeof(etag));
+	http_date(st->st_mtim.tv_sec, lm);
+	if (r->errpage) {
+		r->status = r->errpage;
+		rc = send_region(r, fd, 0, st->st_size);
+		close(fd);
+		return rc;
+	}
+	resp_add_header_raw(r, "Last-Modified", lm);
+	resp_add_header_raw(r, "ETag", etag);
+	if (any)
+		resp_add_header_raw(r, "Vary", "Accept-Encoding");
+	switch (cond_evaluate(r, etag, st->st_mtime, &use_range)) {
+	case 304:
+		close(fd);
+		r->status = 304;
+		r->ctype = NULL;
+		r->responded = 1;
+		return IH_PROCEED;
+	case 412:
+		close(fd);
+		return ih_error(r, 412, "precondition failed");
+	}
+	if (coding != NULL)
+		resp_add_header_raw(r, "Content-Encoding", coding);
+	resp_add_header_raw(r, "Accept-Ranges", "bytes");
+	r->status = 200;
+	range = ih_header(r, "Range");
+	if (range != NULL && use_range && strcmp(r->hd.method, "GET") == 0) {
+		rg = arena_alloc(r->a, (size_t)cfg.max_ranges * sizeof(*rg));
+		n = rg == NULL ? 0 : range_parse(range, st->st_size, rg,
+		    (int)cfg.max_ranges);
+		if (n == -1) {
+			close(fd);
+			snprintf(cr, sizeof(cr), "bytes */%lld",
+			    (long long)st->st_size);
+			resp_add_header_raw(r, "Content-Range", cr);
+			return ih_error(r, 416, "range not satisfiable");
+		}
+		if (n == 1) {
+			snprintf(cr, sizeof(cr), "bytes %lld-%lld/%lld",
+			    rg[0].start, rg[0].end, (long long)st->st_size);
+			resp_add_header_raw(r, "Content-Range", cr);
+			r->status = 206;
+			rc = send_region(r, fd, rg[0].start, rg[0].end -
+			    rg[0].start + 1);
+			close(fd);
+			return rc;
+		}
+		if (n > 1) {
+			rc = send_multipart(r, fd, st, rg, n);
+			close(fd);
+			return rc;
+		}
+	}
+	rc = send_region(r, fd, 0, st->st_size);
+	close(fd);
+	return rc;
+}
+
 static int
 is_dotfile(const char *path)
 {
+	if (strcmp(path, "/.well-known") == 0)
+		return 0;
 	if (strncmp(path, "/.well-known/", 13) == 0)
 		path += 12;
 	return strstr(path, "/.") != NULL;
 }
 
+struct entry {
+	char		*name;
+	int		 dir;
+	long long	 size;
+	time_t		 mtime;
+};
+
+static int
+entry_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct entry *)a)->name,
+	    ((const struct entry *)b)->name);
+}
+
+/* `listing on`: an HTML index of a directory, names escaped and sorted. */
+static int
+send_listing(struct ih_request *r, int dfd)
+{
+	struct entry *e = NULL;
+	size_t n = 0, cap = 0, i;
+	struct dirent *de;
+	DIR *d;
+
+	if ((d = fdopendir(dfd)) == NULL) {
+		close(dfd);
+		return ih_error(r, 500, "cannot list directory");
+	}
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+
+		if (de->d_name[0] == '.')
+			continue;	/* dot-files are never served */
+		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+			continue;
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			struct entry *ne = arena_alloc(r->a, ncap * sizeof(*ne));
+			if (ne == NULL)
+				break;
+			if (n > 0)
+				memcpy(ne, e, n * sizeof(*e));
+			e = ne;
+			cap = ncap;
+		}
+		e[n].name = arena_strdup(r->a, de->d_name);
+		e[n].dir = S_ISDIR(st.st_mode);
+		e[n].size = st.st_size;
+		e[n].mtime = st.st_mtime;
+		if (e[n].name != NULL)
+			n++;
+	}
+	closedir(d);
+	if (n > 0)
+		qsort(e, n, sizeof(*e), entry_cmp);
+	r->status = 200;
+	ih_set_type(r, "text/html; charset=utf-8");
+	ih_puts(r, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+	    "<title>Index of ");
+	ih_write_html(r, r->path);
+	ih_puts(r, "</title></head>\n<body>\n<h1>Index of ");
+	ih_write_html(r, r->path);
+	ih_puts(r, "</h1>\n<table>\n<tr><th>Name</th><th>Size</th>"
+	    "<th>Modified (UTC)</th></tr>\n");
+	if (strcmp(r->path, "/") != 0)
+		ih_puts(r, "<tr><td><a href=\"../\">../</a></td><td>-</td>"
+		    "<td></td></tr>\n");
+	for (i = 0; i < n; i++) {
+		char when[80], *href = url_encode_path(r->a, e[i].name);
+		struct tm tm;
+
+		utc_tm(e[i].mtime, &tm);
+		snprintf(when, sizeof(when), "%04d-%02d-%02d %02d:%02d",
+		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		    tm.tm_min);
+		/* "./" keeps a name like "javascript:x" a relative path. */
+		ih_puts(r, "<tr><td><a href=\"./");
+		ih_write_html(r, href != NULL ? href : "");
+		ih_puts(r, e[i].dir ? "/\">" : "\">");
+		ih_write_html(r, e[i].name);
+		ih_puts(r, e[i].dir ? "/" : "");
+		if (e[i].dir)
+			ih_printf(r, "</a></td><td>-</td><td>%s</td></tr>\n",
+			    when);
+		else
+			ih_printf(r, "</a></td><td>%lld</td><td>%s</td></tr>\n",
+			    e[i].size, when);
+	}
+	ih_puts(r, "</table>\n</body></html>\n");
+	r->is_handler = 1;
+	return IH_PROCEED;
+}
+
+/* A directory: 301 to the slashed URL, the first index file, a listing. */
+static int
+serve_directory(struct ih_request *r)
+{
+	struct stat st;
+	size_t i;
+	int fd;
+
+	if (r->path[strlen(r->path) - 1] != '/') {
+		char *enc = url_encode_path(r->a, r->path);
+		char *loc = enc == NULL ? NULL : arena_printf(r->a, "%s/%s%s",
+		    enc, *r->hd.query ? "?" : "", r->hd.query);
+
+		if (r->errpage)
+			return ih_error(r, 404, "error page is a directory");
+		r->responded = 1;
+		return loc == NULL ? ih_error(r, 500, "out of memory") :
+		    ih_redirect(r, 301, loc);
+	}
+	for (i = 0; i < cfg.nindex; i++) {
+		char *f = arena_printf(r->a, "%s%s", r->file, cfg.index[i]);
+
+		if (f == NULL)
+			return ih_error(r, 500, "out of memory");
+		if ((fd = open_beneath(f, O_RDONLY | O_NONBLOCK)) == -1)
+			continue;
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+			return serve_file(r, fd, &st, f);
+		close(fd);
+	}
+	if (cfg.listing && !r->errpage) {
+		fd = open_beneath(r->file, O_RDONLY | O_DIRECTORY);
+		if (fd != -1)
+			return send_listing(r, fd);
+	}
+	return ih_error(r, 403, "directory without index");
+}
+
 /*
  * Serve r->file (docroot-relative).  GET and HEAD; OPTIONS gets Allow;
- * other methods 405.  Returns a result code; the status is set on
- * ABORTED.
+ * other methods 405 (an error page is served whatever the method).
+ * Returns a result code; the status is set on ABORTED.
  */
 int
 files_service(struct ih_request *r)
 {
 	struct stat st;
-	int fd = -1, rc;
-	size_t i;
-	const char *m = r->hd.method;
+	const char *m = r->hd.method, *why;
+	int fd, rc;
 
-	if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0) {
+	if (!r->errpage && strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0) {
 		resp_add_header_raw(r, "Allow", "GET, HEAD, OPTIONS");
 		if (strcmp(m, "OPTIONS") == 0) {
 			r->status = 200;
@@ -232,11 +689,9 @@ files_service(struct ih_request *r)
 	if (files_open_docroot() == -1)
 		return ih_error(r, 500, "cannot open docroot");
 	if ((fd = open_beneath(r->file, O_RDONLY | O_NONBLOCK)) == -1) {
-		rc = open_status(errno);
-		return ih_error(r, rc, rc == 404 && (errno == EXDEV ||
-		    errno == ELOOP) ? "symlink leaves docroot" :
-		    rc == 404 ? "no such file" : rc == 403 ?
-		    "permission denied" : "open failed");
+		rc = open_status(errno, &why);
+		ih_debug(IH_DBG_FILE, "%s: %s", r->file, strerror(errno));
+		return ih_error(r, rc, why);
 	}
 	if (fstat(fd, &st) == -1) {
 		close(fd);
@@ -244,38 +699,11 @@ files_service(struct ih_request *r)
 	}
 	if (S_ISDIR(st.st_mode)) {
 		close(fd);
-		if (r->path[strlen(r->path) - 1] != '/') {
-			char *loc = arena_printf(r->a, "%s/%s%s",
-			    url_encode_path(r->a, r->path),
-			    *r->hd.query ? "?" : "", r->hd.query);
-
-			r->responded = 1;
-			return loc == NULL ? ih_error(r, 500, "out of memory") :
-			    ih_redirect(r, 301, loc);
-		}
-		for (i = 0; i < cfg.nindex; i++) {
-			char *f = arena_printf(r->a, "%s%s", r->file,
-			    cfg.index[i]);
-
-			if (f == NULL)
-				return ih_error(r, 500, "out of memory");
-			fd = open_beneath(f, O_RDONLY | O_NONBLOCK);
-			if (fd == -1)
-				continue;
-			if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-				rc = send_regular(r, fd, &st, cfg.index[i]);
-				close(fd);
-				return rc;
-			}
-			close(fd);
-		}
-		return ih_error(r, 403, "directory without index");
+		return serve_directory(r);
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
 		return ih_error(r, 403, "not a regular file");
 	}
-	rc = send_regular(r, fd, &st, r->file);
-	close(fd);
-	return rc;
+	return serve_file(r, fd, &st, r->file);
 }

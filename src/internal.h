@@ -12,6 +12,7 @@
 #include <regex.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "ihttpd.h"
 
@@ -57,6 +58,8 @@ size_t	 html_escape(char *dst, size_t cap, const char *src);
 int64_t	 mono_ms(void);
 time_t	 now_real(void);
 void	 http_date(time_t, char out[30]);
+void	 utc_tm(time_t, struct tm *);
+time_t	 utc_timegm(const struct tm *);
 int	 hexval(int);
 int	 edit_distance(const char *, const char *);
 ssize_t	 write_full(int fd, const void *, size_t);
@@ -146,6 +149,13 @@ struct object {
 	int		 line;
 };
 
+enum { SYMLINKS_OFF, SYMLINKS_OWNER, SYMLINKS_BENEATH };
+
+struct errpage {
+	int		 status;
+	char		*path;
+};
+
 struct config {
 	char		*docroot;
 	char		**index;
@@ -170,6 +180,13 @@ struct config {
 	long long	 max_header_size;
 	long long	 max_headers;
 	long long	 max_body;
+	long long	 max_ranges;
+	long long	 listing;	/* bool */
+	long long	 magic;		/* bool */
+	long long	 gzip_static;	/* bool */
+	long long	 symlinks;	/* SYMLINKS_* */
+	struct errpage	*error_pages;
+	size_t		 nerror_pages;
 
 	struct object	*objs;
 	size_t		 nobjs;
@@ -262,6 +279,7 @@ struct ih_request {
 	int		 close_delim;
 	int		 finished;
 	int		 responded;	/* a response is ready: skip to AddLog */
+	int		 errpage;	/* serving error_page for this status */
 	int		 is_handler;
 	unsigned long long body_sent;
 	const char	*detail;
@@ -282,6 +300,7 @@ int	 pipeline_run(struct ih_request *);
 void	 pipeline_match(struct ih_request *);
 int	 builtin_document_root(struct ih_request *, const struct ih_args *);
 int	 files_service_fn(struct ih_request *, const struct ih_args *);
+int	 pipeline_error_page(struct ih_request *, int status);
 void	 request_vars(struct ih_request *);
 
 /* ---- files.c -------------------------------------------------------- */
@@ -292,6 +311,20 @@ int	 files_service(struct ih_request *);
 /* ---- mime.c --------------------------------------------------------- */
 
 const char *mime_by_ext(struct arena *, const char *name);
+const char *mime_by_magic(struct arena *, int fd);
+void	 mime_free(void);
+
+/* ---- cond.c -------------------------------------------------------- */
+
+struct range {
+	long long	 start, end;	/* inclusive */
+};
+
+int	 http_parse_date(const char *, time_t *);
+int	 cond_etag_match(const char *list, const char *etag, int weak);
+int	 range_parse(const char *spec, long long size, struct range *, int max);
+int	 cond_evaluate(const struct ih_request *, const char *etag, time_t,
+	    int *use_range);
 
 /* ---- log.c ---------------------------------------------------------- */
 

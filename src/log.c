@@ -150,14 +150,16 @@ static void
 vlogline(struct target *t, int prio, const char *tag, const char *fmt,
     va_list ap)
 {
-	char line[2048], stamp[32];
+	char line[2048], stamp[80];
 	time_t now = now_real();
 	struct tm tm;
 	int n = 0, m;
 
 	if (t->kind != T_SYSLOG) {
-		gmtime_r(&now, &tm);
-		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		utc_tm(now, &tm);
+		snprintf(stamp, sizeof(stamp), "%04d-%02d-%02dT%02d:%02d:%02dZ",
+		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		    tm.tm_min, tm.tm_sec);
 		n = snprintf(line, sizeof(line), "%s ihttpd[%d]: %s: ", stamp,
 		    (int)getpid(), tag);
 	}
@@ -253,7 +255,7 @@ log_access(struct ih_request *r)
 
 	if (acc.kind == T_OFF)
 		return;
-	gmtime_r(&t, &tm);
+	utc_tm(t, &tm);
 	o = esc(line, 0, cap, r->c->peer);
 	o += (size_t)snprintf(line + o, cap - o, " - ");
 	o = esc(line, o, cap, r->remote_user);

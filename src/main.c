@@ -124,15 +124,18 @@ prepare(struct ih_request *r, const char **why)
 	if (hd->asterisk)
 		r->path = hd->path_raw;
 	else {
+		char *p;
+
 		n = strlen(hd->path_raw);
-		if ((r->path = arena_alloc(r->a, n + 2)) == NULL) {
+		if ((p = arena_alloc(r->a, n + 2)) == NULL) {
 			*why = "out of memory";
 			return 500;
 		}
-		if (http_normalize_path(hd->path_raw, n, r->path, n + 2) != 0) {
+		if (http_normalize_path(hd->path_raw, n, p, n + 2) != 0) {
 			*why = "bad path (escape, NUL, encoded slash or ..)";
 			return 400;
 		}
+		r->path = p;
 	}
 	if (hd->clen > cfg.max_body) {
 		*why = "Content-Length over max_body";

@@ -5,16 +5,25 @@
  * a whole word (strstr runs many bytes per step), so a 1,800-line
  * /etc/mime.types costs a request only a scan, and a request that serves
  * no file costs nothing.  Extensions are compared in lower case.
+ *
+ * With `magic on`, a file whose extension is unknown is typed by content
+ * (libmagic, MAGIC_MIME_TYPE); its database is loaded on the first such
+ * file, never at start-up.
  */
 #include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <ctype.h>
 #include <fcntl.h>
+#include <magic.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "internal.h"
+
+#ifndef IHTTPD_SYSCONFDIR
+#define IHTTPD_SYSCONFDIR "/usr/local/etc/ihttpd"
+#endif
 
 static const char *types_buf;		/* NUL-terminated file contents */
 static int types_loaded;
@@ -44,8 +53,12 @@ load_types(void)
 		return types_buf;
 	types_loaded = 1;
 	types_buf = builtin_types;
-	if (path == NULL)
+	/* Default: the system's table, else the one installed with us. */
+	if (path == NULL) {
 		path = "/etc/mime.types";
+		if (access(path, R_OK) == -1)
+			path = IHTTPD_SYSCONFDIR "/mime.types";
+	}
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
 		if (cfg.mimetypes != NULL)
 			ih_log(IH_LOG_ERR, "mimetypes %s: cannot open", path);
@@ -122,4 +135,42 @@ mime_by_ext(struct arena *a, const char *name)
 		    arena_strndup(a, ls, (size_t)(te - ls));
 	}
 	return NULL;
+}
+
+static magic_t magic_cookie;
+static int magic_failed;
+
+/* The type of an open file by its content, or NULL. */
+const char *
+mime_by_magic(struct arena *a, int fd)
+{
+	const char *t;
+	size_t bytes = 65536;
+
+	if (magic_failed)
+		return NULL;
+	if (magic_cookie == NULL) {
+		magic_cookie = magic_open(MAGIC_MIME_TYPE | MAGIC_NO_CHECK_COMPRESS |
+		    MAGIC_NO_CHECK_ELF | MAGIC_NO_CHECK_TAR);
+		if (magic_cookie == NULL || magic_load(magic_cookie, NULL) != 0) {
+			ih_log(IH_LOG_ERR, "magic: cannot load the database: %s",
+			    magic_cookie != NULL ? magic_error(magic_cookie) :
+			    "out of memory");
+			magic_failed = 1;
+			return NULL;
+		}
+		magic_setparam(magic_cookie, MAGIC_PARAM_BYTES_MAX, &bytes);
+		ih_debug(IH_DBG_FILE, "magic database loaded");
+	}
+	if ((t = magic_descriptor(magic_cookie, fd)) == NULL)
+		return NULL;
+	return arena_strdup(a, t);
+}
+
+void
+mime_free(void)
+{
+	if (magic_cookie != NULL)
+		magic_close(magic_cookie);
+	magic_cookie = NULL;
 }

@@ -144,6 +144,69 @@ pipeline_run(struct ih_request *r)
 	return rc;
 }
 
+/*
+ * error_page CODE /path: serve /path through NameTrans, ObjectType and
+ * Service with the error's status.  Loop-safe: a failure while serving it
+ * (or an error page for an error page) falls back to the built-in page.
+ * Returns 0 when the page was sent, -1 otherwise (nothing was sent).
+ */
+int
+pipeline_error_page(struct ih_request *r, int status)
+{
+	static const int order[] = { IH_NAMETRANS, IH_OBJECTTYPE, IH_SERVICE };
+	const char *page = NULL;
+	char *path;
+	size_t i, rhlen = r->rhlen, n;
+	int rc = IH_NOACTION, ran;
+
+	for (i = 0; i < cfg.nerror_pages; i++)
+		if (cfg.error_pages[i].status == status)
+			page = cfg.error_pages[i].path;
+	if (page == NULL || r->c->broken || r->hd.method == NULL)
+		return -1;
+	n = strlen(page);
+	if ((path = arena_alloc(r->a, n + 2)) == NULL ||
+	    http_normalize_path(page, n, path, n + 2) != 0)
+		return -1;
+	r->errpage = status;
+	r->path = path;
+	r->file = NULL;
+	r->ctype = NULL;
+	r->olen = 0;
+	r->responded = 0;
+	r->is_handler = 0;
+	r->status = status;
+	pipeline_match(r);
+	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		int phase = order[i];
+
+		rc = run_phase(r, phase, phase != IH_OBJECTTYPE, &ran);
+		if (rc == IH_ABORTED || rc == IH_EXIT || r->responded)
+			break;
+		if (phase == IH_NAMETRANS && rc == IH_NOACTION)
+			rc = builtin_document_root(r, NULL);
+		else if (phase == IH_SERVICE && rc == IH_NOACTION)
+			rc = files_service_fn(r, NULL);
+	}
+	if (rc == IH_EXIT || (rc != IH_ABORTED && !r->responded &&
+	    (r->finished || resp_finish(r) == 0))) {
+		r->status = status;
+		return 0;
+	}
+	if (r->head_sent) {
+		r->c->closing = 1;
+		r->finished = 1;
+		return 0;
+	}
+	/* Fall back: the built-in page, without what the attempt added. */
+	r->rhlen = rhlen;
+	r->status = status;
+	r->ctype = NULL;
+	r->olen = 0;
+	r->detail = NULL;
+	return -1;
+}
+
 /* ---- built-in functions --------------------------------------------- */
 
 /* NameTrans: map the path to a docroot-relative file name. */

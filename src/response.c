@@ -403,7 +403,10 @@ resp_error_page(struct ih_request *r, int status)
 		/* Client-caused refusals (501, 505 too) are notices. */
 		ih_log(status >= 500 && status != 501 && status != 505 ?
 		    IH_LOG_ERR : IH_LOG_NOTICE,
-		    "%s: %d %s: %s", r->c->peer, status, reason, r->detail);
+		    "%s: %d %s: %s%s%s", r->c->peer, status, reason, r->detail,
+		    r->path != NULL ? " for " : "", r->path != NULL ? r->path :
+		    "");
+	r->detail = NULL;
 	if (r->head_sent) {
 		r->c->closing = 1;
 		r->finished = 1;	/* no last chunk: the client sees it cut */
@@ -411,6 +414,8 @@ resp_error_page(struct ih_request *r, int status)
 	}
 	if (breaks_framing(status))
 		r->c->closing = 1;
+	if (!r->errpage && pipeline_error_page(r, status) == 0)
+		return;
 	r->status = status;
 	r->ctype = "text/html";
 	r->olen = 0;

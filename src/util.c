@@ -252,6 +252,56 @@ now_real(void)
 	return fixed ? fixed_t : time(NULL);
 }
 
+/*
+ * UTC calendar conversion without the C library's time-zone machinery:
+ * glibc's gmtime_r and timegm read /etc/localtime on first use, a file
+ * open and parse that every inetd process would pay.  Proleptic
+ * Gregorian, days counted from 1970-01-01 with eras of 400 years.
+ */
+void
+utc_tm(time_t t, struct tm *tm)
+{
+	long long days = (long long)t / 86400, secs = (long long)t % 86400;
+	long long era, doe, yoe, doy, mp, y;
+
+	if (secs < 0) {
+		secs += 86400;
+		days--;
+	}
+	memset(tm, 0, sizeof(*tm));
+	tm->tm_hour = (int)(secs / 3600);
+	tm->tm_min = (int)(secs / 60 % 60);
+	tm->tm_sec = (int)(secs % 60);
+	tm->tm_wday = (int)((days % 7 + 11) % 7);	/* 1970-01-01: Thu */
+	days += 719468;					/* from 0000-03-01 */
+	era = (days >= 0 ? days : days - 146096) / 146097;
+	doe = days - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	y = yoe + era * 400;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	tm->tm_mday = (int)(doy - (153 * mp + 2) / 5 + 1);
+	tm->tm_mon = (int)(mp < 10 ? mp + 2 : mp - 10);
+	tm->tm_year = (int)(y + (tm->tm_mon <= 1) - 1900);
+	tm->tm_yday = 0;
+}
+
+/* The inverse of utc_tm for a broken-down UTC time (fields in range). */
+time_t
+utc_timegm(const struct tm *tm)
+{
+	long long y = tm->tm_year + 1900LL - (tm->tm_mon <= 1);
+	long long era = (y >= 0 ? y : y - 399) / 400;
+	long long yoe = y - era * 400;
+	long long mp = (tm->tm_mon + 10) % 12;	/* March is 0 */
+	long long doy = (153 * mp + 2) / 5 + tm->tm_mday - 1;
+	long long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	long long days = era * 146097 + doe - 719468;
+
+	return (time_t)(days * 86400 + tm->tm_hour * 3600 + tm->tm_min * 60 +
+	    tm->tm_sec);
+}
+
 static void
 put2(char *p, int v)
 {
@@ -269,7 +319,7 @@ http_date(time_t t, char out[30])
 	    "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
 	struct tm tm;
 
-	gmtime_r(&t, &tm);
+	utc_tm(t, &tm);
 	memcpy(out, days[tm.tm_wday], 3);
 	out[3] = ',';
 	out[4] = ' ';
