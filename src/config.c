@@ -99,6 +99,7 @@ static const struct key keys[] = {
 	    "follow symlinks: off, owner (same owner) or beneath docroot" },
 };
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
+_Static_assert(NKEYS <= 64, "key_file/key_line need room for every key");
 
 static const char *const phase_names[IH_NPHASES] = { "Init", "AuthTrans",
 	"NameTrans", "PathCheck", "ObjectType", "Service", "AddLog" };
@@ -108,6 +109,9 @@ extern const struct ih_function __stop_ih_functions[];
 
 static const char *err_file;
 static int err_line;
+/* Where each key was last set (file and line), for --check messages. */
+static const char *key_file[64];
+static int key_line[64];
 static int errors;
 
 static void __attribute__((format(printf, 1, 2)))
@@ -274,6 +278,9 @@ set_key(const struct key *k, char *v)
 {
 	void *field = (char *)&cfg + k->off;
 	long long x;
+
+	key_file[k - keys] = err_file;
+	key_line[k - keys] = err_line;
 
 	switch (k->type) {
 	case K_STR:
@@ -991,6 +998,18 @@ config_load(int argc, char **argv, int *check_only)
 	return errors > 0 ? -1 : 0;
 }
 
+/* Point error messages at the line that set a key. */
+static void
+at_key(const char *name)
+{
+	const struct key *k = bsearch(name, keys, NKEYS, sizeof(keys[0]),
+	    key_cmp);
+
+	err_file = k != NULL && key_file[k - keys] != NULL ?
+	    key_file[k - keys] : "defaults";
+	err_line = k != NULL ? key_line[k - keys] : 0;
+}
+
 /*
  * --check: what loading does not already prove.  Compiles every regex,
  * checks that docroot is a directory and that the files named exist.
@@ -1003,15 +1022,19 @@ config_check(void)
 	size_t i;
 
 	errors = 0;
+	for (i = 1; i < NKEYS; i++)
+		if (strcmp(keys[i - 1].name, keys[i].name) >= 0)
+			cerr("internal: key table out of order at %s",
+			    keys[i].name);
 	for (i = 0; i < cfg.nobjs; i++)
 		if (cfg.objs[i].kind == OBJ_REGEX)
 			regex_compile(&cfg.objs[i]);
-	err_file = cfg.file != NULL ? cfg.file : "defaults";
-	err_line = 0;
+	at_key("docroot");
 	if (stat(cfg.docroot, &st) == -1)
 		cerr("docroot %s: %s", cfg.docroot, strerror(errno));
 	else if (!S_ISDIR(st.st_mode))
 		cerr("docroot %s: not a directory", cfg.docroot);
+	at_key("mimetypes");
 	if (cfg.mimetypes != NULL && access(cfg.mimetypes, R_OK) == -1)
 		cerr("mimetypes %s: %s", cfg.mimetypes, strerror(errno));
 	return errors;

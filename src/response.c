@@ -398,14 +398,14 @@ void
 resp_error_page(struct ih_request *r, int status)
 {
 	const char *reason = http_reason(status);
+	const char *where = r->path != NULL ? r->path : r->target_raw;
 
 	if (r->detail != NULL)
 		/* Client-caused refusals (501, 505 too) are notices. */
 		ih_log(status >= 500 && status != 501 && status != 505 ?
 		    IH_LOG_ERR : IH_LOG_NOTICE,
 		    "%s: %d %s: %s%s%s", r->c->peer, status, reason, r->detail,
-		    r->path != NULL ? " for " : "", r->path != NULL ? r->path :
-		    "");
+		    where != NULL ? " for " : "", where != NULL ? where : "");
 	r->detail = NULL;
 	if (r->head_sent) {
 		r->c->closing = 1;

@@ -173,7 +173,7 @@ serve() {
 	[ ! -s "$ELOG" ]
 	serve 'GET /nope HTTP/1.0\r\n\r\n' --error_log "$ELOG" --log_level 2
 	run cat "$ELOG"
-	assert_output --regexp '^2026-11-24T08:00:00Z ihttpd\[[0-9]+\]: notice: 127\.0\.0\.1: 404 Not Found: no such file$'
+	assert_output --regexp '^2026-11-24T08:00:00Z ihttpd\[[0-9]+\]: notice: 127\.0\.0\.1: 404 Not Found: no such file for \/nope$'
 }
 
 @test "error log: a server error shows at level 0, client errors from 2" {
