@@ -287,3 +287,29 @@ conn_sendfile(struct conn *c, int fd, off_t off, off_t len)
 	free(buf);
 	return 0;
 }
+
+/*
+ * Close gracefully after an error with request bytes possibly still in
+ * flight (RFC 9112 9.6): send FIN, then read and discard for a moment,
+ * so that the kernel does not answer those bytes with a reset that could
+ * destroy the response before the client reads it.
+ */
+void
+conn_linger(struct conn *c)
+{
+	int64_t deadline = mono_ms() + 2000;
+	size_t total = 0;
+
+	if (!c->in_socket || c->broken || c->eof)
+		return;
+	if (shutdown(c->out, SHUT_WR) == -1)
+		return;
+	while (total < 1024 * 1024) {
+		ssize_t n;
+
+		c->ilen = c->ipos = 0;
+		if ((n = conn_fill(c, deadline)) <= 0)
+			break;
+		total += (size_t)n;
+	}
+}

@@ -494,7 +494,7 @@ http_normalize_path(const char *in, size_t len, char *out, size_t cap)
 }
 
 enum { CH_SIZE, CH_EXT, CH_SIZE_LF, CH_DATA, CH_DATA_END, CH_DATA_LF,
-	CH_TR_LINE, CH_TR_FIELD, CH_TR_END_LF };
+	CH_TR_LINE, CH_TR_FIELD, CH_TR_END_LF, CH_SIZE_WS };
 
 static int
 chunk_line_end(struct chunked *st)
@@ -526,7 +526,19 @@ http_chunked_decode(struct chunked *st, const char *in, size_t *inlen,
 			} else if (st->digits == 0)
 				goto bad;
 			else
+				st->state = CH_SIZE_WS;
+			break;
+		case CH_SIZE_WS:
+			/* RFC 9112 7.1: size [BWS ";" ext] CRLF, nothing else */
+			i++;
+			if (c == ';')
 				st->state = CH_EXT;
+			else if (c == '\r')
+				st->state = CH_SIZE_LF;
+			else if (c == '\n')
+				chunk_line_end(st);
+			else if (c != ' ' && c != '\t')
+				goto bad;
 			break;
 		case CH_EXT:
 			i++;
@@ -584,18 +596,30 @@ http_chunked_decode(struct chunked *st, const char *in, size_t *inlen,
 			} else if (c == '\n') {
 				i++;
 				st->state = CH_DONE;
-			} else
+			} else {
 				st->state = CH_TR_FIELD;
+				st->digits = 0;	/* name bytes; -1 after ':' */
+			}
 			break;
 		case CH_TR_FIELD:
+			/* A trailer field: token ":" value (RFC 9112 7.1.2). */
 			i++;
-			if (c == '\n')
+			if (++st->extlen > MAX_CHUNK_EXT)
+				goto toolong;
+			if (c == '\n') {
+				if (st->digits != -1)
+					goto bad;
 				st->state = CH_TR_LINE;
-			else if ((c < 0x20 && c != '\t' && c != '\r') ||
+			} else if (st->digits >= 0) {
+				if (c == ':' && st->digits > 0)
+					st->digits = -1;
+				else if (is_tchar(c))
+					st->digits++;
+				else
+					goto bad;
+			} else if ((c < 0x20 && c != '\t' && c != '\r') ||
 			    c == 0x7f)
 				goto bad;
-			else if (++st->extlen > MAX_CHUNK_EXT)
-				goto toolong;
 			break;
 		case CH_TR_END_LF:
 			if (c != '\n')

@@ -231,6 +231,7 @@ struct iovec;
 int	 conn_writev(struct conn *, struct iovec *, int);
 int	 conn_sendfile(struct conn *, int fd, off_t off, off_t len);
 void	 conn_compact(struct conn *);
+void	 conn_linger(struct conn *);
 
 /* ---- request state (pipeline.c, response.c, ...) -------------------- */
 

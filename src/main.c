@@ -39,10 +39,21 @@ read_head(struct conn *c, const char **why)
 	deadline = mono_ms() + (waiting ? cfg.keepalive_timeout :
 	    cfg.header_timeout) * 1000;
 	for (;;) {
-		size_t have = c->ilen - c->ipos;
+		size_t have, skip = 0;
 		const char *nl;
 		ssize_t n;
 
+		/* RFC 9112 2.2: empty lines before a request are skipped. */
+		while (skip < c->ilen && (c->ibuf[skip] == '\n' ||
+		    (c->ibuf[skip] == '\r' && skip + 1 < c->ilen &&
+		    c->ibuf[skip + 1] == '\n')))
+			skip += c->ibuf[skip] == '\r' ? 2 : 1;
+		if (skip > 0) {
+			c->ipos = skip;
+			conn_compact(c);
+			scanned = 0;
+		}
+		have = c->ilen - c->ipos;
 		end = http_find_head_end(c->ibuf, c->ilen, scanned);
 		scanned = c->ilen;
 		nl = memchr(c->ibuf, '\n', end > 0 ? end : have);
@@ -162,6 +173,7 @@ serve_connection(int in, int out)
 	struct conn c;
 	struct arena a = { NULL, 0 };
 	struct header *hdrs = NULL;
+	int unread = 1;
 
 	if (conn_init(&c, in, out) == -1) {
 		ih_log(IH_LOG_ERR, "out of memory");
@@ -188,6 +200,7 @@ serve_connection(int in, int out)
 		if (len == 0)
 			break;
 		r.t_start = now_real();
+		unread = 1;
 		if (len < 0) {
 			if (c.ilen > c.ipos)
 				save_request_line(&r, c.ibuf + c.ipos,
@@ -224,10 +237,13 @@ serve_connection(int in, int out)
 		pipeline_match(&r);
 		pipeline_run(&r);
 		request_drain(&r);
+		unread = !r.body_done;
 		arena_reset(&a);
 		if (c.eof && c.ilen == c.ipos)
 			break;
 	}
+	if (c.closing && (unread || c.ilen > c.ipos || c.nreq == 0))
+		conn_linger(&c);
 	free(hdrs);
 	arena_reset(&a);
 	free(a.head);
