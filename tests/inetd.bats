@@ -688,8 +688,8 @@ good() {
 	no_child 5
 }
 
-@test "hostile: nothing but an empty line: 400" {
-	bad 400 '\r\n\r\n'
+@test "hostile: nothing but empty lines: skipped (RFC 9112 2.2), then 408" {
+	bad 408 '\r\n\r\n' --header_timeout 1
 }
 
 @test "hostile: HTTP/0.9 request without a version: 400" {
