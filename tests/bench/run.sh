@@ -1,0 +1,29 @@
+#!/bin/sh
+# `make bench`: ihttpd against its peers in one run, ratios printed.
+#   setup.sh   missing packages (as root) and a docroot in a temporary folder
+#   percall.sh one process start + one request over a pipe, per server
+#   inetd.sh   wrk against each server under tcpserver, plus standalone
+#              nginx and lighttpd for reference
+# BENCH_QUICK=1 is the CI smoke run (20 spawns, 2 s per load row): the same
+# tables, only noisier.  The tables go to build/bench/{percall,inetd}.md.
+# Exit status 0 when the runs worked: numbers are reported, never asserted.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+IHTTPD=${IHTTPD:-$top/build/ihttpd}
+export IHTTPD
+
+if [ ! -x "$IHTTPD" ]; then
+	make -C "$top" >/dev/null || { echo "bench: build failed"; exit 1; }
+fi
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/ihttpd-bench.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM
+chmod 755 "$tmp"	# nginx's worker runs as an unprivileged user
+
+sh "$here/setup.sh" "$tmp/www" || exit 1
+rc=0
+sh "$here/percall.sh" "$tmp/www" || { echo "bench: percall failed"; rc=1; }
+echo
+sh "$here/inetd.sh" "$tmp/www" || { echo "bench: inetd failed"; rc=1; }
+exit $rc
