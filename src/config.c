@@ -490,8 +490,9 @@ regex_literal(struct object *o)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		if (p[i] == '\\') {
-			if (i + 1 == n || isalnum((unsigned char)p[i + 1]))
-				return;		/* \d, \w...: a real regex */
+			if (i + 1 == n || isalnum((unsigned char)p[i + 1]) ||
+			    strchr("<>`'", p[i + 1]) != NULL)
+				return;	/* \d, \w, \<, \>...: a real regex */
 			*w++ = p[++i];
 		} else if (strchr(".[]()*+?{}|^$", p[i]) != NULL)
 			return;
@@ -506,7 +507,11 @@ regex_literal(struct object *o)
 static int
 regex_compile(struct object *o)
 {
-	int rc = regcomp(&o->re, o->pattern, REG_EXTENDED | REG_NOSUB);
+	int rc;
+
+	if (o->re_state == 2)
+		return 0;
+	rc = regcomp(&o->re, o->pattern, REG_EXTENDED | REG_NOSUB);
 
 	if (rc != 0) {
 		char msg[128];
@@ -817,8 +822,12 @@ read_file(const char *path)
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return NULL;
-	if (fstat(fd, &st) == -1 || st.st_size > 4 * 1024 * 1024)
+	if (fstat(fd, &st) == -1)
 		goto err;
+	if (st.st_size > ARENA_MAX / 2) {
+		errno = EFBIG;	/* the config arena holds it whole */
+		goto err;
+	}
 	if ((buf = arena_alloc(&cfg.mem, (size_t)st.st_size + 1)) == NULL)
 		goto err;
 	n = read(fd, buf, (size_t)st.st_size);

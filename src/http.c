@@ -147,8 +147,9 @@ next_line(char **cur, char *end, int *bad)
 	if (nl > line && nl[-1] == '\r')
 		nl--;
 	*nl = '\0';
-	if (memchr(line, '\r', (size_t)(nl - line)) != NULL)
-		*bad = 1;
+	if (memchr(line, '\r', (size_t)(nl - line)) != NULL ||
+	    memchr(line, '\0', (size_t)(nl - line)) != NULL)
+		*bad = 1;	/* bare CR; NUL (RFC 9110 5.5) */
 	return line;
 }
 
@@ -203,6 +204,7 @@ parse_content_length(const char *v, long long *clen)
 {
 	const char *cur = v, *m;
 	size_t n;
+	int got = 0;
 
 	while ((m = list_next(&cur, &n)) != NULL) {
 		long long x = 0;
@@ -221,8 +223,9 @@ parse_content_length(const char *v, long long *clen)
 		if (*clen != -1 && *clen != x)
 			return 400;
 		*clen = x;
+		got = 1;
 	}
-	return *clen == -1 ? 400 : 0;
+	return got ? 0 : 400;	/* an empty field is no length */
 }
 
 /*

@@ -88,7 +88,7 @@ load_types(void)
 const char *
 mime_by_ext(struct arena *a, const char *name)
 {
-	static char last_ext[32];
+	static char last_ext[32], last_buf[128];
 	static const char *last_type;
 	const char *base = strrchr(name, '/'), *dot, *buf, *p;
 	char ext[32];
@@ -129,10 +129,13 @@ mime_by_ext(struct arena *a, const char *name)
 			;
 		if (te >= p)
 			continue;
-		memcpy(last_ext, ext, n + 1);
-		last_type = arena_strndup(&cfg.mem, ls, (size_t)(te - ls));
-		return last_type != NULL ? last_type :
-		    arena_strndup(a, ls, (size_t)(te - ls));
+		if ((size_t)(te - ls) < sizeof(last_buf)) {
+			memcpy(last_ext, ext, n + 1);
+			memcpy(last_buf, ls, (size_t)(te - ls));
+			last_buf[te - ls] = '\0';
+			last_type = last_buf;
+		}
+		return arena_strndup(a, ls, (size_t)(te - ls));
 	}
 	return NULL;
 }

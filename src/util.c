@@ -17,7 +17,7 @@
 struct arena_block {
 	struct arena_block	*next;
 	size_t			 size, used;
-	char			 data[];
+	char			 data[] __attribute__((aligned(16)));
 };
 
 /*
@@ -30,6 +30,8 @@ arena_alloc(struct arena *a, size_t n)
 	struct arena_block *b = a->head;
 	size_t want;
 
+	if (n > ARENA_MAX)
+		return NULL;	/* also keeps the rounding below from wrapping */
 	n = (n + 15) & ~(size_t)15;
 	if (b != NULL && b->size - b->used >= n) {
 		void *p = b->data + b->used;
@@ -109,11 +111,13 @@ arena_reset(struct arena *a)
 int
 str_to_ll(const char *s, long long min, long long max, long long *out)
 {
-	long long v = 0;
+	unsigned long long v = 0, lim = LLONG_MAX;
+	long long r;
 	int neg = 0;
 
 	if (*s == '-' && min < 0) {
 		neg = 1;
+		lim = (unsigned long long)LLONG_MAX + 1;
 		s++;
 	}
 	if (*s == '\0')
@@ -121,15 +125,18 @@ str_to_ll(const char *s, long long min, long long max, long long *out)
 	for (; *s != '\0'; s++) {
 		if (*s < '0' || *s > '9')
 			return -1;
-		if (v > (LLONG_MAX - (*s - '0')) / 10)
+		if (v > (lim - (unsigned)(*s - '0')) / 10)
 			return -1;
-		v = v * 10 + (*s - '0');
+		v = v * 10 + (unsigned)(*s - '0');
 	}
 	if (neg)
-		v = -v;
-	if (v < min || v > max)
+		r = v == (unsigned long long)LLONG_MAX + 1 ? LLONG_MIN :
+		    -(long long)v;
+	else
+		r = (long long)v;
+	if (r < min || r > max)
 		return -1;
-	*out = v;
+	*out = r;
 	return 0;
 }
 
