@@ -284,14 +284,15 @@ make_etag(const struct stat *st, char *out, size_t len)
 }
 
 static void
-set_type(struct ih_request *r, const char *name, int fd)
+set_type(struct ih_request *r, const char *name, int fd, off_t size)
 {
 	const char *t;
 
 	if (r->ctype != NULL)
 		return;
 	t = mime_by_ext(r->a, name);
-	if (t == NULL && cfg.magic && (t = mime_by_magic(r->a, fd)) != NULL)
+	if (t == NULL && cfg.magic && size > 0 &&
+	    (t = mime_by_magic(r->a, fd)) != NULL)
 		resp_add_header_raw(r, "X-Content-Type-Options", "nosniff");
 	if (t == NULL)
 		t = cfg.default_type;
@@ -456,7 +457,7 @@ serve_file(struct ih_request *r, int fd, struct stat *st, const char *file)
 	struct range *rg;
 	int any = 0, use_range = 1, n, rc, vfd;
 
-	set_type(r, file, fd);
+	set_type(r, file, fd, st->st_size);
 	if (cfg.gzip_static && !r->errpage &&
 	    (vfd = open_variant(r, file, st, &coding, &any)) != -1) {
 		close(fd);
@@ -546,13 +547,18 @@ entry_cmp(const void *a, const void *b)
 	    ((const struct entry *)b)->name);
 }
 
-/* `listing on`: an HTML index of a directory, names escaped and sorted. */
+/*
+ * `listing on`: an HTML index of a directory, names escaped and sorted.
+ * Entries live in malloc'd memory, not the capped request arena, so a
+ * large directory is listed whole.
+ */
 static int
 send_listing(struct ih_request *r, int dfd)
 {
 	struct entry *e = NULL;
 	size_t n = 0, cap = 0, i;
 	struct dirent *de;
+	int rc = IH_PROCEED;
 	DIR *d;
 
 	if ((d = fdopendir(dfd)) == NULL) {
@@ -568,22 +574,24 @@ send_listing(struct ih_request *r, int dfd)
 			continue;
 		if (n == cap) {
 			size_t ncap = cap ? cap * 2 : 64;
-			struct entry *ne = arena_alloc(r->a, ncap * sizeof(*ne));
+			struct entry *ne = realloc(e, ncap * sizeof(*ne));
+
 			if (ne == NULL)
 				break;
-			if (n > 0)
-				memcpy(ne, e, n * sizeof(*e));
 			e = ne;
 			cap = ncap;
 		}
-		e[n].name = arena_strdup(r->a, de->d_name);
+		if ((e[n].name = strdup(de->d_name)) == NULL)
+			break;
 		e[n].dir = S_ISDIR(st.st_mode);
 		e[n].size = st.st_size;
 		e[n].mtime = st.st_mtime;
-		if (e[n].name != NULL)
-			n++;
+		n++;
 	}
-	closedir(d);
+	if (de != NULL) {
+		rc = ih_error(r, 500, "out of memory listing a directory");
+		goto done;
+	}
 	if (n > 0)
 		qsort(e, n, sizeof(*e), entry_cmp);
 	r->status = 200;
@@ -599,16 +607,17 @@ send_listing(struct ih_request *r, int dfd)
 		ih_puts(r, "<tr><td><a href=\"../\">../</a></td><td>-</td>"
 		    "<td></td></tr>\n");
 	for (i = 0; i < n; i++) {
-		char when[80], *href = url_encode_path(r->a, e[i].name);
+		char when[80], href[3 * NAME_MAX + 1];
 		struct tm tm;
 
+		url_encode_buf(href, sizeof(href), e[i].name);
 		utc_tm(e[i].mtime, &tm);
 		snprintf(when, sizeof(when), "%04d-%02d-%02d %02d:%02d",
 		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 		    tm.tm_min);
 		/* "./" keeps a name like "javascript:x" a relative path. */
 		ih_puts(r, "<tr><td><a href=\"./");
-		ih_write_html(r, href != NULL ? href : "");
+		ih_write_html(r, href);
 		ih_puts(r, e[i].dir ? "/\">" : "\">");
 		ih_write_html(r, e[i].name);
 		ih_puts(r, e[i].dir ? "/" : "");
@@ -621,7 +630,12 @@ send_listing(struct ih_request *r, int dfd)
 	}
 	ih_puts(r, "</table>\n</body></html>\n");
 	r->is_handler = 1;
-	return IH_PROCEED;
+done:
+	closedir(d);
+	for (i = 0; i < n; i++)
+		free(e[i].name);
+	free(e);
+	return rc;
 }
 
 /* A directory: 301 to the slashed URL, the first index file, a listing. */

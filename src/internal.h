@@ -64,6 +64,7 @@ int	 hexval(int);
 int	 edit_distance(const char *, const char *);
 ssize_t	 write_full(int fd, const void *, size_t);
 char	*url_encode_path(struct arena *, const char *);
+void	 url_encode_buf(char *, size_t, const char *);
 
 /* ---- http.c --------------------------------------------------------- */
 

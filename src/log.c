@@ -85,7 +85,13 @@ open_target(struct target *t, const char *spec, const char *key,
 	}
 	t->fd = open(spec, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 	if (t->fd == -1) {
-		ih_log(IH_LOG_ERR, "%s %s: %s", key, spec, strerror(errno));
+		int e = errno;
+
+		/* The error log itself may be the target that failed. */
+		t->fd = 2;
+		if (stderr_client())
+			use_syslog(t);
+		ih_log(IH_LOG_ERR, "%s %s: %s", key, spec, strerror(e));
 		return -1;
 	}
 	t->kind = T_FD;
@@ -107,8 +113,14 @@ log_open(int check_only)
 		use_syslog(&dbg);
 	}
 	/* --check reports on stderr, wherever the error log would go. */
-	if (!check_only && open_target(&err, cfg.error_log, "error_log",
-	    1) == -1)
+	if (check_only) {
+		struct target probe = { T_OFF, -1, 0 };
+
+		if (open_target(&probe, cfg.error_log, "error_log", 1) == -1)
+			rc = -1;
+		if (probe.own)
+			close(probe.fd);
+	} else if (open_target(&err, cfg.error_log, "error_log", 1) == -1)
 		rc = -1;
 	if (open_target(&acc, cfg.access_log, "access_log", 1) == -1)
 		rc = -1;

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include <ctype.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <magic.h>
 #include <string.h>
@@ -70,9 +71,20 @@ load_types(void)
 	 * is skipped (none of the usual files is).
 	 */
 	if (fstat(fd, &st) == 0 && st.st_size > 0 &&
-	    st.st_size % sysconf(_SC_PAGESIZE) != 0) {
-		p = mmap(NULL, (size_t)st.st_size, PROT_READ,
-		    MAP_PRIVATE | MAP_POPULATE, fd, 0);
+	    st.st_size < 16 * 1024 * 1024) {
+		if (st.st_size % sysconf(_SC_PAGESIZE) != 0) {
+			p = mmap(NULL, (size_t)st.st_size, PROT_READ,
+			    MAP_PRIVATE | MAP_POPULATE, fd, 0);
+		} else if ((p = malloc((size_t)st.st_size + 1)) != NULL) {
+			/* No zero tail to end the string: read a copy. */
+			if (read(fd, p, (size_t)st.st_size) == st.st_size)
+				((char *)p)[st.st_size] = '\0';
+			else {
+				free(p);
+				p = MAP_FAILED;
+			}
+		} else
+			p = MAP_FAILED;
 		if (p != MAP_FAILED && memchr(p, '\0', (size_t)st.st_size) ==
 		    NULL)
 			types_buf = p;

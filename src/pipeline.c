@@ -136,6 +136,8 @@ pipeline_run(struct ih_request *r)
 			break;
 	}
 	conclude(r, rc);
+	ih_debug(IH_DBG_SEND, "status %d, %llu body bytes, %llu on the "
+	    "connection", r->status, r->body_sent, r->c->bytes_out);
 	ran = 0;
 	if (rc != IH_EXIT)
 		run_phase(r, IH_ADDLOG, 0, &ran);
@@ -199,6 +201,9 @@ pipeline_error_page(struct ih_request *r, int status)
 		return 0;
 	}
 	/* Fall back: the built-in page, without what the attempt added. */
+	ih_log(IH_LOG_NOTICE, "error_page %s for %d failed (%d%s%s); "
+	    "built-in page sent", page, status, r->status,
+	    r->detail != NULL ? ": " : "", r->detail != NULL ? r->detail : "");
 	r->rhlen = rhlen;
 	r->status = status;
 	r->ctype = NULL;

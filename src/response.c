@@ -274,8 +274,6 @@ resp_finish(struct ih_request *r)
 		if (rc == 0 && r->chunked_out && !r->method_head)
 			rc = conn_write(r->c, "0\r\n\r\n", 5);
 	}
-	ih_debug(IH_DBG_SEND, "%llu body bytes, %llu on the connection",
-	    r->body_sent, r->c->bytes_out);
 	r->olen = 0;
 	r->finished = 1;
 	return rc;

@@ -393,27 +393,40 @@ write_full(int fd, const void *buf, size_t n)
 	return (ssize_t)n;
 }
 
-/* Percent-encode a decoded path for a URL (RFC 3986 pchar and '/'). */
-char *
-url_encode_path(struct arena *a, const char *s)
+/*
+ * Percent-encode a decoded path for a URL (RFC 3986 pchar and '/') into
+ * out, always terminated; cap of 3 * strlen(s) + 1 is always enough.
+ */
+void
+url_encode_buf(char *out, size_t cap, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	char *out = arena_alloc(a, strlen(s) * 3 + 1), *o = out;
+	size_t o = 0;
 
-	if (out == NULL)
-		return NULL;
-	for (; *s != '\0'; s++) {
+	for (; *s != '\0' && o + 4 <= cap; s++) {
 		unsigned char c = (unsigned char)*s;
 
 		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 		    (c >= '0' && c <= '9') || strchr("-._~/:@!$&'()*+,;=", c))
-			*o++ = (char)c;
+			out[o++] = (char)c;
 		else {
-			*o++ = '%';
-			*o++ = hex[c >> 4];
-			*o++ = hex[c & 15];
+			out[o++] = '%';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
 		}
 	}
-	*o = '\0';
+	if (cap > 0)
+		out[o < cap ? o : cap - 1] = '\0';
+}
+
+/* The same into the arena. */
+char *
+url_encode_path(struct arena *a, const char *s)
+{
+	size_t cap = strlen(s) * 3 + 1;
+	char *out = arena_alloc(a, cap);
+
+	if (out != NULL)
+		url_encode_buf(out, cap, s);
 	return out;
 }
