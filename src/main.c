@@ -296,6 +296,7 @@ main(int argc, char **argv)
 		return 1;
 	run_inits();
 	serve_connection(0, 1);
+	mime_free();
 	log_close();
 	config_free();
 	return 0;
