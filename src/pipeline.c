@@ -108,19 +108,17 @@ conclude(struct ih_request *r, int rc)
 }
 
 /*
- * Run every phase for a parsed request.  The response is complete (or
- * the connection marked closing) when this returns.  Returns the final
- * result code.
+ * Run phases in order, with the built-in defaults where no directive took
+ * the job: document-root for NameTrans, the file service for Service.
+ * Stops at ABORTED, EXIT or a response already made; returns the result.
  */
-int
-pipeline_run(struct ih_request *r)
+static int
+run_phases(struct ih_request *r, const int *order, size_t n)
 {
-	static const int order[] = { IH_AUTHTRANS, IH_NAMETRANS,
-	    IH_PATHCHECK, IH_OBJECTTYPE, IH_SERVICE };
 	size_t p;
 	int rc = IH_NOACTION, ran;
 
-	for (p = 0; p < sizeof(order) / sizeof(order[0]); p++) {
+	for (p = 0; p < n; p++) {
 		int phase = order[p];
 		int first = phase == IH_AUTHTRANS || phase == IH_NAMETRANS ||
 		    phase == IH_SERVICE;
@@ -135,6 +133,22 @@ pipeline_run(struct ih_request *r)
 		if (rc == IH_ABORTED || rc == IH_EXIT)
 			break;
 	}
+	return rc;
+}
+
+/*
+ * Run every phase for a parsed request.  The response is complete (or
+ * the connection marked closing) when this returns.  Returns the final
+ * result code.
+ */
+int
+pipeline_run(struct ih_request *r)
+{
+	static const int order[] = { IH_AUTHTRANS, IH_NAMETRANS,
+	    IH_PATHCHECK, IH_OBJECTTYPE, IH_SERVICE };
+	int rc, ran;
+
+	rc = run_phases(r, order, sizeof(order) / sizeof(order[0]));
 	conclude(r, rc);
 	ih_debug(IH_DBG_SEND, "status %d, %llu body bytes, %llu on the "
 	    "connection", r->status, r->body_sent, r->c->bytes_out);
@@ -159,7 +173,7 @@ pipeline_error_page(struct ih_request *r, int status)
 	const char *page = NULL;
 	char *path;
 	size_t i, rhlen = r->rhlen, n;
-	int rc = IH_NOACTION, ran;
+	int rc;
 
 	for (i = 0; i < cfg.nerror_pages; i++)
 		if (cfg.error_pages[i].status == status)
@@ -179,17 +193,7 @@ pipeline_error_page(struct ih_request *r, int status)
 	r->is_handler = 0;
 	r->status = status;
 	pipeline_match(r);
-	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-		int phase = order[i];
-
-		rc = run_phase(r, phase, phase != IH_OBJECTTYPE, &ran);
-		if (rc == IH_ABORTED || rc == IH_EXIT || r->responded)
-			break;
-		if (phase == IH_NAMETRANS && rc == IH_NOACTION)
-			rc = builtin_document_root(r, NULL);
-		else if (phase == IH_SERVICE && rc == IH_NOACTION)
-			rc = files_service_fn(r, NULL);
-	}
+	rc = run_phases(r, order, sizeof(order) / sizeof(order[0]));
 	if (rc == IH_EXIT || (rc != IH_ABORTED && !r->responded &&
 	    (r->finished || resp_finish(r) == 0))) {
 		r->status = status;
