@@ -97,21 +97,21 @@ owner_ok(int dfd, const char *name, const char *done, const char *target,
 static int
 open_walk(const char *rel, int flags, int *links)
 {
-	char todo[PATH_MAX], done[PATH_MAX], name[NAME_MAX + 1];
+	char pending[PATH_MAX], done[PATH_MAX], name[NAME_MAX + 1];
 	size_t dlen = 0;
 	int dfd, fd = -1, err = 0;
 
-	if (strlen(rel) >= sizeof(todo)) {
+	if (strlen(rel) >= sizeof(pending)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	strcpy(todo, rel);
+	strcpy(pending, rel);
 	done[0] = '\0';
 	if ((dfd = openat(docroot_fd, ".", O_PATH | O_DIRECTORY |
 	    O_CLOEXEC)) == -1)
 		return -1;
 	for (;;) {
-		char *p = todo, target[PATH_MAX];
+		char *p = pending, target[PATH_MAX];
 		size_t n;
 		int last, ok;
 		ssize_t tl;
@@ -125,10 +125,10 @@ open_walk(const char *rel, int flags, int *links)
 		}
 		memcpy(name, p, n);
 		name[n] = '\0';
-		memmove(todo, p + n, strlen(p + n) + 1);
-		last = todo[strspn(todo, "/")] == '\0';
+		memmove(pending, p + n, strlen(p + n) + 1);
+		last = pending[strspn(pending, "/")] == '\0';
 		/* "name/" at the end must be a directory, as openat2 has it. */
-		if (last && todo[0] == '/')
+		if (last && pending[0] == '/')
 			flags |= O_DIRECTORY;
 		if (n == 0 || strcmp(name, ".") == 0) {
 			if (!last)
@@ -184,16 +184,16 @@ open_walk(const char *rel, int flags, int *links)
 				err = ok == 0 ? EACCES : errno;
 				break;
 			}
-			if (tl + 1 + strlen(todo) >= sizeof(todo)) {
+			if (tl + 1 + strlen(pending) >= sizeof(pending)) {
 				err = ENAMETOOLONG;
 				break;
 			}
 			/* Splice the link's text in front of the rest. */
-			memmove(todo + tl + 1, todo, strlen(todo) + 1);
-			memcpy(todo, target, (size_t)tl);
-			todo[tl] = '/';
+			memmove(pending + tl + 1, pending, strlen(pending) + 1);
+			memcpy(pending, target, (size_t)tl);
+			pending[tl] = '/';
 			if (last)
-				todo[tl] = '\0';
+				pending[tl] = '\0';
 			continue;
 		}
 		if (fd == -1) {
