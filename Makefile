@@ -110,7 +110,7 @@ test: all unit
 	@IHTTPD=$(BUILD)/ihttpd UNIT_DIR=$(BUILD)/tests sh tests/run.sh
 
 asan:
-	$(MAKE) BUILD=build-asan STATIC=0 \
+	$(MAKE) --no-print-directory BUILD=build-asan STATIC=0 \
 	    CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
 	    LDFLAGS="-fsanitize=address,undefined" test
 
