@@ -37,7 +37,7 @@ PIEFLAGS   = -fPIE
 LINKMODE   = -pie -Wl,-z,relro,-z,now
 endif
 ALL_CFLAGS = $(CFLAGS) $(WARN) $(HARDEN) $(PIEFLAGS) -MMD -MP
-LIBS       = -lmagic -lz -llzma -lbz2
+LIBS       = -lmagic -lz -llzma -lbz2 -lcrypto -lcrypt
 
 ifeq ($(V),1)
 Q =
@@ -52,7 +52,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 DEBS = gcc make libc6-dev pkg-config libmagic-dev libssl-dev zlib1g-dev \
-       liblzma-dev libbz2-dev ucspi-tcp curl python3 bats bats-assert \
+       liblzma-dev libbz2-dev libcrypt-dev ucspi-tcp curl python3 bats bats-assert \
        bats-support wget apache2-utils valgrind strace
 
 FUZZ_DEBS = clang libclang-rt-14-dev

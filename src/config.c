@@ -25,7 +25,7 @@
 struct config cfg;
 
 enum ktype { K_STR, K_INT, K_SIZE, K_LIST, K_ZONES, K_BOOL, K_SYMLINKS,
-	K_ERRPAGE };
+	K_ERRPAGE, K_MULTI, K_MULTIC, K_RLOOKUP };
 
 struct key {
 	const char	*name;
@@ -42,16 +42,28 @@ struct key {
 static const struct key keys[] = {
 	{ "access_log", K_STR, O(access_log), "stderr", 0, 0,
 	    "access log: FILE, stderr, syslog or off" },
+	{ "allow", K_MULTI, O(allow), NULL, 0, 0,
+	    "peers allowed: POSIX regexes on the address (repeatable)" },
 	{ "body_timeout", K_INT, O(body_timeout), "30", 1, 3600,
 	    "seconds a request body may stall before 408" },
 	{ "charset", K_STR, O(charset), NULL, 0, 0,
 	    "charset parameter added to text/* types" },
+	{ "cidr_allow", K_MULTIC, O(cidr_allow), NULL, 0, 0,
+	    "peers allowed: IPv4/IPv6 CIDR blocks (repeatable)" },
+	{ "cidr_deny", K_MULTIC, O(cidr_deny), NULL, 0, 0,
+	    "peers denied: IPv4/IPv6 CIDR blocks (repeatable)" },
+	{ "datadir", K_STR, O(datadir), "/var/lib/ihttpd", 0, 0,
+	    "directory for server state (Digest secret and nonce counts)" },
 	{ "debug", K_ZONES, O(debug), NULL, 0, 0,
 	    "debug zones: INIT,PROC,REQ,RESP,AUTH,FILE,READ,SEND,ALL" },
 	{ "debug_log", K_STR, O(debug_log), "stderr", 0, 0,
 	    "where debug lines go: FILE, stderr or syslog" },
 	{ "default_type", K_STR, O(default_type), "application/octet-stream",
 	    0, 0, "type of a file whose extension is unknown" },
+	{ "deny", K_MULTI, O(deny), NULL, 0, 0,
+	    "peers denied: POSIX regexes on the address (repeatable)" },
+	{ "digest_legacy", K_BOOL, O(digest_legacy), "off", 0, 0,
+	    "accept RFC 2069 Digest (no qop, no replay check): on or off" },
 	{ "docroot", K_STR, O(docroot), "/var/www/html", 0, 0,
 	    "directory files are served from" },
 	{ "error_log", K_STR, O(error_log), "stderr", 0, 0,
@@ -87,8 +99,12 @@ static const struct key keys[] = {
 	{ "mimetypes", K_STR, O(mimetypes), NULL, 0, 0,
 	    "mime.types file (default /etc/mime.types, else the installed "
 	    "one)" },
+	{ "nonce_ttl", K_INT, O(nonce_ttl), "300", 10, 86400,
+	    "seconds a Digest nonce stays fresh (then stale=true)" },
 	{ "remote_addr", K_STR, O(remote_addr), NULL, 0, 0,
 	    "peer address reported when stdin is not a socket" },
+	{ "reverse_lookups", K_RLOOKUP, O(reverse_lookups), "off", 0, 0,
+	    "match allow/deny on the peer's name too: off, on or double" },
 	{ "send_timeout", K_INT, O(send_timeout), "60", 1, 3600,
 	    "seconds a client may stall reading the response" },
 	{ "server_name", K_STR, O(server_name), NULL, 0, 0,
@@ -239,6 +255,30 @@ set_list(const struct key *k, char *v)
 	return 0;
 }
 
+/* A repeatable key: every line (and option) adds its words. */
+static void
+add_multi(struct strlist *l, char *v, const char *sep)
+{
+	char *w, *save, **n;
+	size_t words = 0, i;
+
+	for (i = 0; v[i] != '\0'; i++)
+		words += strchr(sep, v[i]) == NULL && (i == 0 ||
+		    strchr(sep, v[i - 1]) != NULL);
+	if ((n = arena_alloc(&cfg.mem, (l->n + words + 1) * sizeof(*n))) ==
+	    NULL) {
+		cerr("out of memory");
+		return;
+	}
+	if (l->n > 0)
+		memcpy(n, l->v, l->n * sizeof(*n));
+	l->v = n;
+	for (w = strtok_r(v, sep, &save); w != NULL;
+	    w = strtok_r(NULL, sep, &save))
+		l->v[l->n++] = w;
+	l->v[l->n] = NULL;
+}
+
 /* error_page CODE /path: later lines for the same code win. */
 static void
 add_error_page(char *v)
@@ -333,6 +373,36 @@ set_key(const struct key *k, char *v)
 		break;
 	case K_ERRPAGE:
 		add_error_page(v);
+		break;
+	case K_MULTI:
+	case K_MULTIC: {
+		struct strlist *l = (struct strlist *)field;
+		size_t first = l->n, i;
+
+		/* Regexes may hold commas; CIDR lists may use them. */
+		add_multi(l, v, k->type == K_MULTIC ? " \t," : " \t");
+		for (i = first; k->type == K_MULTIC && i < l->n; i++) {
+			struct cidr cd;
+
+			if (acl_parse_cidr(l->v[i], &cd) == -1)
+				cerr("%s: '%s' is not an IPv4 or IPv6 CIDR "
+				    "block", k->name, l->v[i]);
+		}
+		break;
+	}
+	case K_RLOOKUP:
+		if (strcmp(v, "off") == 0)
+			x = RLOOKUP_OFF;
+		else if (strcmp(v, "on") == 0)
+			x = RLOOKUP_ON;
+		else if (strcmp(v, "double") == 0)
+			x = RLOOKUP_DOUBLE;
+		else {
+			cerr("reverse_lookups: '%s' is not off, on or double",
+			    v);
+			return;
+		}
+		*(long long *)field = x;
 		break;
 	case K_ZONES:
 		if (parse_zones(v, &x) == -1) {
@@ -1038,6 +1108,13 @@ config_check(void)
 	for (i = 0; i < cfg.nobjs; i++)
 		if (cfg.objs[i].kind == OBJ_REGEX)
 			regex_compile(&cfg.objs[i]);
+	{
+		char msg[160];
+
+		at_key("allow");
+		if (acl_check_config(msg, sizeof(msg)) == -1)
+			cerr("access rules: %s", msg);
+	}
 	at_key("docroot");
 	if (stat(cfg.docroot, &st) == -1)
 		cerr("docroot %s: %s", cfg.docroot, strerror(errno));

@@ -62,6 +62,28 @@ struct ih_function {
 	__attribute__((used, section("ih_functions"),			\
 	    aligned(sizeof(void *)))) = { name_, phases_, fn_, check_ }
 
+/*
+ * An authentication lookup (Net::HTTPServer's contract), named by
+ * `lookup=NAME` in auth-basic and auth-digest.  Given the request path
+ * and a user name it answers 200 with the password copied into pw
+ * (allowed), 401 (no such user), or 403 with the password (known but
+ * forbidden: the password is still checked, so a wrong one gets 401 and
+ * nobody learns which users exist).  Register it in one line:
+ *	IH_LOOKUP("demo-users", demo_users);
+ */
+typedef int (*ih_lookup_fn)(const char *path, const char *user, char *pw,
+    size_t pwlen);
+
+struct ih_lookup {
+	const char	*name;
+	ih_lookup_fn	 fn;
+};
+
+#define IH_LOOKUP(name_, fn_)						\
+	static const struct ih_lookup ih_lookup_entry_##fn_		\
+	__attribute__((used, section("ih_lookups"),			\
+	    aligned(sizeof(void *)))) = { name_, fn_ }
+
 /* Directive arguments: the value of key, or NULL when absent. */
 const char	*ih_arg(const struct ih_args *, const char *key);
 /* The i-th argument (0-based); NULL past the end. */

@@ -157,6 +157,13 @@ struct errpage {
 	char		*path;
 };
 
+struct strlist {
+	char		**v;
+	size_t		 n;
+};
+
+enum { RLOOKUP_OFF, RLOOKUP_ON, RLOOKUP_DOUBLE };
+
 struct config {
 	char		*docroot;
 	char		**index;
@@ -188,6 +195,11 @@ struct config {
 	long long	 symlinks;	/* SYMLINKS_* */
 	struct errpage	*error_pages;
 	size_t		 nerror_pages;
+	struct strlist	 allow, deny, cidr_allow, cidr_deny;
+	long long	 reverse_lookups;	/* RLOOKUP_* */
+	char		*datadir;
+	long long	 digest_legacy;		/* bool */
+	long long	 nonce_ttl;
 
 	struct object	*objs;
 	size_t		 nobjs;
@@ -327,6 +339,37 @@ int	 cond_etag_match(const char *list, const char *etag, int weak);
 int	 range_parse(const char *spec, long long size, struct range *, int max);
 int	 cond_evaluate(const struct ih_request *, const char *etag, time_t,
 	    int *use_range);
+
+/* ---- acl.c --------------------------------------------------------- */
+
+struct cidr {
+	int		 family;
+	unsigned char	 addr[16];
+	int		 bits;
+};
+
+int	 acl_parse_cidr(const char *, struct cidr *);
+int	 acl_check_peer(struct conn *, struct arena *);
+int	 acl_check_config(char *err, size_t len);
+void	 acl_cleanup(void);
+
+/* ---- auth.c -------------------------------------------------------- */
+
+struct dparams {
+	char	*username, *realm, *nonce, *uri, *response, *algorithm;
+	char	*cnonce, *opaque, *qop, *nc, *userhash;
+};
+
+const struct ih_lookup *auth_find_lookup(const char *);
+ssize_t	 auth_b64_decode(const char *, size_t, unsigned char *, size_t);
+int	 auth_apr1(const char *pw, const char *hash, char *out);
+int	 auth_htpasswd_match(const char *pw, const char *hash);
+int	 auth_nonce_verify(const char *realm, const char *nonce, time_t *);
+int	 auth_nc_check(const char *nonce, unsigned long nc);
+int	 auth_digest_parse(struct arena *, const char *, struct dparams *);
+int	 auth_digest_response(const char *alg, const char *ha1hex,
+	    const char *nonce, const char *nc, const char *cnonce,
+	    const char *qop, const char *method, const char *uri, char *out);
 
 /* ---- log.c ---------------------------------------------------------- */
 

@@ -181,6 +181,17 @@ serve_connection(int in, int out)
 	}
 	ih_debug(IH_DBG_INIT, "connection from %s:%s", c.peer, c.peer_port);
 	hdrs = malloc((size_t)cfg.max_headers * sizeof(*hdrs));
+	/* The connection ACL runs before a byte of the request is read. */
+	if (hdrs != NULL && acl_check_peer(&c, &a) != 0) {
+		struct ih_request r;
+
+		memset(&r, 0, sizeof(r));
+		r.c = &c;
+		r.a = &a;
+		r.hd.query = "";
+		r.t_start = now_real();
+		early_error(&r, 403, "peer denied by the access rules");
+	}
 	while (hdrs != NULL && !c.closing) {
 		struct ih_request r;
 		const char *why = NULL;
@@ -297,6 +308,7 @@ main(int argc, char **argv)
 	run_inits();
 	serve_connection(0, 1);
 	mime_free();
+	acl_cleanup();
 	log_close();
 	config_free();
 	return 0;
