@@ -284,17 +284,18 @@ acl_check_peer(struct conn *c, struct arena *a)
 	return ok ? 0 : 403;
 }
 
-/* Validate the global rules (config load and --check). */
+/* --check: do the regexes of one rule list compile?  0 or -1 (err). */
 int
-acl_check_config(char *err, size_t len)
+acl_check_regexes(const struct strlist *l, char *err, size_t len)
 {
-	struct acl acl;
+	regex_t *re = NULL;
+	size_t n = 0, i;
+	int rc = compile_list(l->v, l->n, &re, &n, err, len);
 
-	if (acl_build(&acl, &cfg.allow, &cfg.deny, &cfg.cidr_allow,
-	    &cfg.cidr_deny, err, len) == -1)
-		return -1;
-	acl_free(&acl);
-	return 0;
+	for (i = 0; i < n; i++)
+		regfree(&re[i]);
+	free(re);
+	return rc;
 }
 
 void

@@ -9,7 +9,14 @@
  * keeps the highest nc per live nonce, so a replayed Authorization is
  * refused by every process.  Secrets are compared in constant time and
  * wiped after use; no credential reaches a log.
+ *
+ * Hashes use OpenSSL's direct MD5/SHA1/SHA256 contexts, not EVP: in
+ * OpenSSL 3 the first EVP digest (and even the one-shot SHA256()) fetches
+ * from the provider and builds its name maps, about 5 M instructions -
+ * 60 times a whole inetd request.  The contexts cost a few thousand.
+ * HMAC is RFC 2104 over the SHA-256 context for the same reason.
  */
+#define OPENSSL_API_COMPAT 0x10100000L	/* MD5_Init & co., see above */
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -24,8 +31,8 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/md5.h>
+#include <openssl/sha.h>
 
 #include "internal.h"
 
@@ -49,31 +56,96 @@ auth_find_lookup(const char *name)
 
 /* ---- small crypto helpers --------------------------------------------- */
 
-static const EVP_MD *
+enum { H_NONE, H_MD5, H_SHA1, H_SHA256 };
+
+static int
 md_of(const char *alg)
 {
 	if (strncasecmp(alg, "SHA-256", 7) == 0)
-		return EVP_sha256();
+		return H_SHA256;
 	if (strncasecmp(alg, "MD5", 3) == 0)
-		return EVP_md5();
-	return NULL;
+		return H_MD5;
+	return H_NONE;
+}
+
+/* A digest into out (32 bytes room); returns its length. */
+static unsigned
+digest_raw(int md, const void *data, size_t n, unsigned char *out)
+{
+	switch (md) {
+	case H_MD5: {
+		MD5_CTX c;
+
+		MD5_Init(&c);
+		MD5_Update(&c, data, n);
+		MD5_Final(out, &c);
+		OPENSSL_cleanse(&c, sizeof(c));
+		return 16;
+	}
+	case H_SHA1: {
+		SHA_CTX c;
+
+		SHA1_Init(&c);
+		SHA1_Update(&c, data, n);
+		SHA1_Final(out, &c);
+		OPENSSL_cleanse(&c, sizeof(c));
+		return 20;
+	}
+	default: {
+		SHA256_CTX c;
+
+		SHA256_Init(&c);
+		SHA256_Update(&c, data, n);
+		SHA256_Final(out, &c);
+		OPENSSL_cleanse(&c, sizeof(c));
+		return 32;
+	}
+	}
 }
 
 /* Lower-case hex digest of data; out needs 2 * 32 + 1 bytes. */
 static void
-hash_hex(const EVP_MD *md, const void *data, size_t n, char *out)
+hash_hex(int md, const void *data, size_t n, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
-	unsigned char d[EVP_MAX_MD_SIZE];
-	unsigned int len = 0, i;
+	unsigned char d[32];
+	unsigned int len, i;
 
-	EVP_Digest(data, n, d, &len, md, NULL);
+	len = digest_raw(md, data, n, d);
 	for (i = 0; i < len; i++) {
 		out[2 * i] = hex[d[i] >> 4];
 		out[2 * i + 1] = hex[d[i] & 15];
 	}
 	out[2 * len] = '\0';
 	OPENSSL_cleanse(d, sizeof(d));
+}
+
+/* HMAC-SHA256 (RFC 2104) with a key of at most 64 bytes. */
+static void
+hmac_sha256(const unsigned char *key, size_t klen, const void *msg,
+    size_t n, unsigned char out[32])
+{
+	unsigned char pad[64], inner[32];
+	SHA256_CTX c;
+	size_t i;
+
+	memset(pad, 0, sizeof(pad));
+	memcpy(pad, key, klen > 64 ? 64 : klen);
+	for (i = 0; i < 64; i++)
+		pad[i] ^= 0x36;
+	SHA256_Init(&c);
+	SHA256_Update(&c, pad, 64);
+	SHA256_Update(&c, msg, n);
+	SHA256_Final(inner, &c);
+	for (i = 0; i < 64; i++)
+		pad[i] ^= 0x36 ^ 0x5c;
+	SHA256_Init(&c);
+	SHA256_Update(&c, pad, 64);
+	SHA256_Update(&c, inner, 32);
+	SHA256_Final(out, &c);
+	OPENSSL_cleanse(pad, sizeof(pad));
+	OPENSSL_cleanse(inner, sizeof(inner));
+	OPENSSL_cleanse(&c, sizeof(c));
 }
 
 /* Equal strings, in time that depends only on the lengths. */
@@ -180,8 +252,7 @@ auth_apr1(const char *pw, const char *hash, char *out)
 	unsigned char fin[16];
 	const char *salt = hash + 6, *end;
 	size_t sl, pl = strlen(pw), i;
-	EVP_MD_CTX *ctx, *alt;
-	unsigned int len;
+	MD5_CTX ctx, alt;
 	char *p;
 
 	if (strncmp(hash, magic, 6) != 0)
@@ -190,45 +261,38 @@ auth_apr1(const char *pw, const char *hash, char *out)
 	sl = end != NULL ? (size_t)(end - salt) : strlen(salt);
 	if (sl > 8)
 		sl = 8;
-	ctx = EVP_MD_CTX_new();
-	alt = EVP_MD_CTX_new();
-	if (ctx == NULL || alt == NULL) {
-		EVP_MD_CTX_free(ctx);
-		EVP_MD_CTX_free(alt);
-		return -1;
-	}
-	EVP_DigestInit_ex(ctx, EVP_md5(), NULL);
-	EVP_DigestUpdate(ctx, pw, pl);
-	EVP_DigestUpdate(ctx, magic, 6);
-	EVP_DigestUpdate(ctx, salt, sl);
-	EVP_DigestInit_ex(alt, EVP_md5(), NULL);
-	EVP_DigestUpdate(alt, pw, pl);
-	EVP_DigestUpdate(alt, salt, sl);
-	EVP_DigestUpdate(alt, pw, pl);
-	EVP_DigestFinal_ex(alt, fin, &len);
+	MD5_Init(&ctx);
+	MD5_Update(&ctx, pw, pl);
+	MD5_Update(&ctx, magic, 6);
+	MD5_Update(&ctx, salt, sl);
+	MD5_Init(&alt);
+	MD5_Update(&alt, pw, pl);
+	MD5_Update(&alt, salt, sl);
+	MD5_Update(&alt, pw, pl);
+	MD5_Final(fin, &alt);
 	for (i = pl; i > 0; i -= i > 16 ? 16 : i)
-		EVP_DigestUpdate(ctx, fin, i > 16 ? 16 : i);
+		MD5_Update(&ctx, fin, i > 16 ? 16 : i);
 	for (i = pl; i != 0; i >>= 1)
-		EVP_DigestUpdate(ctx, (i & 1) ? "" : pw, 1);
-	EVP_DigestFinal_ex(ctx, fin, &len);
+		MD5_Update(&ctx, (i & 1) ? "" : pw, 1);
+	MD5_Final(fin, &ctx);
 	for (i = 0; i < 1000; i++) {
-		EVP_DigestInit_ex(ctx, EVP_md5(), NULL);
+		MD5_Init(&ctx);
 		if (i & 1)
-			EVP_DigestUpdate(ctx, pw, pl);
+			MD5_Update(&ctx, pw, pl);
 		else
-			EVP_DigestUpdate(ctx, fin, 16);
+			MD5_Update(&ctx, fin, 16);
 		if (i % 3)
-			EVP_DigestUpdate(ctx, salt, sl);
+			MD5_Update(&ctx, salt, sl);
 		if (i % 7)
-			EVP_DigestUpdate(ctx, pw, pl);
+			MD5_Update(&ctx, pw, pl);
 		if (i & 1)
-			EVP_DigestUpdate(ctx, fin, 16);
+			MD5_Update(&ctx, fin, 16);
 		else
-			EVP_DigestUpdate(ctx, pw, pl);
-		EVP_DigestFinal_ex(ctx, fin, &len);
+			MD5_Update(&ctx, pw, pl);
+		MD5_Final(fin, &ctx);
 	}
-	EVP_MD_CTX_free(ctx);
-	EVP_MD_CTX_free(alt);
+	OPENSSL_cleanse(&ctx, sizeof(ctx));
+	OPENSSL_cleanse(&alt, sizeof(alt));
 	memcpy(out, magic, 6);
 	memcpy(out + 6, salt, sl);
 	p = out + 6 + sl;
@@ -259,10 +323,9 @@ auth_htpasswd_match(const char *pw, const char *hash)
 		if (auth_apr1(pw, hash, buf) == 0)
 			ok = secure_streq(buf, hash);
 	} else if (strncmp(hash, "{SHA}", 5) == 0) {
-		unsigned char d[20];
-		unsigned int len;
+		unsigned char d[32];
 
-		EVP_Digest(pw, strlen(pw), d, &len, EVP_sha1(), NULL);
+		digest_raw(H_SHA1, pw, strlen(pw), d);
 		b64_encode(d, 20, buf, 0);
 		ok = secure_streq(buf, hash + 5);
 	} else if (hash[0] == '$' || strlen(hash) == 13) {
@@ -432,8 +495,8 @@ check_password(struct ih_request *r, const struct ih_args *a,
 	if (verdict != 200 && verdict != 403)
 		verdict = 401;
 	/* Hashes make the comparison independent of the lengths. */
-	hash_hex(EVP_sha256(), stored, strlen(stored), h1);
-	hash_hex(EVP_sha256(), pw, strlen(pw), h2);
+	hash_hex(H_SHA256, stored, strlen(stored), h1);
+	hash_hex(H_SHA256, pw, strlen(pw), h2);
 	if (verdict != 401 && CRYPTO_memcmp(h1, h2, 64) != 0)
 		verdict = 401;
 	OPENSSL_cleanse(stored, sizeof(stored));
@@ -567,10 +630,8 @@ static void
 mac_b64(const char *text, char *out)
 {
 	unsigned char m[32];
-	unsigned int len = 0;
 
-	HMAC(EVP_sha256(), secret, sizeof(secret), (const unsigned char *)text,
-	    strlen(text), m, &len);
+	hmac_sha256(secret, sizeof(secret), text, strlen(text), m);
 	b64_encode(m, 32, out, 1);
 }
 
@@ -838,11 +899,11 @@ auth_digest_response(const char *alg, const char *ha1hex,
     const char *nonce, const char *nc, const char *cnonce, const char *qop,
     const char *method, const char *uri, char *out)
 {
-	const EVP_MD *md = md_of(alg);
+	int md = md_of(alg);
 	char buf[2048], ha1[65], ha2[65];
 	int n;
 
-	if (md == NULL)
+	if (md == H_NONE)
 		return -1;
 	snprintf(ha1, sizeof(ha1), "%s", ha1hex);
 	if (strcasestr(alg, "-sess") != NULL) {

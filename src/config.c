@@ -1112,8 +1112,11 @@ config_check(void)
 		char msg[160];
 
 		at_key("allow");
-		if (acl_check_config(msg, sizeof(msg)) == -1)
-			cerr("access rules: %s", msg);
+		if (acl_check_regexes(&cfg.allow, msg, sizeof(msg)) == -1)
+			cerr("allow: %s", msg);
+		at_key("deny");
+		if (acl_check_regexes(&cfg.deny, msg, sizeof(msg)) == -1)
+			cerr("deny: %s", msg);
 	}
 	at_key("docroot");
 	if (stat(cfg.docroot, &st) == -1)

@@ -350,7 +350,7 @@ struct cidr {
 
 int	 acl_parse_cidr(const char *, struct cidr *);
 int	 acl_check_peer(struct conn *, struct arena *);
-int	 acl_check_config(char *err, size_t len);
+int	 acl_check_regexes(const struct strlist *, char *err, size_t len);
 void	 acl_cleanup(void);
 
 /* ---- auth.c -------------------------------------------------------- */
