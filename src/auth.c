@@ -348,12 +348,13 @@ auth_htpasswd_match(const char *pw, const char *hash)
  * Find `user:` in a credentials file; copy the rest of the line (for
  * htdigest, the part after `user:`) into out.  With want_hexlen, only a
  * line whose last field has that many characters counts (an htdigest
- * file may hold MD5 and SHA-256 lines for one user).  1 found, 0 not,
- * -1 unreadable.
+ * file may hold MD5 and SHA-256 lines for one user).  decoy (cap bytes,
+ * may be NULL) receives some user's hash, to spend the same time on an
+ * unknown user.  1 found, 0 not, -1 unreadable.
  */
 static int
 file_entry(const char *path, const char *user, const char *realm,
-    size_t want_hexlen, char *out, size_t cap)
+    size_t want_hexlen, char *out, size_t cap, char *decoy)
 {
 	char line[1024];
 	size_t ul = strlen(user), rl = realm != NULL ? strlen(realm) : 0;
@@ -367,6 +368,9 @@ file_entry(const char *path, const char *user, const char *realm,
 		size_t n = strcspn(line, "\r\n");
 
 		line[n] = '\0';
+		if (decoy != NULL && realm == NULL && (rest = strchr(line,
+		    ':')) != NULL && strlen(rest + 1) < cap)
+			strcpy(decoy, rest + 1);	/* any user's hash */
 		if (strncmp(line, user, ul) != 0 || line[ul] != ':')
 			continue;
 		rest = line + ul + 1;
@@ -475,18 +479,27 @@ check_password(struct ih_request *r, const struct ih_args *a,
     const char *user, const char *pw)
 {
 	const char *uf = ih_arg(a, "userfile"), *lk = ih_arg(a, "lookup");
-	char stored[MAX_PW], h1[65], h2[65];
+	char stored[MAX_PW], decoy[MAX_PW], h1[65], h2[65];
 	int verdict, rc;
 
 	if (uf != NULL) {
-		rc = file_entry(uf, user, NULL, 0, stored, sizeof(stored));
+		decoy[0] = '\0';
+		rc = file_entry(uf, user, NULL, 0, stored, sizeof(stored),
+		    decoy);
 		if (rc == -1) {
 			ih_log(IH_LOG_ERR, "userfile %s: %s", uf,
 			    strerror(errno));
 			return 500;
 		}
-		verdict = rc == 1 && auth_htpasswd_match(pw, stored) ? 200 : 401;
+		if (rc == 1)
+			verdict = auth_htpasswd_match(pw, stored) ? 200 : 401;
+		else {
+			/* Unknown user: as slow as a known one, then no. */
+			(void)auth_htpasswd_match(pw, decoy);
+			verdict = 401;
+		}
 		OPENSSL_cleanse(stored, sizeof(stored));
+		OPENSSL_cleanse(decoy, sizeof(decoy));
 		return verdict;
 	}
 	memset(stored, 0, sizeof(stored));
@@ -988,7 +1001,7 @@ auth_digest(struct ih_request *r, const struct ih_args *a)
 	/* HA1, from the file or from the lookup's password. */
 	if (uf != NULL) {
 		rc = file_entry(uf, p.username, realm, strncasecmp(alg,
-		    "SHA-256", 7) == 0 ? 64 : 32, ha1, sizeof(ha1));
+		    "SHA-256", 7) == 0 ? 64 : 32, ha1, sizeof(ha1), NULL);
 		if (rc == -1) {
 			ih_log(IH_LOG_ERR, "userfile %s: %s", uf,
 			    strerror(errno));
@@ -1036,7 +1049,13 @@ auth_digest(struct ih_request *r, const struct ih_args *a)
 		if (rc == -1)
 			return ih_error(r, 500, "nonce count store failed");
 		if (rc == 0)
-			return digest_challenge(r, a, 0, "replayed nonce count");
+			/*
+			 * stale=true: a client whose parallel requests sent
+			 * counts out of order retries with a fresh nonce
+			 * without asking its user again; a replayer gains
+			 * nothing, lacking the password.
+			 */
+			return digest_challenge(r, a, 1, "replayed nonce count");
 	}
 	if (verdict == 403)
 		return ih_error(r, 403, "user forbidden");
