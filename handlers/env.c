@@ -5,6 +5,7 @@
  * the variables: /env?REMOTE_USER=admin cannot pose as a login.
  */
 #include <string.h>
+#include <strings.h>
 
 #include "ihttpd.h"
 
@@ -32,8 +33,10 @@ env_service(struct ih_request *r, const struct ih_args *args)
 	for (i = 0; (v = ih_var_at(r, i, &k)) != NULL; i++)
 		row(r, k, v);
 	ih_puts(r, "</table>\n<h2>Headers</h2>\n<table>\n");
+	/* Credentials are not shown (RFC 3875 4.1.18 keeps them from CGI). */
 	for (i = 0; (v = ih_header_at(r, i, &k)) != NULL; i++)
-		row(r, k, v);
+		row(r, k, strcasecmp(k, "Authorization") == 0 ||
+		    strcasecmp(k, "Proxy-Authorization") == 0 ? "(hidden)" : v);
 	ih_puts(r, "</table>\n<h2>Parameters</h2>\n<table>\n");
 	for (i = 0; (v = ih_param_at(r, i, &k)) != NULL; i++)
 		row(r, k, v);

@@ -248,6 +248,25 @@ peer_name(struct arena *a, const char *addr)
 	return ok ? arena_strdup(a, host) : NULL;
 }
 
+/* The peer's name, looked up once per connection (NULL when off/none). */
+static const char *
+conn_peer_host(struct conn *c, struct arena *a)
+{
+	(void)a;
+	if (cfg.reverse_lookups == RLOOKUP_OFF)
+		return NULL;
+	if (!c->peer_host_done) {
+		struct arena tmp = { NULL, 0 };
+		char *h = peer_name(&tmp, c->peer);
+
+		c->peer_host = h != NULL ? strdup(h) : NULL;
+		c->peer_host_done = 1;
+		arena_reset(&tmp);
+		free(tmp.head);
+	}
+	return c->peer_host;
+}
+
 static struct acl global_acl;
 static int global_state;	/* 0 not built, 1 built, -1 none */
 
@@ -275,25 +294,25 @@ acl_check_peer(struct conn *c, struct arena *a)
 	}
 	if (global_state == -1)
 		return 0;
-	if (cfg.reverse_lookups != RLOOKUP_OFF &&
-	    global_acl.nallow + global_acl.ndeny > 0)
-		host = peer_name(a, c->peer);
+	if (global_acl.nallow + global_acl.ndeny > 0)
+		host = conn_peer_host(c, a);
 	ok = acl_decide(&global_acl, c->peer, host);
 	ih_debug(IH_DBG_AUTH, "peer %s (%s): %s", c->peer, host ? host : "-",
 	    ok ? "allowed" : "denied");
 	return ok ? 0 : 403;
 }
 
-/* --check: do the regexes of one rule list compile?  0 or -1 (err). */
+/* --check: does one rule's regex compile?  0 or -1 (err). */
 int
-acl_check_regexes(const struct strlist *l, char *err, size_t len)
+acl_check_regex(const char *pat, char *err, size_t len)
 {
+	char *v[1] = { (char *)(uintptr_t)pat };
 	regex_t *re = NULL;
-	size_t n = 0, i;
-	int rc = compile_list(l->v, l->n, &re, &n, err, len);
+	size_t n = 0;
+	int rc = compile_list(v, 1, &re, &n, err, len);
 
-	for (i = 0; i < n; i++)
-		regfree(&re[i]);
+	if (n == 1)
+		regfree(&re[0]);
 	free(re);
 	return rc;
 }
@@ -391,7 +410,8 @@ acl_fn(struct ih_request *r, const struct ih_args *args)
 		} else
 			acl = &tmp;
 	}
-	ok = acl_decide(acl, r->c->peer, NULL);
+	ok = acl_decide(acl, r->c->peer, acl->nallow + acl->ndeny > 0 ?
+	    conn_peer_host(r->c, r->a) : NULL);
 	if (acl == &tmp)
 		acl_free(&tmp);
 	return ok ? IH_PROCEED : ih_error(r, 403, "peer refused by acl");

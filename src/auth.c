@@ -446,6 +446,23 @@ auth_args_check(const struct ih_args *a, char *err, size_t len, int digest)
 	return 0;
 }
 
+/* Authorization is a single field (RFC 9110 11.6.2): two are refused. */
+static int
+one_authorization(const struct ih_request *r, const char **h)
+{
+	const char *name, *v;
+	size_t i;
+	int n = 0;
+
+	*h = NULL;
+	for (i = 0; (v = ih_header_at(r, i, &name)) != NULL; i++)
+		if (strcasecmp(name, "Authorization") == 0) {
+			*h = v;
+			n++;
+		}
+	return n <= 1;
+}
+
 static int
 granted(struct ih_request *r, const char *user, const char *type)
 {
@@ -526,13 +543,14 @@ basic_check(const struct ih_args *a, char *err, size_t len)
 static int
 auth_basic(struct ih_request *r, const struct ih_args *a)
 {
-	const char *realm = ih_arg(a, "realm");
-	const char *h = ih_header(r, "Authorization");
+	const char *realm = ih_arg(a, "realm"), *h;
 	unsigned char cred[MAX_CRED + 1];
 	char *colon;
 	ssize_t n;
 	int verdict;
 
+	if (!one_authorization(r, &h))
+		return ih_error(r, 400, "more than one Authorization field");
 	if (h == NULL)
 		return basic_challenge(r, realm, "no credentials");
 	if (strncasecmp(h, "Basic", 5) != 0 || (h[5] != ' ' && h[5] != '\t'))
@@ -951,7 +969,7 @@ static int
 auth_digest(struct ih_request *r, const struct ih_args *a)
 {
 	const char *realm = ih_arg(a, "realm"), *uf = ih_arg(a, "userfile"),
-	    *lk = ih_arg(a, "lookup"), *h = ih_header(r, "Authorization");
+	    *lk = ih_arg(a, "lookup"), *h;
 	const char *alg;
 	struct dparams p;
 	char ha1[65], want[65], got[65], pw[MAX_PW], opaque[48];
@@ -960,6 +978,8 @@ auth_digest(struct ih_request *r, const struct ih_args *a)
 	int verdict = 200, rc;
 	size_t i;
 
+	if (!one_authorization(r, &h))
+		return ih_error(r, 400, "more than one Authorization field");
 	if (h == NULL)
 		return digest_challenge(r, a, 0, "no credentials");
 	if (strncasecmp(h, "Digest", 6) != 0 || (h[6] != ' ' && h[6] != '\t'))
@@ -989,6 +1009,8 @@ auth_digest(struct ih_request *r, const struct ih_args *a)
 		    strspn(p.nc, "0123456789abcdefABCDEF") != 8)
 			return ih_error(r, 400, "bad nc or cnonce");
 		nc = strtoul(p.nc, NULL, 16);
+		if (nc == 0)
+			return ih_error(r, 400, "nc starts at 1");
 	}
 	if (load_secret() == -1)
 		return ih_error(r, 500, "no Digest secret");
@@ -1036,6 +1058,8 @@ auth_digest(struct ih_request *r, const struct ih_args *a)
 		return ih_error(r, 400, "Digest fields too long");
 	}
 	OPENSSL_cleanse(ha1, sizeof(ha1));
+	if (strlen(p.response) != strlen(want))
+		return digest_challenge(r, a, 0, "wrong password");
 	snprintf(got, sizeof(got), "%s", p.response);
 	for (i = 0; got[i] != '\0'; i++)
 		got[i] = (char)tolower((unsigned char)got[i]);

@@ -265,17 +265,30 @@ add_multi(struct strlist *l, char *v, const char *sep)
 	for (i = 0; v[i] != '\0'; i++)
 		words += strchr(sep, v[i]) == NULL && (i == 0 ||
 		    strchr(sep, v[i - 1]) != NULL);
-	if ((n = arena_alloc(&cfg.mem, (l->n + words + 1) * sizeof(*n))) ==
-	    NULL) {
+	const char **files;
+	int *lines;
+
+	n = arena_alloc(&cfg.mem, (l->n + words + 1) * sizeof(*n));
+	files = arena_alloc(&cfg.mem, (l->n + words + 1) * sizeof(*files));
+	lines = arena_alloc(&cfg.mem, (l->n + words + 1) * sizeof(*lines));
+	if (n == NULL || files == NULL || lines == NULL) {
 		cerr("out of memory");
 		return;
 	}
-	if (l->n > 0)
+	if (l->n > 0) {
 		memcpy(n, l->v, l->n * sizeof(*n));
+		memcpy(files, l->file, l->n * sizeof(*files));
+		memcpy(lines, l->line, l->n * sizeof(*lines));
+	}
 	l->v = n;
+	l->file = files;
+	l->line = lines;
 	for (w = strtok_r(v, sep, &save); w != NULL;
-	    w = strtok_r(NULL, sep, &save))
+	    w = strtok_r(NULL, sep, &save)) {
+		l->file[l->n] = err_file;
+		l->line[l->n] = err_line;
 		l->v[l->n++] = w;
+	}
 	l->v[l->n] = NULL;
 }
 
@@ -1109,14 +1122,20 @@ config_check(void)
 		if (cfg.objs[i].kind == OBJ_REGEX)
 			regex_compile(&cfg.objs[i]);
 	{
+		const struct strlist *lists[2] = { &cfg.allow, &cfg.deny };
+		static const char *const names[2] = { "allow", "deny" };
 		char msg[160];
+		size_t k, j;
 
-		at_key("allow");
-		if (acl_check_regexes(&cfg.allow, msg, sizeof(msg)) == -1)
-			cerr("allow: %s", msg);
-		at_key("deny");
-		if (acl_check_regexes(&cfg.deny, msg, sizeof(msg)) == -1)
-			cerr("deny: %s", msg);
+		/* Each rule is reported at the line that gave it. */
+		for (k = 0; k < 2; k++)
+			for (j = 0; j < lists[k]->n; j++)
+				if (acl_check_regex(lists[k]->v[j], msg,
+				    sizeof(msg)) == -1) {
+					err_file = lists[k]->file[j];
+					err_line = lists[k]->line[j];
+					cerr("%s: %s", names[k], msg);
+				}
 	}
 	at_key("docroot");
 	if (stat(cfg.docroot, &st) == -1)

@@ -124,7 +124,9 @@ void
 conn_free(struct conn *c)
 {
 	free(c->ibuf);
+	free(c->peer_host);
 	c->ibuf = NULL;
+	c->peer_host = NULL;
 }
 
 /* Move unconsumed bytes (a pipelined request) to the buffer's start. */

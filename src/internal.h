@@ -160,6 +160,8 @@ struct errpage {
 struct strlist {
 	char		**v;
 	size_t		 n;
+	const char	**file;		/* where each entry was set */
+	int		*line;
 };
 
 enum { RLOOKUP_OFF, RLOOKUP_ON, RLOOKUP_DOUBLE };
@@ -234,6 +236,8 @@ struct conn {
 	int		 broken;	/* a write failed: send nothing more */
 	unsigned	 nreq;
 	unsigned long long bytes_out;
+	char		*peer_host;	/* reverse_lookups: looked up once */
+	int		 peer_host_done;
 };
 
 int	 conn_init(struct conn *, int in, int out);
@@ -350,7 +354,7 @@ struct cidr {
 
 int	 acl_parse_cidr(const char *, struct cidr *);
 int	 acl_check_peer(struct conn *, struct arena *);
-int	 acl_check_regexes(const struct strlist *, char *err, size_t len);
+int	 acl_check_regex(const char *, char *err, size_t len);
 void	 acl_cleanup(void);
 
 /* ---- auth.c -------------------------------------------------------- */
