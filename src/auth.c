@@ -38,6 +38,7 @@
 
 #define MAX_CRED	1024	/* decoded Basic credentials */
 #define MAX_PW		256
+#define NONCE_LEN	(32 + 1 + 43)	/* time, random, '-', HMAC */
 
 extern const struct ih_lookup __start_ih_lookups[] __attribute__((weak));
 extern const struct ih_lookup __stop_ih_lookups[] __attribute__((weak));
@@ -717,7 +718,8 @@ auth_nonce_verify(const char *realm, const char *nonce, time_t *t)
 	char want[128];
 	unsigned long long ts, rnd;
 
-	if (strlen(nonce) != 32 + 1 + 43 || nonce[32] != '-' ||
+	if (load_secret() == -1 || strlen(nonce) != NONCE_LEN ||
+	    nonce[32] != '-' ||
 	    hex16(nonce, &ts) == -1 || hex16(nonce + 16, &rnd) == -1)
 		return 0;
 	make_nonce_with(realm, ts, rnd, want, sizeof(want));
@@ -738,11 +740,11 @@ auth_nc_check(const char *nonce, unsigned long nc)
 {
 	char path[4096], *buf = NULL, *out = NULL, *line, *next;
 	struct stat st;
-	size_t o = 0;
+	size_t o = 0, cap;
 	int fd, verdict = 1, seen = 0;
 	time_t now = now_real();
 
-	if (ensure_datadir() == -1)
+	if (strlen(nonce) != NONCE_LEN || ensure_datadir() == -1)
 		return -1;
 	snprintf(path, sizeof(path), "%s/digest.nc", cfg.datadir);
 	if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
@@ -751,8 +753,9 @@ auth_nc_check(const char *nonce, unsigned long nc)
 	if (flock(fd, LOCK_EX) == -1 || fstat(fd, &st) == -1 ||
 	    st.st_size > 8 * 1024 * 1024)
 		goto err;
+	cap = (size_t)st.st_size + 2 * NONCE_LEN + 64;
 	if ((buf = malloc((size_t)st.st_size + 1)) == NULL ||
-	    (out = malloc((size_t)st.st_size + 128)) == NULL)
+	    (out = malloc(cap)) == NULL)
 		goto err;
 	if (pread(fd, buf, (size_t)st.st_size, 0) != st.st_size)
 		goto err;
@@ -765,7 +768,10 @@ auth_nc_check(const char *nonce, unsigned long nc)
 
 		next = strchr(line, '\n');
 		next = next != NULL ? next + 1 : line + strlen(line);
-		if ((sp = strchr(line, ' ')) == NULL || sp > next)
+		/* Only well-formed "NONCE HEX" lines are kept. */
+		if ((sp = strchr(line, ' ')) == NULL || sp > next ||
+		    sp - line != NONCE_LEN || strspn(sp + 1,
+		    "0123456789abcdef") - 1 >= 16)
 			continue;
 		for (i = 0; i < 16 && line + i < sp; i++)
 			ts = ts << 4 | (unsigned)(hexval(line[i]) & 15);
@@ -780,11 +786,12 @@ auth_nc_check(const char *nonce, unsigned long nc)
 			else
 				old = nc;
 		}
-		o += (size_t)sprintf(out + o, "%.*s %lx\n", (int)(sp - line),
-		    line, old);
+		/* A kept line grows by 16 bytes at most (the updated count). */
+		o += (size_t)snprintf(out + o, cap - o, "%.*s %lx\n",
+		    (int)(sp - line), line, old);
 	}
 	if (!seen)
-		o += (size_t)snprintf(out + o, 128, "%s %lx\n", nonce, nc);
+		o += (size_t)snprintf(out + o, cap - o, "%s %lx\n", nonce, nc);
 	if (pwrite(fd, out, o, 0) != (ssize_t)o || ftruncate(fd,
 	    (off_t)o) == -1)
 		goto err;
@@ -835,8 +842,22 @@ auth_digest_parse(struct arena *a, const char *s, struct dparams *p)
 			return -1;
 		s++;
 		s += strspn(s, " \t");
-		if ((val = o = arena_alloc(a, strlen(s) + 1)) == NULL)
-			return -1;
+		{
+			/* Room for this value only (not the whole rest). */
+			const char *e = s;
+
+			if (*e == '"') {
+				for (e++; *e != '\0' && *e != '"'; e++)
+					if (*e == '\\' && e[1] != '\0')
+						e++;
+			} else {
+				while (is_tchar((unsigned char)*e))
+					e++;
+			}
+			if ((val = o = arena_alloc(a, (size_t)(e - s) + 1)) ==
+			    NULL)
+				return -1;
+		}
 		if (*s == '"') {
 			for (s++; *s != '"'; s++) {
 				if (*s == '\0')
