@@ -15,14 +15,7 @@ INETD1=$BATS_TEST_DIRNAME/fixtures/auth/inetd1.py
 GET='GET /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n'
 
 setup_file() {
-	local py
-	py=$(python3 -c 'import sys; print(sys.executable)') || return 1
-	mkdir -p "$BATS_FILE_TMPDIR/bin"
-	ln -sf "$py" "$BATS_FILE_TMPDIR/bin/python3"
-	export PATH="$BATS_FILE_TMPDIR/bin:$PATH"
-	cp "${IHTTPD:-$BATS_TEST_DIRNAME/../build/ihttpd}" \
-	    "$BATS_FILE_TMPDIR/ihttpd" || return 1
-	export IHTTPD=$BATS_FILE_TMPDIR/ihttpd
+	snapshot_binary || return 1
 }
 
 setup() {
@@ -63,17 +56,6 @@ teardown() {
 	fi
 }
 
-has() {
-	grep -Eq -- "$1" <<<"$output" && return 0
-	printf 'no line matches /%s/ in:\n%s\n' "$1" "$output" >&2
-	return 1
-}
-
-hasnt() {
-	grep -Eq -- "$1" <<<"$output" || return 0
-	printf 'a line matches /%s/ in:\n%s\n' "$1" "$output" >&2
-	return 1
-}
 
 # code ADDR [ihttpd args...]: the status of GET /hello piped as from ADDR.
 code() {

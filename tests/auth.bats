@@ -13,14 +13,7 @@ HC=$BATS_TEST_DIRNAME/fixtures/inetd/hc.py
 DIG=$BATS_TEST_DIRNAME/fixtures/auth/dig.py
 
 setup_file() {
-	local py
-	py=$(python3 -c 'import sys; print(sys.executable)') || return 1
-	mkdir -p "$BATS_FILE_TMPDIR/bin"
-	ln -sf "$py" "$BATS_FILE_TMPDIR/bin/python3"
-	export PATH="$BATS_FILE_TMPDIR/bin:$PATH"
-	cp "${IHTTPD:-$BATS_TEST_DIRNAME/../build/ihttpd}" \
-	    "$BATS_FILE_TMPDIR/ihttpd" || return 1
-	export IHTTPD=$BATS_FILE_TMPDIR/ihttpd
+	snapshot_binary || return 1
 
 	# The password files, written by the real tools.
 	local F=$BATS_FILE_TMPDIR
@@ -127,17 +120,6 @@ teardown() {
 	stop_tcpserver
 }
 
-has() {
-	grep -Eq -- "$1" <<<"$output" && return 0
-	printf 'no line matches /%s/ in:\n%s\n' "$1" "$output" >&2
-	return 1
-}
-
-hasnt() {
-	grep -Eq -- "$1" <<<"$output" || return 0
-	printf 'a line matches /%s/ in:\n%s\n' "$1" "$output" >&2
-	return 1
-}
 
 srv() {
 	start_tcpserver -c "$CONF" --keepalive_timeout 1 --header_timeout 3 \

@@ -88,3 +88,30 @@ except socket.timeout:
 sys.stdout.write(out.decode('latin-1'))
 PY
 }
+
+# For setup_file: put the real python3 first on PATH (a version-manager
+# shim costs ~0.1 s a call) and test one snapshot of the binary, whatever
+# `make` does meanwhile.
+snapshot_binary() {
+	local py
+	py=$(python3 -c 'import sys; print(sys.executable)') || return 1
+	mkdir -p "$BATS_FILE_TMPDIR/bin"
+	ln -sf "$py" "$BATS_FILE_TMPDIR/bin/python3"
+	export PATH="$BATS_FILE_TMPDIR/bin:$PATH"
+	cp "${IHTTPD:-$BATS_TEST_DIRNAME/../build/ihttpd}" \
+	    "$BATS_FILE_TMPDIR/ihttpd" || return 1
+	export IHTTPD=$BATS_FILE_TMPDIR/ihttpd
+}
+
+# has REGEX / hasnt REGEX: some line of $output matches (or none does).
+has() {
+	grep -Eq -- "$1" <<<"$output" && return 0
+	printf 'no line matches /%s/ in:\n%s\n' "$1" "$output" >&2
+	return 1
+}
+
+hasnt() {
+	grep -Eq -- "$1" <<<"$output" || return 0
+	printf 'a line matches /%s/ in:\n%s\n' "$1" "$output" >&2
+	return 1
+}

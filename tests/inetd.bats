@@ -14,18 +14,7 @@ INETD6=$BATS_TEST_DIRNAME/fixtures/inetd/inetd6.py
 NEXT='GET /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n'
 
 setup_file() {
-	# The python3 on PATH may be a version-manager shim costing ~0.1 s a
-	# call; helpers.bash calls it several times a test.  Put the real
-	# interpreter first on PATH.
-	local py
-	py=$(python3 -c 'import sys; print(sys.executable)') || return 1
-	mkdir -p "$BATS_FILE_TMPDIR/bin"
-	ln -sf "$py" "$BATS_FILE_TMPDIR/bin/python3"
-	export PATH="$BATS_FILE_TMPDIR/bin:$PATH"
-	# Test one snapshot of the binary, whatever `make` does meanwhile.
-	cp "${IHTTPD:-$BATS_TEST_DIRNAME/../build/ihttpd}" \
-	    "$BATS_FILE_TMPDIR/ihttpd" || return 1
-	export IHTTPD=$BATS_FILE_TMPDIR/ihttpd
+	snapshot_binary || return 1
 }
 
 setup() {
@@ -71,17 +60,6 @@ send() {
 }
 
 # has / hasnt REGEX: whether some line of $output matches.
-has() {
-	grep -Eq -- "$1" <<<"$output" && return 0
-	printf 'no line matches /%s/ in:\n%s\n' "$1" "$output" >&2
-	return 1
-}
-
-hasnt() {
-	grep -Eq -- "$1" <<<"$output" || return 0
-	printf 'a line matches /%s/ in:\n%s\n' "$1" "$output" >&2
-	return 1
-}
 
 # The time (s since connecting) on the END line, or on response N.
 end_t() {
