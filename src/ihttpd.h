@@ -129,6 +129,49 @@ const char	*ih_param_at(const struct ih_request *, size_t i,
  */
 ssize_t		 ih_read(struct ih_request *, void *buf, size_t n);
 
+/*
+ * Parameters from the body.  application/x-www-form-urlencoded fields
+ * join the query's parameters; multipart/form-data fields without a file
+ * name do too, and file parts are spooled to unlinked temporary files in
+ * datadir (ih_upload_at).  The query string is checked as well.  Called
+ * by ih_param on first use (which then ignores errors); call it yourself
+ * to get the status: 0, or 400 (malformed), 413 (over max_form, or a
+ * field over max_field), 415 (another body type), 500.
+ */
+int		 ih_parse_body(struct ih_request *);
+
+struct ih_upload {
+	const char	*name;		/* the form field */
+	const char	*filename;	/* as the client named it; never a path */
+	const char	*type;		/* its Content-Type, or NULL */
+	int		 fd;		/* read from offset 0; closed for you */
+	long long	 size;
+};
+/* The i-th spooled file part; NULL past the end. */
+const struct ih_upload *ih_upload_at(struct ih_request *, size_t i);
+
+/*
+ * Streaming multipart/form-data, for handlers that consume parts as they
+ * arrive (not with ih_parse_body).  ih_part_next: 1 with *part set, 0 at
+ * the end of the body, -1 with the status set (400, 413).  ih_part_read:
+ * the current part's bytes, 0 at its end, -1 with the status set.
+ */
+struct ih_part {
+	const char	*name;
+	const char	*filename;	/* NULL for a plain field */
+	const char	*type;
+};
+int		 ih_part_next(struct ih_request *, struct ih_part *);
+ssize_t		 ih_part_read(struct ih_request *, void *buf, size_t n);
+
+/*
+ * Check a password through an authentication lookup (IH_LOOKUP, by name):
+ * 200 allowed, 401 unknown user or wrong password, 403 forbidden (right
+ * password), 500 no such lookup.  Compared in constant time.
+ */
+int		 ih_check_password(struct ih_request *, const char *lookup,
+		    const char *user, const char *password);
+
 /* ---- The response --------------------------------------------------- */
 
 /* Set the status (default 200).  Ignored once the head is out. */
@@ -157,6 +200,18 @@ int		 ih_printf(struct ih_request *, const char *fmt, ...)
 int		 ih_write_html(struct ih_request *, const char *s);
 /* Send what is buffered now (for long-running output).  0 or -1. */
 int		 ih_flush(struct ih_request *);
+/*
+ * Set-Cookie (RFC 6265): name a token, value cookie-octets, attrs such as
+ * "Path=/; HttpOnly; SameSite=Lax" or NULL.  0 or -1 (refused).
+ */
+int		 ih_set_cookie(struct ih_request *, const char *name,
+		    const char *value, const char *attrs);
+/*
+ * Send len bytes of an open file from its offset 0 as (the rest of) the
+ * body: with Content-Length when nothing was written before, else
+ * through the buffer.  0 or -1.
+ */
+int		 ih_send_fd(struct ih_request *, int fd, long long len);
 /* Redirect: Location plus a short body; returns IH_PROCEED. */
 int		 ih_redirect(struct ih_request *, int status, const char *url);
 /*
@@ -164,6 +219,24 @@ int		 ih_redirect(struct ih_request *, int status, const char *url);
  * error log only, never to the client.  Returns IH_ABORTED.
  */
 int		 ih_error(struct ih_request *, int status, const char *detail);
+
+/*
+ * Sessions (`sessions on`): server-side, keyed by a cookie whose id (128
+ * bits from the kernel's CSPRNG) the server issued itself.  The first
+ * call loads the session, or creates one and sets its cookie (so call
+ * before writing the body); the session stays locked against other
+ * requests until this one ends, and is saved then, once, if changed.
+ * Values are byte strings.  Functions return NULL / -1 when sessions are
+ * off or the store fails.
+ */
+const char	*ih_session_id(struct ih_request *);
+const char	*ih_session_get(struct ih_request *, const char *key,
+		    size_t *len);
+int		 ih_session_set(struct ih_request *, const char *key,
+		    const void *value, size_t len);
+int		 ih_session_del(struct ih_request *, const char *key);
+/* Remove the session and expire its cookie.  0 or -1. */
+int		 ih_session_destroy(struct ih_request *);
 
 /* ---- Logging -------------------------------------------------------- */
 

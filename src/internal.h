@@ -65,6 +65,7 @@ int	 edit_distance(const char *, const char *);
 ssize_t	 write_full(int fd, const void *, size_t);
 char	*url_encode_path(struct arena *, const char *);
 void	 url_encode_buf(char *, size_t, const char *);
+size_t	 url_b64_encode(const unsigned char *, size_t, char *, size_t);
 
 /* ---- http.c --------------------------------------------------------- */
 
@@ -202,6 +203,11 @@ struct config {
 	char		*datadir;
 	long long	 digest_legacy;		/* bool */
 	long long	 nonce_ttl;
+	long long	 max_form;
+	long long	 max_field;
+	long long	 sessions;		/* bool */
+	long long	 session_ttl;
+	char		*session_cookie;
 
 	struct object	*objs;
 	size_t		 nobjs;
@@ -285,6 +291,11 @@ struct ih_request {
 	int		 type_guessed;
 	struct kvlist	 vars, params;
 	int		 vars_ready, params_ready;
+	int		 body_parsed;	/* ih_parse_body's status + 1 */
+	struct multipart *mp;
+	struct ih_upload *uploads;
+	size_t		 nuploads;
+	struct session	*sess;
 	const char	*remote_user, *auth_type;
 	/* response */
 	int		 status;
@@ -320,6 +331,7 @@ int	 builtin_document_root(struct ih_request *, const struct ih_args *);
 int	 files_service_fn(struct ih_request *, const struct ih_args *);
 int	 pipeline_error_page(struct ih_request *, int status);
 void	 request_vars(struct ih_request *);
+void	 request_query_params(struct ih_request *);
 
 /* ---- files.c -------------------------------------------------------- */
 
@@ -374,6 +386,20 @@ int	 auth_digest_parse(struct arena *, const char *, struct dparams *);
 int	 auth_digest_response(const char *alg, const char *ha1hex,
 	    const char *nonce, const char *nc, const char *cnonce,
 	    const char *qop, const char *method, const char *uri, char *out);
+
+/* ---- form.c -------------------------------------------------------- */
+
+int	 form_urldecode(struct arena *, const char *, size_t, char **out);
+int	 form_parse_urlencoded(struct arena *, struct kvlist *, const char *,
+	    size_t);
+int	 form_kv_add(struct arena *, struct kvlist *, const char *,
+	    const char *);
+const char *form_boundary(struct arena *, const char *content_type);
+void	 form_cleanup(struct ih_request *);
+
+/* ---- session.c ----------------------------------------------------- */
+
+void	 sess_finish(struct ih_request *);
 
 /* ---- log.c ---------------------------------------------------------- */
 

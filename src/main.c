@@ -248,6 +248,8 @@ serve_connection(int in, int out)
 		pipeline_match(&r);
 		pipeline_run(&r);
 		request_drain(&r);
+		sess_finish(&r);
+		form_cleanup(&r);
 		unread = !r.body_done;
 		arena_reset(&a);
 		if (c.eof && c.ilen == c.ipos)

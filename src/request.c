@@ -205,8 +205,8 @@ form_decode(struct arena *a, const char *s, size_t n)
 	return out;
 }
 
-static void
-request_params(struct ih_request *r)
+void
+request_query_params(struct ih_request *r)
 {
 	const char *q = r->hd.query, *amp, *eq;
 
@@ -233,13 +233,31 @@ request_params(struct ih_request *r)
 	}
 }
 
+/* A form body not yet touched is parsed on the first parameter asked. */
+static void
+params_load(struct ih_request *r)
+{
+	const char *ct = ih_header(r, "Content-Type");
+
+	request_query_params(r);
+	if (!r->body_parsed && !r->body_started && ct != NULL &&
+	    (strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0 ||
+	    strncasecmp(ct, "multipart/form-data", 19) == 0)) {
+		int st = r->status;
+
+		ih_parse_body(r);
+		r->status = st;		/* errors: ask ih_parse_body */
+		r->detail = NULL;
+	}
+}
+
 const char *
 ih_param(const struct ih_request *cr, const char *name)
 {
 	struct ih_request *r = (struct ih_request *)(uintptr_t)cr;
 	size_t i;
 
-	request_params(r);
+	params_load(r);
 	for (i = 0; i < r->params.n; i++)
 		if (r->params.v[i].k != NULL && strcmp(r->params.v[i].k,
 		    name) == 0)
@@ -252,7 +270,7 @@ ih_param_at(const struct ih_request *cr, size_t i, const char **name)
 {
 	struct ih_request *r = (struct ih_request *)(uintptr_t)cr;
 
-	request_params(r);
+	params_load(r);
 	if (i >= r->params.n)
 		return NULL;
 	if (name != NULL)

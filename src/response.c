@@ -7,6 +7,8 @@
  */
 #include <sys/uio.h>
 
+#include <unistd.h>
+
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -348,6 +350,61 @@ ih_add_header(struct ih_request *r, const char *name, const char *value)
 	if (strcasecmp(name, "Content-Type") == 0)
 		return ih_set_type(r, value);
 	return resp_add_header_raw(r, name, value);
+}
+
+int
+ih_set_cookie(struct ih_request *r, const char *name, const char *value,
+    const char *attrs)
+{
+	const char *p;
+	char *v;
+
+	if (*name == '\0')
+		return -1;
+	for (p = name; *p != '\0'; p++)
+		if (!is_tchar((unsigned char)*p))
+			return -1;
+	/* RFC 6265 4.1.1 cookie-octet: no CTL, space, '"', ',', ';', '\'. */
+	for (p = value; *p != '\0'; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f ||
+		    strchr("\",;\\", *p) != NULL)
+			return -1;
+	for (p = attrs != NULL ? attrs : ""; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return -1;
+	v = arena_printf(r->a, "%s=%s%s%s", name, value, attrs != NULL &&
+	    *attrs != '\0' ? "; " : "", attrs != NULL ? attrs : "");
+	return v == NULL || r->head_sent ? -1 :
+	    resp_add_header_raw(r, "Set-Cookie", v);
+}
+
+int
+ih_send_fd(struct ih_request *r, int fd, long long len)
+{
+	char buf[8192];
+	off_t off = 0;
+
+	if (r->finished || len < 0)
+		return -1;
+	if (!r->head_sent && r->olen == 0 && len > OBUF_SIZE) {
+		/* Nothing written yet: Content-Length and sendfile. */
+		if (resp_send_head(r, len) == -1)
+			return -1;
+		r->finished = 1;
+		if (r->method_head)
+			return 0;
+		r->body_sent = (unsigned long long)len;
+		return conn_sendfile(r->c, fd, 0, len);
+	}
+	while (off < len) {
+		ssize_t n = pread(fd, buf, len - off > (off_t)sizeof(buf) ?
+		    sizeof(buf) : (size_t)(len - off), off);
+
+		if (n <= 0 || ih_write(r, buf, (size_t)n) == -1)
+			return -1;
+		off += n;
+	}
+	return 0;
 }
 
 int

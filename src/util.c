@@ -430,3 +430,32 @@ url_encode_path(struct arena *a, const char *s)
 		url_encode_buf(out, cap, s);
 	return out;
 }
+
+/*
+ * base64url without padding (RFC 4648 section 5) into out; returns the
+ * length, or 0 when cap is too small.
+ */
+size_t
+url_b64_encode(const unsigned char *in, size_t n, char *out, size_t cap)
+{
+	static const char t[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	size_t i, o = 0;
+
+	if (cap < (n * 4 + 2) / 3 + 1)
+		return 0;
+	for (i = 0; i < n; i += 3) {
+		unsigned v = (unsigned)in[i] << 16 |
+		    (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0) |
+		    (i + 2 < n ? in[i + 2] : 0);
+
+		out[o++] = t[v >> 18 & 63];
+		out[o++] = t[v >> 12 & 63];
+		if (i + 1 < n)
+			out[o++] = t[v >> 6 & 63];
+		if (i + 2 < n)
+			out[o++] = t[v & 63];
+	}
+	out[o] = '\0';
+	return o;
+}

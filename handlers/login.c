@@ -1,0 +1,92 @@
+/*
+ * login, logout - a form login kept in the session: the user and
+ * password are checked through an authentication lookup (the contract
+ * of auth-basic/auth-digest: 200 allowed, 401 unknown or wrong, 403
+ * forbidden), and the login lives in the server-side session.
+ *
+ *	<Object path="/login">
+ *	  Service fn=login lookup=demo-users
+ *	</Object>
+ *	<Object path="/logout">
+ *	  Service fn=logout
+ *	</Object>
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "ihttpd.h"
+
+static int
+login_check(const struct ih_args *a, char *err, size_t len)
+{
+	if (ih_arg(a, "lookup") == NULL) {
+		snprintf(err, len, "needs lookup=NAME");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+page(struct ih_request *r, const char *user, const char *msg)
+{
+	ih_set_type(r, "text/html; charset=utf-8");
+	ih_puts(r, "<!DOCTYPE html>\n<html><head><title>Login</title></head>"
+	    "\n<body>\n<h1>Login</h1>\n");
+	if (msg != NULL) {
+		ih_puts(r, "<p><strong>");
+		ih_write_html(r, msg);
+		ih_puts(r, "</strong></p>\n");
+	}
+	if (user != NULL) {
+		ih_puts(r, "<p>You are logged in as <b>");
+		ih_write_html(r, user);
+		ih_puts(r, "</b>. <a href=\"/logout\">Log out</a></p>\n");
+	} else
+		ih_puts(r, "<form method=\"post\" action=\"/login\">\n"
+		    "<label>User <input name=\"user\"></label>\n"
+		    "<label>Password <input name=\"password\" "
+		    "type=\"password\"></label>\n<button>Log in</button>\n"
+		    "</form>\n");
+	ih_puts(r, "<p><a href=\"/\">Home</a></p>\n</body></html>\n");
+}
+
+static int
+login_service(struct ih_request *r, const struct ih_args *args)
+{
+	const char *user, *pw;
+	int st;
+
+	if (ih_session_id(r) == NULL)
+		return ih_error(r, 500, "login needs sessions on and datadir");
+	if (strcmp(ih_method(r), "POST") != 0) {
+		page(r, ih_session_get(r, "user", NULL), NULL);
+		return IH_PROCEED;
+	}
+	if ((st = ih_parse_body(r)) != 0)
+		return ih_error(r, st, "login form refused");
+	user = ih_param(r, "user");
+	pw = ih_param(r, "password");
+	if (user == NULL || pw == NULL || *user == '\0')
+		return ih_error(r, 400, "login form without user or password");
+	st = ih_check_password(r, ih_arg(args, "lookup"), user, pw);
+	if (st == 200) {
+		if (ih_session_set(r, "user", user, strlen(user)) == -1)
+			return ih_error(r, 500, "cannot store the login");
+		return ih_redirect(r, 303, "/login");
+	}
+	ih_set_status(r, 403);	/* 401 would need a WWW-Authenticate */
+	page(r, NULL, st == 403 ? "That user may not log in." :
+	    "Wrong user or password.");
+	return IH_PROCEED;
+}
+IH_FUNCTION("login", IH_PH(IH_SERVICE), login_service, login_check);
+
+static int
+logout_service(struct ih_request *r, const struct ih_args *args)
+{
+	(void)args;
+	if (ih_session_id(r) != NULL)
+		ih_session_destroy(r);
+	return ih_redirect(r, 303, "/login");
+}
+IH_FUNCTION("logout", IH_PH(IH_SERVICE), logout_service, NULL);
