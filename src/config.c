@@ -88,9 +88,9 @@ static const struct key keys[] = {
 	    "type unknown extensions by content (libmagic): on or off" },
 	{ "max_body", K_SIZE, O(max_body), "10m", 0, LLONG_MAX / 2,
 	    "largest request body (k, m, g suffixes) before 413" },
-	{ "max_field", K_SIZE, O(max_field), "64k", 1, 1024 * 1024 * 1024,
+	{ "max_field", K_SIZE, O(max_field), "64k", 1, 1024 * 1024,
 	    "largest multipart field kept in memory before 413" },
-	{ "max_form", K_SIZE, O(max_form), "1m", 1, 1024 * 1024 * 1024,
+	{ "max_form", K_SIZE, O(max_form), "1m", 1, 1024 * 1024,
 	    "largest urlencoded body parsed into parameters before 413" },
 	{ "max_header_size", K_SIZE, O(max_header_size), "16k", 256,
 	    1024 * 1024, "largest request head in bytes before 431" },
@@ -917,7 +917,7 @@ read_file(const char *path)
 		return NULL;
 	if (fstat(fd, &st) == -1)
 		goto err;
-	if (st.st_size > ARENA_MAX / 2) {
+	if (st.st_size > CONFIG_MAX) {
 		errno = EFBIG;	/* the config arena holds it whole */
 		goto err;
 	}

@@ -460,34 +460,32 @@ parse_multipart(struct ih_request *r)
 		}
 		if (fd == -1) {
 			/* A field: in memory, up to max_field. */
-			char *v = NULL;
+			char *v = NULL, *nv, *kept;
 
 			while ((n = ih_part_read(r, buf, 16384)) > 0) {
-				char *nv;
-
 				if (size + n > cfg.max_field) {
 					status = 413;
 					break;
 				}
-				if ((nv = arena_alloc(r->a, (size_t)(size + n) +
-				    1)) == NULL) {
+				if ((nv = realloc(v, (size_t)(size + n) + 1)) ==
+				    NULL) {
 					status = 500;
 					break;
 				}
-				if (size > 0)
-					memcpy(nv, v, (size_t)size);
-				memcpy(nv + size, buf, (size_t)n);
-				size += n;
-				nv[size] = '\0';
 				v = nv;
+				memcpy(v + size, buf, (size_t)n);
+				size += n;
 			}
-			if (status != 0 || n < 0)
+			if (status == 0 && n < 0)
+				status = r->status >= 400 ? r->status : 400;
+			/* The request arena is capped: too many fields, 413. */
+			if (status == 0 && ((kept = arena_strndup(r->a, v != NULL ?
+			    v : "", (size_t)size)) == NULL ||
+			    form_kv_add(r->a, &r->params, part.name, kept) == -1))
+				status = 413;
+			free(v);
+			if (status != 0)
 				break;
-			if (form_kv_add(r->a, &r->params, part.name, v != NULL ?
-			    v : "") == -1) {
-				status = 500;
-				break;
-			}
 			continue;
 		}
 		while ((n = ih_part_read(r, buf, 16384)) > 0) {
@@ -497,10 +495,14 @@ parse_multipart(struct ih_request *r)
 			}
 			size += n;
 		}
-		if (n < 0 || add_upload(r, &part, fd, size) == -1) {
+		if (n == -1) {
 			close(fd);
-			if (n == -2 || n == 0)
-				status = 500;
+			status = r->status >= 400 ? r->status : 400;
+			break;
+		}
+		if (n == -2 || add_upload(r, &part, fd, size) == -1) {
+			close(fd);
+			status = 500;
 			break;
 		}
 		lseek(fd, 0, SEEK_SET);
@@ -538,22 +540,21 @@ ih_parse_body(struct ih_request *r)
 		;
 	else if (ct != NULL && strncasecmp(ct,
 	    "application/x-www-form-urlencoded", 33) == 0) {
-		char *body = NULL;
-		size_t len = 0;
+		char *body = NULL, *nb;
+		size_t len = 0, cap = 0;
 		ssize_t n;
 
 		if (r->hd.clen > cfg.max_form)
 			status = 413;
 		while (status == 0) {
-			char *nb;
-
-			if ((nb = arena_alloc(r->a, len + 8192 + 1)) == NULL) {
-				status = len > (size_t)cfg.max_form ? 413 : 500;
-				break;
+			if (len + 8192 > cap) {
+				cap = cap ? cap * 2 : 16384;
+				if ((nb = realloc(body, cap)) == NULL) {
+					status = 500;
+					break;
+				}
+				body = nb;
 			}
-			if (len > 0)
-				memcpy(nb, body, len);
-			body = nb;
 			if ((n = ih_read(r, body + len, 8192)) < 0) {
 				status = r->status >= 400 ? r->status : 400;
 				break;
@@ -565,8 +566,9 @@ ih_parse_body(struct ih_request *r)
 				status = 413;
 		}
 		if (status == 0)
-			status = form_parse_urlencoded(r->a, &r->params, body,
-			    len);
+			status = form_parse_urlencoded(r->a, &r->params,
+			    body != NULL ? body : "", len);
+		free(body);
 	} else if (ct != NULL && strncasecmp(ct, "multipart/form-data",
 	    19) == 0)
 		status = parse_multipart(r);

@@ -33,7 +33,8 @@
 #define FILE_BLOCK		65536	/* read/write block for files */
 #define MAX_CHUNK_EXT		4096	/* chunk-ext + trailers: 400 / 431 */
 #define ARENA_BLOCK		16384
-#define ARENA_MAX		(1024 * 1024)	/* per request: 500 past it */
+#define ARENA_MAX		(4 * 1024 * 1024)	/* per request */
+#define CONFIG_MAX		(512 * 1024)	/* config file: an error past it */
 #define MAX_OBJECTS_MATCHED	64
 #define DRAIN_MAX		65536	/* unread body drained to keep alive */
 
