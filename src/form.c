@@ -530,12 +530,7 @@ ih_parse_body(struct ih_request *r)
 		return r->body_parsed - 1;
 	/* The parameter table starts with the query's (set up first). */
 	request_query_params(r);
-	if (*r->hd.query != '\0') {
-		struct kvlist check = { NULL, 0, 0 };
-
-		status = form_parse_urlencoded(r->a, &check, r->hd.query,
-		    strlen(r->hd.query));
-	}
+	status = r->query_status;
 	if (status != 0 || r->body_done || (r->hd.clen <= 0 && !r->hd.chunked))
 		;
 	else if (ct != NULL && strncasecmp(ct,

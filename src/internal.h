@@ -293,6 +293,7 @@ struct ih_request {
 	struct kvlist	 vars, params;
 	int		 vars_ready, params_ready;
 	int		 body_parsed;	/* ih_parse_body's status + 1 */
+	int		 query_status;	/* 0, or 400 for a bad escape */
 	struct multipart *mp;
 	struct ih_upload *uploads;
 	size_t		 nuploads;

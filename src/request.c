@@ -70,25 +70,6 @@ ih_header_at(const struct ih_request *r, size_t i, const char **name)
 	return r->hd.h[i].value;
 }
 
-static int
-kv_add(struct arena *a, struct kvlist *l, const char *k, const char *v)
-{
-	if (l->n == l->cap) {
-		size_t ncap = l->cap ? l->cap * 2 : 16;
-		struct kv *n = arena_alloc(a, ncap * sizeof(*n));
-
-		if (n == NULL)
-			return -1;
-		if (l->n > 0)
-			memcpy(n, l->v, l->n * sizeof(*n));
-		l->v = n;
-		l->cap = ncap;
-	}
-	l->v[l->n].k = k;
-	l->v[l->n++].v = v;
-	return 0;
-}
-
 static const char *
 kv_get(const struct kvlist *l, const char *k)
 {
@@ -130,28 +111,28 @@ request_vars(struct ih_request *r)
 	if (r->vars_ready)
 		return;
 	r->vars_ready = 1;
-	kv_add(a, l, "SERVER_SOFTWARE", "ihttpd/" IHTTPD_VERSION);
-	kv_add(a, l, "SERVER_NAME", server_name(r));
-	kv_add(a, l, "SERVER_PORT", r->c->local_port);
-	kv_add(a, l, "SERVER_ADDR", r->c->local);
-	kv_add(a, l, "SERVER_PROTOCOL", r->hd.version == 10 ? "HTTP/1.0" :
+	form_kv_add(a, l, "SERVER_SOFTWARE", "ihttpd/" IHTTPD_VERSION);
+	form_kv_add(a, l, "SERVER_NAME", server_name(r));
+	form_kv_add(a, l, "SERVER_PORT", r->c->local_port);
+	form_kv_add(a, l, "SERVER_ADDR", r->c->local);
+	form_kv_add(a, l, "SERVER_PROTOCOL", r->hd.version == 10 ? "HTTP/1.0" :
 	    "HTTP/1.1");
-	kv_add(a, l, "REMOTE_ADDR", r->c->peer);
-	kv_add(a, l, "REMOTE_PORT", r->c->peer_port);
-	kv_add(a, l, "REQUEST_METHOD", r->hd.method);
-	kv_add(a, l, "REQUEST_URI", r->target_raw);
-	kv_add(a, l, "SCRIPT_NAME", r->path);
-	kv_add(a, l, "QUERY_STRING", r->hd.query);
-	kv_add(a, l, "DOCUMENT_ROOT", cfg.docroot);
+	form_kv_add(a, l, "REMOTE_ADDR", r->c->peer);
+	form_kv_add(a, l, "REMOTE_PORT", r->c->peer_port);
+	form_kv_add(a, l, "REQUEST_METHOD", r->hd.method);
+	form_kv_add(a, l, "REQUEST_URI", r->target_raw);
+	form_kv_add(a, l, "SCRIPT_NAME", r->path);
+	form_kv_add(a, l, "QUERY_STRING", r->hd.query);
+	form_kv_add(a, l, "DOCUMENT_ROOT", cfg.docroot);
 	if ((v = ih_header(r, "Content-Type")) != NULL)
-		kv_add(a, l, "CONTENT_TYPE", v);
+		form_kv_add(a, l, "CONTENT_TYPE", v);
 	if (r->hd.clen >= 0)
-		kv_add(a, l, "CONTENT_LENGTH", arena_printf(a, "%lld",
+		form_kv_add(a, l, "CONTENT_LENGTH", arena_printf(a, "%lld",
 		    r->hd.clen));
 	if (r->remote_user != NULL)
-		kv_add(a, l, "REMOTE_USER", r->remote_user);
+		form_kv_add(a, l, "REMOTE_USER", r->remote_user);
 	if (r->auth_type != NULL)
-		kv_add(a, l, "AUTH_TYPE", r->auth_type);
+		form_kv_add(a, l, "AUTH_TYPE", r->auth_type);
 }
 
 const char *
@@ -177,60 +158,17 @@ ih_var_at(const struct ih_request *cr, size_t i, const char **name)
 }
 
 /*
- * Decode one urlencoded component: '+' is a space, %XX a byte.  A '%'
- * that does not start a valid escape is kept as it is.
+ * The query's parameters, once.  A malformed escape stops the parse
+ * there (what came before is kept); ih_parse_body reports it as 400.
  */
-static char *
-form_decode(struct arena *a, const char *s, size_t n)
-{
-	char *out = arena_alloc(a, n + 1), *o = out;
-	size_t i;
-
-	if (out == NULL)
-		return NULL;
-	for (i = 0; i < n; i++) {
-		int hi, lo;
-
-		if (s[i] == '+')
-			*o++ = ' ';
-		else if (s[i] == '%' && i + 2 < n &&
-		    (hi = hexval((unsigned char)s[i + 1])) >= 0 &&
-		    (lo = hexval((unsigned char)s[i + 2])) >= 0) {
-			*o++ = (char)(hi * 16 + lo);
-			i += 2;
-		} else
-			*o++ = s[i];
-	}
-	*o = '\0';
-	return out;
-}
-
 void
 request_query_params(struct ih_request *r)
 {
-	const char *q = r->hd.query, *amp, *eq;
-
 	if (r->params_ready)
 		return;
 	r->params_ready = 1;
-	while (*q != '\0') {
-		size_t len;
-
-		amp = strchr(q, '&');
-		len = amp != NULL ? (size_t)(amp - q) : strlen(q);
-		if (len > 0) {
-			eq = memchr(q, '=', len);
-			if (eq != NULL)
-				kv_add(r->a, &r->params,
-				    form_decode(r->a, q, (size_t)(eq - q)),
-				    form_decode(r->a, eq + 1,
-				    len - (size_t)(eq - q) - 1));
-			else
-				kv_add(r->a, &r->params,
-				    form_decode(r->a, q, len), "");
-		}
-		q += len + (amp != NULL);
-	}
+	r->query_status = form_parse_urlencoded(r->a, &r->params, r->hd.query,
+	    strlen(r->hd.query));
 }
 
 /* A form body not yet touched is parsed on the first parameter asked. */
