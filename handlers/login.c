@@ -70,7 +70,9 @@ login_service(struct ih_request *r, const struct ih_args *args)
 		return ih_error(r, 400, "login form without user or password");
 	st = ih_check_password(r, ih_arg(args, "lookup"), user, pw);
 	if (st == 200) {
-		if (ih_session_set(r, "user", user, strlen(user)) == -1)
+		/* A new id at login: one planted before it is worthless. */
+		if (ih_session_renew(r) == -1 ||
+		    ih_session_set(r, "user", user, strlen(user)) == -1)
 			return ih_error(r, 500, "cannot store the login");
 		return ih_redirect(r, 303, "/login");
 	}

@@ -145,11 +145,14 @@ header_param(struct arena *a, const char *v, const char *name)
 		}
 		if ((out = o = arena_alloc(a, strlen(p))) == NULL)
 			return NULL;
+		/*
+		 * No backslash escapes: browsers send a file name such as
+		 * C:\x\y.txt as it is and percent-encode quotes (RFC 7578
+		 * 4.2), and a boundary cannot hold a backslash.
+		 */
 		for (p++; *p != '"'; p++) {
 			if (*p == '\0')
 				return NULL;
-			if (*p == '\\' && p[1] != '\0')
-				p++;
 			*o++ = *p;
 		}
 		*o = '\0';
@@ -370,6 +373,16 @@ ih_part_next(struct ih_request *r, struct ih_part *part)
 	if (m->len - m->pos >= 2 && memcmp(m->buf + m->pos, "--", 2) == 0) {
 		m->state = MP_END;
 		return 0;	/* the epilogue is drained with the body */
+	}
+	/* RFC 2046 5.1.1: transport padding (blanks) before the CRLF. */
+	for (;;) {
+		while (m->pos < m->len && (m->buf[m->pos] == ' ' ||
+		    m->buf[m->pos] == '\t'))
+			m->pos++;
+		if (m->len - m->pos >= 2 || m->eof)
+			break;
+		if (mp_fill(r) == -1)
+			return -1;
 	}
 	if (m->len - m->pos < 2 || memcmp(m->buf + m->pos, "\r\n", 2) != 0)
 		return mp_fail(r, 400, "bad multipart delimiter line");

@@ -235,6 +235,12 @@ const char	*ih_session_get(struct ih_request *, const char *key,
 int		 ih_session_set(struct ih_request *, const char *key,
 		    const void *value, size_t len);
 int		 ih_session_del(struct ih_request *, const char *key);
+/*
+ * Give the session a new id (and cookie), keeping its data: call it when
+ * a user logs in, so that an id known before the login is worth nothing.
+ * 0 or -1.
+ */
+int		 ih_session_renew(struct ih_request *);
 /* Remove the session and expire its cookie.  0 or -1. */
 int		 ih_session_destroy(struct ih_request *);
 

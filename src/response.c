@@ -312,7 +312,7 @@ resp_add_header_raw(struct ih_request *r, const char *name,
 
 	if (r->rhlen + need > RH_MAX)
 		return -1;
-	if (r->rhlen + need > r->rhcap) {
+	if (r->rhlen + need + 1 > r->rhcap) {	/* + snprintf's NUL */
 		size_t ncap = (r->rhlen + need) * 2;
 		char *n = arena_alloc(r->a, ncap);
 

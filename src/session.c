@@ -41,6 +41,7 @@ struct session {
 	int		 dirty;
 	int		 destroyed;
 	int		 failed;
+	int		 fresh;		/* its id was issued by this request */
 	struct skv	*v;
 	size_t		 n, cap;
 	size_t		 total;
@@ -73,9 +74,12 @@ valid_id(const char *s, size_t n)
 	return 1;
 }
 
-/* The session id the client sent in Cookie, if well-formed. */
+/*
+ * The k-th well-formed session id the client sent in Cookie (a browser
+ * may send several of one name, from other paths), or NULL.
+ */
 static const char *
-cookie_id(struct ih_request *r, char *out)
+cookie_id(struct ih_request *r, char *out, int k)
 {
 	const char *name, *v;
 	size_t i, nl = strlen(cfg.session_cookie);
@@ -91,7 +95,8 @@ cookie_id(struct ih_request *r, char *out)
 			p += strspn(p, " \t;");
 			len = strcspn(p, ";");
 			if (len > nl && strncmp(p, cfg.session_cookie, nl) == 0 &&
-			    p[nl] == '=' && valid_id(p + nl + 1, len - nl - 1)) {
+			    p[nl] == '=' && valid_id(p + nl + 1, len - nl - 1) &&
+			    k-- == 0) {
 				memcpy(out, p + nl + 1, SID_LEN);
 				out[SID_LEN] = '\0';
 				return out;
@@ -196,13 +201,14 @@ out:
 static void
 collect(const char *dir)
 {
-	unsigned char dice;
+	unsigned short dice;
 	struct dirent *de;
 	time_t now = now_real();
 	DIR *d;
 	int dfd;
 
-	if (getrandom(&dice, 1, GRND_NONBLOCK) != 1 || dice % 100 != 0)
+	if (getrandom(&dice, sizeof(dice), GRND_NONBLOCK) != sizeof(dice) ||
+	    dice % 100 != 0)
 		return;
 	if ((d = opendir(dir)) == NULL)
 		return;
@@ -210,7 +216,8 @@ collect(const char *dir)
 	while ((de = readdir(d)) != NULL) {
 		struct stat st;
 
-		if (de->d_name[0] == '.')
+		/* ".ID.XXXXXX" temporaries left by a crash go by age too. */
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
 		size_t nl = strlen(de->d_name);
 
@@ -260,15 +267,27 @@ set_cookie(struct ih_request *r, const char *value, int expire)
 	return ih_set_cookie(r, cfg.session_cookie, value, attrs);
 }
 
+/* A fresh id from the kernel's CSPRNG, locked, with its cookie set. */
+static int
+new_id(struct ih_request *r, struct session *s, const char *dir)
+{
+	unsigned char raw[16];
+
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw) ||
+	    url_b64_encode(raw, sizeof(raw), s->id, sizeof(s->id)) != SID_LEN ||
+	    lock_session(s, dir) == -1 || set_cookie(r, s->id, 0) == -1)
+		return -1;
+	return 0;
+}
+
 /* Load the client's session, or make a new one.  NULL on failure. */
 static struct session *
 sess_open(struct ih_request *r)
 {
 	char dir[4096], path[4200], sent[SID_LEN + 1];
 	struct session *s;
-	unsigned char raw[16];
 	const char *id;
-	int fd;
+	int fd, k;
 
 	if (r->sess != NULL)
 		return r->sess->failed || r->sess->destroyed ? NULL : r->sess;
@@ -279,7 +298,7 @@ sess_open(struct ih_request *r)
 	s->lock_fd = -1;
 	r->sess = s;
 	collect(dir);
-	if ((id = cookie_id(r, sent)) != NULL) {
+	for (k = 0; k < 4 && (id = cookie_id(r, sent, k)) != NULL; k++) {
 		struct stat pre;
 
 		memcpy(s->id, id, SID_LEN + 1);
@@ -288,11 +307,15 @@ sess_open(struct ih_request *r)
 		if (stat(path, &pre) == 0 && lock_session(s, dir) == 0 &&
 		    (fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) != -1) {
 			struct stat st;
+			time_t now = now_real();
 			int ok = fstat(fd, &st) == 0 && st.st_mtime +
-			    cfg.session_ttl >= now_real() && load(s, fd) == 0;
+			    cfg.session_ttl >= now && load(s, fd) == 0;
 
 			close(fd);
 			if (ok) {
+				/* Sliding expiry: a visit keeps it alive. */
+				if (st.st_mtime + cfg.session_ttl / 4 < now)
+					utimensat(AT_FDCWD, path, NULL, 0);
 				ih_debug(IH_DBG_REQ, "session %.6s... loaded",
 				    s->id);
 				return s;
@@ -309,15 +332,15 @@ sess_open(struct ih_request *r)
 			close(s->lock_fd);
 		s->lock_fd = -1;
 	}
-	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw) ||
-	    url_b64_encode(raw, sizeof(raw), s->id, sizeof(s->id)) != SID_LEN ||
-	    lock_session(s, dir) == -1 || set_cookie(r, s->id, 0) == -1) {
+	if (new_id(r, s, dir) == -1) {
 		s->failed = 1;
 		return NULL;
 	}
+	s->fresh = 1;
 	s->dirty = 1;		/* a new session is stored even if empty */
 	return s;
 }
+
 
 const char *
 ih_session_id(struct ih_request *r)
@@ -370,6 +393,32 @@ ih_session_del(struct ih_request *r, const char *key)
 			return 0;
 		}
 	return -1;
+}
+
+int
+ih_session_renew(struct ih_request *r)
+{
+	struct session *s = sess_open(r);
+	char dir[4096], path[4200];
+
+	if (s == NULL || sess_dir(dir, sizeof(dir)) == -1)
+		return -1;
+	if (s->fresh)
+		return 0;	/* issued by this very request: nobody knew it */
+	/* The old id dies with its files; the data moves to a new id. */
+	snprintf(path, sizeof(path), "%s/%s", dir, s->id);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/%s.lock", dir, s->id);
+	unlink(path);
+	if (s->lock_fd != -1)
+		close(s->lock_fd);
+	s->lock_fd = -1;
+	if (new_id(r, s, dir) == -1) {
+		s->failed = 1;
+		return -1;
+	}
+	s->dirty = 1;
+	return 0;
 }
 
 int

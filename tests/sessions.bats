@@ -1,0 +1,426 @@
+#!/usr/bin/env bats
+# Server-side sessions: curl cookie jars on /counter, the Set-Cookie
+# format, ids the server did not issue (forged, malformed, duplicated),
+# the store on disk (modes, format, temp+rename, saved only if changed),
+# expiry by session_ttl (pipe mode with IHTTPD_FIXED_TIME), the form login
+# and logout, 16 concurrent clients on one session, and the probabilistic
+# GC.  tcpserver on 127.0.0.1 (stopped by pid in teardown) and pipe mode.
+
+load helpers
+
+setup_file() {
+	snapshot_binary || return 1
+}
+
+setup() {
+	cd "$ROOT" || return 1
+	T=$BATS_TEST_TMPDIR
+	D=$T/data
+	S=$D/sessions
+	CONF=$T/sessions.conf
+	# Expiry compares the store files' mtimes (the real clock) with the
+	# server's clock: pin that to now, not to the golden Date of helpers.
+	export IHTTPD_FIXED_TIME=$(date +%s)
+	cat >"$CONF" <<EOF
+docroot        $ROOT/conf/www
+mimetypes      $ROOT/conf/mime.types
+datadir        $D
+access_log     $T/access.log
+error_log      $T/error.log
+log_level      2
+sessions       on
+
+<Object path="/hello">
+  Service fn=hello greeting="Hello from ihttpd!"
+</Object>
+<Object path="/env">
+  Service fn=env
+</Object>
+<Object path="/counter">
+  Service fn=counter
+</Object>
+<Object path="/upload">
+  Service fn=upload
+</Object>
+<Object path="/login">
+  Service fn=login lookup=demo-users
+</Object>
+<Object path="/logout">
+  Service fn=logout
+</Object>
+EOF
+}
+
+teardown() {
+	local p
+	if [ -n "${TCPSERVER_PID:-}" ]; then
+		for p in $(pgrep -P "$TCPSERVER_PID"); do
+			kill "$p" 2>/dev/null
+		done
+	fi
+	stop_tcpserver
+}
+
+srv() {
+	start_tcpserver -c "$CONF" --body_timeout 2 --header_timeout 3 \
+	    --keepalive_timeout 1 "$@"
+}
+
+url() {
+	printf 'http://127.0.0.1:%s%s' "$PORT" "$1"
+}
+
+# get PATH [CURL-ARGS...]: head and body of one request in $output.
+get() {
+	local p=$1
+	shift
+	run curl -s --max-time 10 -D - "$@" "$(url "$p")"
+}
+
+# The session id set by the response in $output ("" when none).
+set_id() {
+	sed -n 's/^Set-Cookie: ihttpd_session=\([^;]*\);.*/\1/p' <<<"$output" |
+	    tr -d '\r'
+}
+
+# pcounter COOKIE-HEADER-LINE [ihttpd args]: GET /counter in pipe mode.
+pcounter() {
+	local c=$1
+	shift
+	pipe_req "GET /counter HTTP/1.1\r\nHost: t\r\n${c}Connection: close\r\n\r\n" \
+	    -c "$CONF" "$@"
+}
+
+# ---- the counter and the cookie --------------------------------------------------
+
+@test "a curl cookie jar on /counter counts 1, 2, 3; a new jar starts again at 1" {
+	local i
+	srv
+	for i in 1 2 3; do
+		run curl -s --max-time 5 -c "$T/jar" -b "$T/jar" "$(url /counter)"
+		[ "$output" = "visits: $i" ] || { echo "got '$output'" >&2; return 1; }
+	done
+	run curl -s --max-time 5 -c "$T/jar2" -b "$T/jar2" "$(url /counter)"
+	[ "$output" = "visits: 1" ]
+	# one cookie per jar, different ids, one store file each
+	[ "$(grep -c ihttpd_session "$T/jar")" -eq 1 ]
+	[ "$(awk '$6 == "ihttpd_session" {print $7}' "$T/jar")" != \
+	    "$(awk '$6 == "ihttpd_session" {print $7}' "$T/jar2")" ]
+	[ "$(ls "$S" | grep -vc '\.lock$')" -eq 2 ]
+}
+
+@test "Set-Cookie: 22 base64url characters (128 bits), exactly Path=/; HttpOnly; SameSite=Lax; sent only for a new session" {
+	srv
+	local ids=() i id
+	for i in 1 2 3 4 5; do
+		get /counter
+		has '^HTTP/1\.1 200 '
+		[ "$(grep -c '^Set-Cookie:' <<<"$output")" -eq 1 ]
+		has $'^Set-Cookie: ihttpd_session=[A-Za-z0-9_-]{22}; Path=/; HttpOnly; SameSite=Lax\r$'
+		id=$(set_id)
+		# 128 bits in 22 characters: the last one carries 2 bits
+		[[ $id =~ [AQgw]$ ]]
+		ids+=("$id")
+	done
+	[ "$(printf '%s\n' "${ids[@]}" | sort -u | wc -l)" -eq 5 ]
+	# a known session gets no new cookie
+	get /counter -b "ihttpd_session=${ids[0]}"
+	has '^visits: 2'
+	hasnt '^Set-Cookie'
+}
+
+@test "session_cookie names the cookie" {
+	srv --session_cookie sid
+	get /counter
+	has $'^Set-Cookie: sid=[A-Za-z0-9_-]{22}; Path=/; HttpOnly; SameSite=Lax\r$'
+	local id
+	id=$(sed -n 's/^Set-Cookie: sid=\([^;]*\);.*/\1/p' <<<"$output")
+	get /counter -b "sid=$id"
+	has '^visits: 2'
+	get /counter -b "ihttpd_session=$id"
+	has '^visits: 1'
+}
+
+# ---- ids the server did not issue ---------------------------------------------------
+
+@test "a forged id of valid form is not adopted: a fresh id, visits 1, no file under the forged name" {
+	srv
+	local forged=AAAAAAAAAAAAAAAAAAAAAA new
+	get /counter -b "ihttpd_session=$forged"
+	has '^visits: 1'
+	new=$(set_id)
+	[[ $new =~ ^[A-Za-z0-9_-]{22}$ ]]
+	[ "$new" != "$forged" ]
+	[ ! -e "$S/$forged" ]
+	[ ! -e "$S/$forged.lock" ]
+	[ -z "$(find "$D" -name "*$forged*")" ]
+	# the forged id stays unknown on the next visit
+	get /counter -b "ihttpd_session=$forged"
+	has '^visits: 1'
+	[ "$(set_id)" != "$forged" ]
+	[ "$(set_id)" != "$new" ]
+	[ ! -e "$S/$forged" ]
+}
+
+@test "bad session cookies (too long, bad characters, empty, quoted, duplicated) get a fresh session, never 500" {
+	srv
+	local good long c n=0 id
+	get /counter
+	good=$(set_id)
+	long=$(head -c 300 /dev/zero | tr '\0' A)
+	local -a bad=(
+		"ihttpd_session=$long"
+		"ihttpd_session=$(head -c 4000 /dev/zero | tr '\0' B)"
+		"ihttpd_session=${good}A"
+		"ihttpd_session=${good:0:21}"
+		'ihttpd_session=../../../../etc/passwd'
+		'ihttpd_session=..%2F..%2F..%2Fetc%2Fpwd'
+		'ihttpd_session=AAAAAAAAAAAAAAAAAAAA/A'
+		'ihttpd_session=AAAAAAAAAAAAAAAAAAAAA.'
+		'ihttpd_session=AAAAAAAAAAAAAAAAAAAA+/'
+		"ihttpd_session=${good:0:21}="
+		"ihttpd_session=\"$good\""
+		'ihttpd_session='
+		'ihttpd_session'
+		'='
+		';;;'
+		"ihttpd_session =$good"
+		"IHTTPD_SESSION=$good"
+		"xihttpd_session=$good"
+		'ihttpd_session=CCCCCCCCCCCCCCCCCCCCCC; ihttpd_session=DDDDDDDDDDDDDDDDDDDDDD'
+		"ihttpd_session=CCCCCCCCCCCCCCCCCCCCCC; ihttpd_session=$long"
+	)
+	for c in "${bad[@]}"; do
+		n=$((n + 1))
+		get /counter -H "Cookie: $c"
+		if ! grep -q '^HTTP/1\.1 200 ' <<<"$output" ||
+		    ! grep -q '^visits: 1' <<<"$output"; then
+			echo "#$n '${c:0:60}': $(head -1 <<<"$output")" >&2
+			return 1
+		fi
+		id=$(set_id)
+		[[ $id =~ ^[A-Za-z0-9_-]{22}$ ]] && [ "$id" != "$good" ] ||
+		    { echo "#$n: id '$id'" >&2; return 1; }
+	done
+	# nothing but 22-character ids (and their locks) in the store
+	[ -z "$(ls -A "$S" | grep -Ev '^[A-Za-z0-9_-]{22}(\.lock)?$')" ]
+	[ ! -e "$S/CCCCCCCCCCCCCCCCCCCCCC" ]
+	[ ! -e "$S/DDDDDDDDDDDDDDDDDDDDDD.lock" ]
+	[ -z "$(find "$T" / -maxdepth 2 -name passwd -newer "$CONF" 2>/dev/null)" ]
+	# the good session was left alone
+	get /counter -b "ihttpd_session=$good"
+	has '^visits: 2'
+	# among other cookies, and in a second Cookie field
+	get /counter -H "Cookie: a=1; ihttpd_session=$good; b=2"
+	has '^visits: 3'
+	get /counter -H 'Cookie: a=1' -H "Cookie: ihttpd_session=$good"
+	has '^visits: 4'
+}
+
+# ---- the store --------------------------------------------------------------------
+
+@test "store: directory 0700, files 0600, \"ihttpd-session 1\" format; rewritten by rename only when changed" {
+	srv
+	local id ino
+	get /counter
+	id=$(set_id)
+	[ "$(stat -c %a "$D")" = 700 ]
+	[ "$(stat -c %a "$S")" = 700 ]
+	[ "$(stat -c %a "$S/$id")" = 600 ]
+	[ "$(stat -c %a "$S/$id.lock")" = 600 ]
+	[ "$(head -1 "$S/$id")" = "ihttpd-session 1" ]
+	# length-prefixed records: "6 1\nvisits1\n"
+	[ "$(tail -c +18 "$S/$id" | od -An -c | tr -s ' ')" = \
+	    "$(printf '6 1\nvisits1\n' | od -An -c | tr -s ' ')" ]
+	# a read-only request does not rewrite the file
+	ino=$(stat -c %i "$S/$id")
+	get /login -b "ihttpd_session=$id"
+	has '^HTTP/1\.1 200 '
+	hasnt '^Set-Cookie'
+	[ "$(stat -c %i "$S/$id")" = "$ino" ]
+	# a change replaces it (temp + rename: a new inode), no temp left
+	get /counter -b "ihttpd_session=$id"
+	has '^visits: 2'
+	[ "$(stat -c %i "$S/$id")" != "$ino" ]
+	[ "$(stat -c %a "$S/$id")" = 600 ]
+	[ -z "$(ls -A "$S" | grep '^\.')" ]
+	# a handler without sessions opens none
+	get /hello
+	hasnt '^Set-Cookie'
+	[ "$(ls "$S" | wc -l)" -eq 2 ]
+}
+
+@test "a store file that does not parse is not adopted: a fresh session" {
+	srv
+	local id
+	get /counter
+	id=$(set_id)
+	printf 'ihttpd-session 1\n99 1\nvisits1\n' >"$S/$id"
+	get /counter -b "ihttpd_session=$id"
+	has '^visits: 1'
+	[ "$(set_id)" != "$id" ]
+	printf 'garbage' >"$S/$id"
+	get /counter -b "ihttpd_session=$id"
+	has '^visits: 1'
+}
+
+# ---- expiry -----------------------------------------------------------------------
+
+@test "expiry: session_ttl 10, a session made at T is kept at T+5 and replaced at T+20" {
+	local t0 id
+	t0=$(date +%s)
+	IHTTPD_FIXED_TIME=$t0 pcounter '' --session_ttl 10
+	has '^visits: 1'
+	id=$(set_id)
+	[ -f "$S/$id" ]
+	IHTTPD_FIXED_TIME=$((t0 + 5)) pcounter "Cookie: ihttpd_session=$id\r\n" \
+	    --session_ttl 10
+	has '^visits: 2'
+	hasnt '^Set-Cookie'
+	IHTTPD_FIXED_TIME=$((t0 + 20)) pcounter "Cookie: ihttpd_session=$id\r\n" \
+	    --session_ttl 10
+	has '^visits: 1'
+	[ -n "$(set_id)" ]
+	[ "$(set_id)" != "$id" ]
+	# and the old id stays dead
+	IHTTPD_FIXED_TIME=$((t0 + 21)) pcounter "Cookie: ihttpd_session=$id\r\n" \
+	    --session_ttl 10
+	has '^visits: 1'
+}
+
+# ---- login and logout -----------------------------------------------------------------
+
+@test "login larry/wall: 303 to /login, 'logged in as larry'; logout expires the cookie and removes the file" {
+	srv
+	local id
+	get /login -X POST -c "$T/jar" -b "$T/jar" -d 'user=larry&password=wall'
+	has '^HTTP/1\.1 303 '
+	has $'^Location: /login\r$'
+	id=$(awk '$6 == "ihttpd_session" {print $7}' "$T/jar")
+	[ -n "$id" ]
+	[ -f "$S/$id" ]
+	run curl -s --max-time 5 -b "$T/jar" "$(url /login)"
+	has 'logged in as <b>larry</b>'
+	# -L follows the 303 as a GET
+	run curl -s --max-time 5 -L -b "$T/jar" -d 'user=larry&password=wall' \
+	    "$(url /login)"
+	has 'logged in as <b>larry</b>'
+	get /logout -b "ihttpd_session=$id"
+	has '^HTTP/1\.1 303 '
+	has $'^Set-Cookie: ihttpd_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0\r$'
+	[ ! -e "$S/$id" ]
+	[ ! -e "$S/$id.lock" ]
+	# the old cookie no longer logs in
+	get /login -b "ihttpd_session=$id"
+	hasnt 'logged in as'
+	has '<form method="post" action="/login">'
+	[ "$(set_id)" != "$id" ]
+	# and a jar that took the expiry holds no session cookie
+	run curl -s --max-time 5 -c "$T/jar" -b "$T/jar" "$(url /logout)"
+	! grep -q 'ihttpd_session' "$T/jar"
+}
+
+@test "login refusals: dr_evil/1million 403 'may not log in', wrong password and unknown user 403 'Wrong user or password'" {
+	srv
+	get /login -d 'user=dr_evil&password=1million'
+	has '^HTTP/1\.1 403 '
+	has 'That user may not log in\.'
+	hasnt 'logged in as'
+	get /login -d 'user=larry&password=Wall'
+	has '^HTTP/1\.1 403 '
+	has 'Wrong user or password\.'
+	get /login -d 'user=dr_evil&password=2million'
+	has 'Wrong user or password\.'
+	get /login -d 'user=nobody&password=wall'
+	has 'Wrong user or password\.'
+	get /login -d 'user=&password=wall'
+	has '^HTTP/1\.1 400 '
+	get /login -d 'user=larry'
+	has '^HTTP/1\.1 400 '
+	# nothing stored for a refused login
+	! grep -rq larry "$S"
+}
+
+@test "login issues a new session id (a session id planted before login is not logged in)" {
+	srv
+	local pre
+	# the attacker's own session, a valid server-issued id
+	get /login
+	pre=$(set_id)
+	[ -n "$pre" ]
+	# the victim logs in carrying the planted id
+	get /login -b "ihttpd_session=$pre" -d 'user=larry&password=wall'
+	has '^HTTP/1\.1 303 '
+	# the attacker's copy of the id must not be logged in
+	get /login -b "ihttpd_session=$pre"
+	hasnt 'logged in as'
+}
+
+# ---- concurrency ------------------------------------------------------------------------
+
+@test "16 concurrent clients x 10 requests on one session: no lost update (161, then 162)" {
+	PORT=$(free_port)
+	TCPSERVER_LOG=$T/tcpserver.log
+	tcpserver -c 64 -H -R -l 0 127.0.0.1 "$PORT" "$IHTTPD" -c "$CONF" \
+	    --keepalive_timeout 1 >"$TCPSERVER_LOG" 2>&1 &
+	TCPSERVER_PID=$!
+	local i c id pids=()
+	for i in $(seq 100); do
+		curl -s --max-time 1 -o /dev/null "$(url /hello)" && break
+		sleep 0.05
+	done
+	get /counter
+	has '^visits: 1'
+	id=$(set_id)
+	for c in $(seq 16); do
+		(
+			for i in $(seq 10); do
+				curl -s --max-time 20 -b "ihttpd_session=$id" \
+				    "$(url /counter)"
+			done >"$T/out.$c"
+		) &
+		pids+=($!)
+	done
+	for c in "${pids[@]}"; do
+		wait "$c"
+	done
+	# each of 2..161 answered exactly once
+	[ "$(cat "$T"/out.* | sed -n 's/^visits: //p' | sort -n | tr '\n' ' ')" = \
+	    "$(seq 2 161 | tr '\n' ' ')" ]
+	get /counter -b "ihttpd_session=$id"
+	has '^visits: 162'
+	hasnt '^Set-Cookie'
+	[ "$(ls "$S" | wc -l)" -eq 2 ]
+}
+
+# ---- GC ---------------------------------------------------------------------------------
+
+@test "GC: 50 expired store files (2 days old, session_ttl 60) are collected by opening sessions" {
+	local i f req n=0 left=50
+	mkdir -p "$S"
+	chmod 700 "$D" "$S"
+	for i in $(seq 50); do
+		f=$S/$(printf 'old%019d' "$i")
+		printf 'ihttpd-session 1\n6 1\nvisits7\n' >"$f"
+		touch -d '2 days ago' "$f"
+		touch -d '2 days ago' "$f.lock"
+	done
+	# a fresh, unexpired file that must survive
+	printf 'ihttpd-session 1\n' >"$S/keepkeepkeepkeepkeep00"
+	# 50 keep-alive requests per connection, each opening a new session;
+	# at most 20 connections (1000 opens: P(no collection) < 1e-5)
+	for i in $(seq 50); do
+		printf 'GET /counter HTTP/1.1\r\nHost: t\r\n\r\n'
+	done >"$T/req"
+	for i in $(seq 20); do
+		"$IHTTPD" -c "$CONF" --session_ttl 60 <"$T/req" >"$T/out" 2>/dev/null
+		n=$((n + 50))
+		left=$(ls "$S" | grep -c '^old' || true)
+		# a lock goes on a pass after its data file: wait for both
+		[ "$left" -eq 0 ] && break
+	done
+	echo "# GC: after $n opens, $left of 100 old files (data+lock) left" >&3
+	[ "$(grep -c '^visits: 1' "$T/out")" -eq 50 ]
+	[ "$left" -eq 0 ]
+	[ -f "$S/keepkeepkeepkeepkeep00" ]
+}
