@@ -118,7 +118,7 @@ static const struct key keys[] = {
 	{ "session_cookie", K_STR, O(session_cookie), "ihttpd_session", 0, 0,
 	    "name of the session cookie" },
 	{ "session_ttl", K_INT, O(session_ttl), "3600", 10, 31536000,
-	    "seconds a session lives after its last change" },
+	    "seconds a session lives after its last use" },
 	{ "sessions", K_BOOL, O(sessions), "off", 0, 0,
 	    "server-side sessions for handlers: on or off" },
 	{ "symlinks", K_SYMLINKS, O(symlinks), "beneath", 0, 0,
@@ -1092,6 +1092,11 @@ config_load(int argc, char **argv, int *check_only)
 	if (cfg.nindex == 0 && cfg.index != NULL && cfg.index[0] == NULL)
 		cfg.index = NULL;
 	/* Values that end up in response headers: no control bytes. */
+	if (cfg.session_cookie == NULL || *cfg.session_cookie == '\0' ||
+	    strspn(cfg.session_cookie, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ"
+	    "KLMNOPQRSTUVWXYZ0123456789!#$%&'*+-.^_`|~") !=
+	    strlen(cfg.session_cookie))
+		cerr("session_cookie: the name must be a token (RFC 6265)");
 	if (has_ctl(cfg.server_tokens))
 		cerr("server_tokens: control characters are not allowed");
 	if (has_ctl(cfg.default_type) || has_ctl(cfg.charset))

@@ -122,7 +122,8 @@ form_parse_urlencoded(struct arena *a, struct kvlist *l, const char *s,
 
 /*
  * A parameter of a header value: `; name=value` or `; name="quoted"`,
- * case-insensitive name (RFC 9110 5.6.6).  In the arena, or NULL.
+ * case-insensitive name (RFC 9110 5.6.6).  Quoted values are skipped
+ * whole while looking for the next ';'.  In the arena, or NULL.
  */
 static char *
 header_param(struct arena *a, const char *v, const char *name)
@@ -130,35 +131,58 @@ header_param(struct arena *a, const char *v, const char *name)
 	size_t nl = strlen(name);
 	const char *p = v;
 
-	while ((p = strchr(p, ';')) != NULL) {
-		const char *e;
-		char *out, *o;
+	/* The media type or disposition itself comes first. */
+	p += strcspn(p, ";\"");
+	while (*p == ';') {
+		const char *pn, *val;
+		size_t pl, vl;
+		int quoted;
 
 		p++;
 		p += strspn(p, " \t");
-		if (strncasecmp(p, name, nl) != 0 || p[nl] != '=')
+		pn = p;
+		p += strcspn(p, "=; \t");
+		pl = (size_t)(p - pn);
+		p += strspn(p, " \t");
+		if (*p != '=') {
+			p += strcspn(p, ";");
 			continue;
-		p += nl + 1;
-		if (*p != '"') {
-			e = p + strcspn(p, "; \t");
-			return arena_strndup(a, p, (size_t)(e - p));
 		}
-		if ((out = o = arena_alloc(a, strlen(p))) == NULL)
-			return NULL;
+		p++;
+		p += strspn(p, " \t");
 		/*
 		 * No backslash escapes: browsers send a file name such as
 		 * C:\x\y.txt as it is and percent-encode quotes (RFC 7578
 		 * 4.2), and a boundary cannot hold a backslash.
 		 */
-		for (p++; *p != '"'; p++) {
-			if (*p == '\0')
-				return NULL;
-			*o++ = *p;
+		if ((quoted = *p == '"')) {
+			val = ++p;
+			p += strcspn(p, "\"");
+			if (*p != '"')
+				return NULL;	/* unterminated */
+			vl = (size_t)(p - val);
+			p++;
+		} else {
+			val = p;
+			p += strcspn(p, "; \t");
+			vl = (size_t)(p - val);
 		}
-		*o = '\0';
-		return out;
+		if (pl == nl && strncasecmp(pn, name, nl) == 0)
+			return arena_strndup(a, val, vl);
+		p += strcspn(p, ";");
+		(void)quoted;
 	}
 	return NULL;
+}
+
+/* Is a Content-Type this media type (parameters aside)? */
+int
+form_is_type(const char *ct, const char *type)
+{
+	size_t n = strlen(type);
+
+	return ct != NULL && strncasecmp(ct, type, n) == 0 &&
+	    (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t');
 }
 
 /* The boundary of a multipart/form-data type (RFC 2046 5.1.1), or NULL. */
@@ -168,7 +192,7 @@ form_boundary(struct arena *a, const char *ct)
 	char *b;
 	size_t i;
 
-	if (ct == NULL || strncasecmp(ct, "multipart/form-data", 19) != 0)
+	if (!form_is_type(ct, "multipart/form-data"))
 		return NULL;
 	if ((b = header_param(a, ct, "boundary")) == NULL)
 		return NULL;
@@ -224,9 +248,8 @@ mp_start(struct ih_request *r)
 		return 0;
 	b = form_boundary(r->a, ih_header(r, "Content-Type"));
 	if (b == NULL)
-		return mp_fail(r, ih_header(r, "Content-Type") != NULL &&
-		    strncasecmp(ih_header(r, "Content-Type"),
-		    "multipart/form-data", 19) == 0 ? 400 : 415,
+		return mp_fail(r, form_is_type(ih_header(r, "Content-Type"),
+		    "multipart/form-data") ? 400 : 415,
 		    "not multipart/form-data with a boundary");
 	if ((m = arena_alloc(r->a, sizeof(*m))) == NULL ||
 	    (m->buf = malloc(MP_BUF)) == NULL)
@@ -279,6 +302,10 @@ mp_headers(struct ih_request *r, struct ih_part *part, const char *h,
 			base = bs;
 		if (base != NULL)
 			part->filename = base + 1;
+		/* Not even a path component: "." and ".." become "_". */
+		if (strcmp(part->filename, ".") == 0 ||
+		    strcmp(part->filename, "..") == 0)
+			part->filename = "_";
 	}
 	return 0;
 }
@@ -397,6 +424,10 @@ ih_part_next(struct ih_request *r, struct ih_part *part)
 		if (end != NULL) {
 			size_t hl = end >= m->buf + m->pos ?
 			    (size_t)(end - (m->buf + m->pos)) : 0;
+
+			if (hl > MP_HEAD_MAX)
+				return mp_fail(r, 400,
+				    "multipart headers too long");
 
 			if (mp_headers(r, part, m->buf + m->pos, hl) == -1)
 				return -1;
@@ -546,8 +577,7 @@ ih_parse_body(struct ih_request *r)
 	status = r->query_status;
 	if (status != 0 || r->body_done || (r->hd.clen <= 0 && !r->hd.chunked))
 		;
-	else if (ct != NULL && strncasecmp(ct,
-	    "application/x-www-form-urlencoded", 33) == 0) {
+	else if (form_is_type(ct, "application/x-www-form-urlencoded")) {
 		char *body = NULL, *nb;
 		size_t len = 0, cap = 0;
 		ssize_t n;
@@ -577,8 +607,7 @@ ih_parse_body(struct ih_request *r)
 			status = form_parse_urlencoded(r->a, &r->params,
 			    body != NULL ? body : "", len);
 		free(body);
-	} else if (ct != NULL && strncasecmp(ct, "multipart/form-data",
-	    19) == 0)
+	} else if (form_is_type(ct, "multipart/form-data"))
 		status = parse_multipart(r);
 	else
 		status = 415;

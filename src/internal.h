@@ -397,6 +397,7 @@ int	 form_parse_urlencoded(struct arena *, struct kvlist *, const char *,
 int	 form_kv_add(struct arena *, struct kvlist *, const char *,
 	    const char *);
 const char *form_boundary(struct arena *, const char *content_type);
+int	 form_is_type(const char *content_type, const char *type);
 void	 form_cleanup(struct ih_request *);
 
 /* ---- session.c ----------------------------------------------------- */

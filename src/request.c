@@ -178,9 +178,9 @@ params_load(struct ih_request *r)
 	const char *ct = ih_header(r, "Content-Type");
 
 	request_query_params(r);
-	if (!r->body_parsed && !r->body_started && ct != NULL &&
-	    (strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0 ||
-	    strncasecmp(ct, "multipart/form-data", 19) == 0)) {
+	if (!r->body_parsed && !r->body_started &&
+	    (form_is_type(ct, "application/x-www-form-urlencoded") ||
+	    form_is_type(ct, "multipart/form-data"))) {
 		int st = r->status;
 
 		ih_parse_body(r);

@@ -267,6 +267,8 @@ set_cookie(struct ih_request *r, const char *value, int expire)
 	return ih_set_cookie(r, cfg.session_cookie, value, attrs);
 }
 
+static int save(struct session *);
+
 /* A fresh id from the kernel's CSPRNG, locked, with its cookie set. */
 static int
 new_id(struct ih_request *r, struct session *s, const char *dir)
@@ -337,7 +339,16 @@ sess_open(struct ih_request *r)
 		return NULL;
 	}
 	s->fresh = 1;
-	s->dirty = 1;		/* a new session is stored even if empty */
+	s->dirty = 1;
+	/*
+	 * Store it now, before its cookie can reach the client: a second
+	 * request with that cookie then finds the file and waits on the
+	 * lock instead of making a session of its own.
+	 */
+	if (save(s) == -1) {
+		s->failed = 1;
+		return NULL;
+	}
 	return s;
 }
 
@@ -413,7 +424,7 @@ ih_session_renew(struct ih_request *r)
 	if (s->lock_fd != -1)
 		close(s->lock_fd);
 	s->lock_fd = -1;
-	if (new_id(r, s, dir) == -1) {
+	if (new_id(r, s, dir) == -1 || save(s) == -1) {
 		s->failed = 1;
 		return -1;
 	}
@@ -444,7 +455,7 @@ save(struct session *s)
 {
 	char dir[4096], path[4200], tmp[4200], head[64];
 	size_t i;
-	int fd;
+	int fd, bad;
 	FILE *fp;
 
 	if (sess_dir(dir, sizeof(dir)) == -1)
@@ -467,8 +478,8 @@ save(struct session *s)
 		fwrite(s->v[i].val, 1, s->v[i].vlen, fp);
 		fputc('\n', fp);
 	}
-	if (fflush(fp) != 0 || ferror(fp) || fclose(fp) != 0 ||
-	    rename(tmp, path) == -1) {
+	bad = fflush(fp) != 0 || ferror(fp);
+	if (fclose(fp) != 0 || bad || rename(tmp, path) == -1) {
 		unlink(tmp);
 		return -1;
 	}
