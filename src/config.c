@@ -24,8 +24,8 @@
 
 struct config cfg;
 
-enum ktype { K_STR, K_INT, K_SIZE, K_LIST, K_ZONES, K_BOOL, K_SYMLINKS,
-	K_ERRPAGE, K_MULTI, K_MULTIC, K_RLOOKUP };
+enum ktype { K_STR, K_INT, K_SIZE, K_LIST, K_ZONES, K_ENUM, K_ERRPAGE,
+	K_MULTI, K_MULTIC };
 
 struct key {
 	const char	*name;
@@ -34,95 +34,110 @@ struct key {
 	const char	*def;		/* NULL: unset */
 	long long	 min, max;
 	const char	*help;
+	const char	*choices;	/* K_ENUM: "a|b|c", stored as 0, 1, 2 */
 };
+
+#define ONOFF	"off|on"
 
 #define O(f)	offsetof(struct config, f)
 
 /* Sorted by name: looked up with bsearch. */
 static const struct key keys[] = {
 	{ "access_log", K_STR, O(access_log), "stderr", 0, 0,
-	    "access log: FILE, stderr, syslog or off" },
+	    "access log: FILE, stderr, syslog or off", NULL },
 	{ "allow", K_MULTI, O(allow), NULL, 0, 0,
-	    "peers allowed: POSIX regexes on the address (repeatable)" },
+	    "peers allowed: POSIX regexes on the address (repeatable)", NULL },
 	{ "body_timeout", K_INT, O(body_timeout), "30", 1, 3600,
-	    "seconds a request body may stall before 408" },
+	    "seconds a request body may stall before 408", NULL },
 	{ "charset", K_STR, O(charset), NULL, 0, 0,
-	    "charset parameter added to text/* types" },
+	    "charset parameter added to text/* types", NULL },
 	{ "cidr_allow", K_MULTIC, O(cidr_allow), NULL, 0, 0,
-	    "peers allowed: IPv4/IPv6 CIDR blocks (repeatable)" },
+	    "peers allowed: IPv4/IPv6 CIDR blocks (repeatable)", NULL },
 	{ "cidr_deny", K_MULTIC, O(cidr_deny), NULL, 0, 0,
-	    "peers denied: IPv4/IPv6 CIDR blocks (repeatable)" },
+	    "peers denied: IPv4/IPv6 CIDR blocks (repeatable)", NULL },
 	{ "datadir", K_STR, O(datadir), "/var/lib/ihttpd", 0, 0,
-	    "directory for server state (Digest secret and nonce counts)" },
+	    "directory for server state (Digest secret and nonce counts)",
+	    NULL },
 	{ "debug", K_ZONES, O(debug), NULL, 0, 0,
-	    "debug zones: INIT,PROC,REQ,RESP,AUTH,FILE,READ,SEND,ALL" },
+	    "debug zones: INIT,PROC,REQ,RESP,AUTH,FILE,READ,SEND,ALL", NULL },
 	{ "debug_log", K_STR, O(debug_log), "stderr", 0, 0,
-	    "where debug lines go: FILE, stderr or syslog" },
+	    "where debug lines go: FILE, stderr or syslog", NULL },
 	{ "default_type", K_STR, O(default_type), "application/octet-stream",
-	    0, 0, "type of a file whose extension is unknown" },
+	    0, 0, "type of a file whose extension is unknown", NULL },
 	{ "deny", K_MULTI, O(deny), NULL, 0, 0,
-	    "peers denied: POSIX regexes on the address (repeatable)" },
-	{ "digest_legacy", K_BOOL, O(digest_legacy), "off", 0, 0,
-	    "accept RFC 2069 Digest (no qop, no replay check): on or off" },
+	    "peers denied: POSIX regexes on the address (repeatable)", NULL },
+	{ "digest_legacy", K_ENUM, O(digest_legacy), "off", 0, 0,
+	    "accept RFC 2069 Digest (no qop, no replay check): on or off",
+	    ONOFF },
 	{ "docroot", K_STR, O(docroot), "/var/www/html", 0, 0,
-	    "directory files are served from" },
+	    "directory files are served from", NULL },
 	{ "error_log", K_STR, O(error_log), "stderr", 0, 0,
-	    "error log: FILE, stderr, syslog or off" },
+	    "error log: FILE, stderr, syslog or off", NULL },
 	{ "error_page", K_ERRPAGE, O(error_pages), NULL, 0, 0,
-	    "\"CODE /path\": serve /path as the page for CODE (repeatable)" },
-	{ "gzip_static", K_BOOL, O(gzip_static), "off", 0, 0,
-	    "send FILE.br or FILE.gz when the client accepts it: on or off" },
+	    "\"CODE /path\": serve /path as the page for CODE (repeatable)",
+	    NULL },
+	{ "gzip_static", K_ENUM, O(gzip_static), "off", 0, 0,
+	    "send FILE.br or FILE.gz when the client accepts it: on or off",
+	    ONOFF },
 	{ "header_timeout", K_INT, O(header_timeout), "15", 1, 3600,
-	    "seconds to read a request head before 408" },
+	    "seconds to read a request head before 408", NULL },
 	{ "index", K_LIST, O(index), "index.html index.htm", 0, 0,
-	    "index files tried for a directory, in order" },
+	    "index files tried for a directory, in order", NULL },
 	{ "keepalive_requests", K_INT, O(keepalive_requests), "100", 1,
-	    1000000, "requests served on one connection" },
+	    1000000, "requests served on one connection", NULL },
 	{ "keepalive_timeout", K_INT, O(keepalive_timeout), "5", 0, 3600,
-	    "seconds a connection may idle between requests" },
-	{ "listing", K_BOOL, O(listing), "off", 0, 0,
-	    "HTML listing of a directory without an index: on or off" },
+	    "seconds a connection may idle between requests", NULL },
+	{ "listing", K_ENUM, O(listing), "off", 0, 0,
+	    "HTML listing of a directory without an index: on or off",
+	    ONOFF },
 	{ "log_level", K_INT, O(log_level), "2", 0, 4,
-	    "error log detail: 0 errors .. 4 debug" },
-	{ "magic", K_BOOL, O(magic), "off", 0, 0,
-	    "type unknown extensions by content (libmagic): on or off" },
+	    "error log detail: 0 errors .. 4 debug", NULL },
+	{ "magic", K_ENUM, O(magic), "off", 0, 0,
+	    "type unknown extensions by content (libmagic): on or off",
+	    ONOFF },
 	{ "max_body", K_SIZE, O(max_body), "10m", 0, LLONG_MAX / 2,
-	    "largest request body (k, m, g suffixes) before 413" },
+	    "largest request body (k, m, g suffixes) before 413", NULL },
 	{ "max_field", K_SIZE, O(max_field), "64k", 1, 1024 * 1024,
-	    "largest multipart field kept in memory before 413" },
+	    "largest multipart field kept in memory before 413", NULL },
 	{ "max_form", K_SIZE, O(max_form), "1m", 1, 1024 * 1024,
-	    "largest urlencoded body parsed into parameters before 413" },
+	    "largest urlencoded body parsed into parameters before 413",
+	    NULL },
 	{ "max_header_size", K_SIZE, O(max_header_size), "16k", 256,
-	    1024 * 1024, "largest request head in bytes before 431" },
+	    1024 * 1024, "largest request head in bytes before 431", NULL },
 	{ "max_headers", K_INT, O(max_headers), "100", 1, 10000,
-	    "most header fields in a request before 431" },
+	    "most header fields in a request before 431", NULL },
 	{ "max_ranges", K_INT, O(max_ranges), "16", 1, 1000,
-	    "most ranges in one request; above it the whole file is sent" },
+	    "most ranges in one request; above it the whole file is sent",
+	    NULL },
 	{ "max_request_line", K_SIZE, O(max_request_line), "8k", 64,
-	    1024 * 1024, "longest request line in bytes before 414" },
+	    1024 * 1024, "longest request line in bytes before 414", NULL },
 	{ "mimetypes", K_STR, O(mimetypes), NULL, 0, 0,
 	    "mime.types file (default /etc/mime.types, else the installed "
-	    "one)" },
+	    "one)", NULL },
 	{ "nonce_ttl", K_INT, O(nonce_ttl), "300", 10, 86400,
-	    "seconds a Digest nonce stays fresh (then stale=true)" },
+	    "seconds a Digest nonce stays fresh (then stale=true)", NULL },
 	{ "remote_addr", K_STR, O(remote_addr), NULL, 0, 0,
-	    "peer address reported when stdin is not a socket" },
-	{ "reverse_lookups", K_RLOOKUP, O(reverse_lookups), "off", 0, 0,
-	    "match allow/deny on the peer's name too: off, on or double" },
+	    "peer address reported when stdin is not a socket", NULL },
+	{ "reverse_lookups", K_ENUM, O(reverse_lookups), "off", 0, 0,
+	    "match allow/deny on the peer's name too: off, on or double" ,
+	    "off|on|double" },
 	{ "send_timeout", K_INT, O(send_timeout), "60", 1, 3600,
-	    "seconds a client may stall reading the response" },
+	    "seconds a client may stall reading the response", NULL },
 	{ "server_name", K_STR, O(server_name), NULL, 0, 0,
-	    "SERVER_NAME for handlers (default: Host, else local address)" },
+	    "SERVER_NAME for handlers (default: Host, else local address)",
+	    NULL },
 	{ "server_tokens", K_STR, O(server_tokens), NULL, 0, 0,
-	    "text appended to the Server header" },
+	    "text appended to the Server header", NULL },
 	{ "session_cookie", K_STR, O(session_cookie), "ihttpd_session", 0, 0,
-	    "name of the session cookie" },
+	    "name of the session cookie", NULL },
 	{ "session_ttl", K_INT, O(session_ttl), "3600", 10, 31536000,
-	    "seconds a session lives after its last use" },
-	{ "sessions", K_BOOL, O(sessions), "off", 0, 0,
-	    "server-side sessions for handlers: on or off" },
-	{ "symlinks", K_SYMLINKS, O(symlinks), "beneath", 0, 0,
-	    "follow symlinks: off, owner (same owner) or beneath docroot" },
+	    "seconds a session lives after its last use", NULL },
+	{ "sessions", K_ENUM, O(sessions), "off", 0, 0,
+	    "server-side sessions for handlers: on or off",
+	    ONOFF },
+	{ "symlinks", K_ENUM, O(symlinks), "beneath", 0, 0,
+	    "follow symlinks: off, owner (same owner) or beneath docroot" ,
+	    "off|owner|beneath" },
 };
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
 _Static_assert(NKEYS <= 64, "key_file/key_line need room for every key");
@@ -265,6 +280,24 @@ set_list(const struct key *k, char *v)
 	return 0;
 }
 
+/* The position of v in "a|b|c", or -1. */
+static int
+choice_index(const char *choices, const char *v)
+{
+	const char *p = choices;
+	size_t vl = strlen(v);
+	int i;
+
+	for (i = 0; *p != '\0'; i++) {
+		size_t n = strcspn(p, "|");
+
+		if (n == vl && strncmp(p, v, n) == 0)
+			return i;
+		p += n + (p[n] == '|');
+	}
+	return -1;
+}
+
 /* A repeatable key: every line (and option) adds its words. */
 static void
 add_multi(struct strlist *l, char *v, const char *sep)
@@ -370,26 +403,22 @@ set_key(const struct key *k, char *v)
 		if (set_list(k, v) == -1)
 			cerr("%s: out of memory", k->name);
 		break;
-	case K_BOOL:
-		if (strcmp(v, "on") == 0)
-			x = 1;
-		else if (strcmp(v, "off") == 0)
-			x = 0;
-		else {
-			cerr("%s: '%s' is neither on nor off", k->name, v);
-			return;
-		}
-		*(long long *)field = x;
-		break;
-	case K_SYMLINKS:
-		if (strcmp(v, "off") == 0)
-			x = SYMLINKS_OFF;
-		else if (strcmp(v, "owner") == 0)
-			x = SYMLINKS_OWNER;
-		else if (strcmp(v, "beneath") == 0)
-			x = SYMLINKS_BENEATH;
-		else {
-			cerr("symlinks: '%s' is not off, owner or beneath", v);
+	case K_ENUM:
+		if ((x = choice_index(k->choices, v)) < 0) {
+			char list[96], *bar;
+
+			/* "a|b|c" reads "a, b or c" */
+			snprintf(list, sizeof(list), "%s", k->choices);
+			while ((bar = strchr(list, '|')) != NULL) {
+				if (strchr(bar + 1, '|') == NULL) {
+					memmove(bar + 4, bar + 1, strlen(bar));
+					memcpy(bar, " or ", 4);
+				} else {
+					memmove(bar + 2, bar + 1, strlen(bar));
+					memcpy(bar, ", ", 2);
+				}
+			}
+			cerr("%s: '%s' is not %s", k->name, v, list);
 			return;
 		}
 		*(long long *)field = x;
@@ -413,20 +442,6 @@ set_key(const struct key *k, char *v)
 		}
 		break;
 	}
-	case K_RLOOKUP:
-		if (strcmp(v, "off") == 0)
-			x = RLOOKUP_OFF;
-		else if (strcmp(v, "on") == 0)
-			x = RLOOKUP_ON;
-		else if (strcmp(v, "double") == 0)
-			x = RLOOKUP_DOUBLE;
-		else {
-			cerr("reverse_lookups: '%s' is not off, on or double",
-			    v);
-			return;
-		}
-		*(long long *)field = x;
-		break;
 	case K_ZONES:
 		if (parse_zones(v, &x) == -1) {
 			cerr("debug: '%s' is not a list of INIT, PROC, REQ, "
