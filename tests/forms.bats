@@ -8,6 +8,7 @@
 # 127.0.0.1 (teardown stops it by pid), and pipe mode.
 
 load helpers
+load fixtures/forms/common
 
 MP=$BATS_TEST_DIRNAME/fixtures/forms/mp.py
 
@@ -24,53 +25,7 @@ setup() {
 	F=$BATS_FILE_TMPDIR
 	D=$T/data
 	CONF=$T/forms.conf
-	cat >"$CONF" <<EOF
-docroot        $ROOT/conf/www
-mimetypes      $ROOT/conf/mime.types
-datadir        $D
-access_log     $T/access.log
-error_log      $T/error.log
-log_level      2
-sessions       on
-
-<Object path="/hello">
-  Service fn=hello greeting="Hello from ihttpd!"
-</Object>
-<Object path="/env">
-  Service fn=env
-</Object>
-<Object path="/counter">
-  Service fn=counter
-</Object>
-<Object path="/upload">
-  Service fn=upload
-</Object>
-<Object path="/login">
-  Service fn=login lookup=demo-users
-</Object>
-<Object path="/logout">
-  Service fn=logout
-</Object>
-EOF
-}
-
-teardown() {
-	local p
-	if [ -n "${TCPSERVER_PID:-}" ]; then
-		for p in $(pgrep -P "$TCPSERVER_PID"); do
-			kill "$p" 2>/dev/null
-		done
-	fi
-	stop_tcpserver
-}
-
-srv() {
-	start_tcpserver -c "$CONF" --body_timeout 2 --header_timeout 3 \
-	    --keepalive_timeout 1 "$@"
-}
-
-url() {
-	printf 'http://127.0.0.1:%s%s' "$PORT" "$1"
+	write_forms_conf
 }
 
 # st CURL-ARGS...: the status code curl got.
