@@ -3,7 +3,7 @@
 # lookups) and PathCheck fn=acl.  Most tests run one piped connection with
 # --remote_addr (the address is taken as given there); the real-socket
 # tests use tcpserver on 127.0.0.1, inetd6.py on ::1, and
-# fixtures/auth/inetd1.py on ::ffff:127.0.0.1 (an IPv4-mapped peer).  No
+# fixtures/inetd/inetd6.py on ::ffff:127.0.0.1 (an IPv4-mapped peer).  No
 # test asks DNS about anything but 127.0.0.1, and that only when
 # /etc/hosts answers it.
 
@@ -11,7 +11,6 @@ load helpers
 
 HC=$BATS_TEST_DIRNAME/fixtures/inetd/hc.py
 INETD6=$BATS_TEST_DIRNAME/fixtures/inetd/inetd6.py
-INETD1=$BATS_TEST_DIRNAME/fixtures/auth/inetd1.py
 GET='GET /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n'
 
 setup_file() {
@@ -452,7 +451,7 @@ next_line() {
 }
 
 # inetd_on HELPER HOST [ihttpd args...]: one connection served by a Python
-# inetd (inetd6.py on ::1, inetd1.py on ::ffff:127.0.0.1); sets $PORT.
+# inetd (inetd6.py on ::1, inetd6.py with INETD_BIND=::ffff:127.0.0.1); sets $PORT.
 inetd_on() {
 	local helper=$1 i
 	shift
@@ -507,23 +506,23 @@ have_mapped() {
 
 @test "IPv4-mapped peer (::ffff:127.0.0.1) is reported and matched as 127.0.0.1" {
 	have_mapped || skip "no dual-stack socket here"
-	inetd_on "$INETD1" --cidr_allow 127.0.0.0/8
+	INETD_BIND=::ffff:127.0.0.1 inetd_on "$INETD6" --cidr_allow 127.0.0.0/8
 	run curl -sS --max-time 5 "http://127.0.0.1:$PORT/env"
 	[ "$status" -eq 0 ]
 	has '<th>REMOTE_ADDR</th><td>127\.0\.0\.1</td>'
-	grep -q 'inetd1: peer ::ffff:127.0.0.1' "$T/inetd.log"
+	grep -q 'inetd6: peer ::ffff:127.0.0.1' "$T/inetd.log"
 	run cat "$ACC"
 	has '^127\.0\.0\.1 - - \[[^]]+\] "GET /env HTTP/1\.1" 200 '
 }
 
 @test "IPv4-mapped peer is denied by an IPv4 cidr_deny and an IPv4 regex" {
 	have_mapped || skip "no dual-stack socket here"
-	inetd_on "$INETD1" --cidr_deny 127.0.0.1/32
+	INETD_BIND=::ffff:127.0.0.1 inetd_on "$INETD6" --cidr_deny 127.0.0.1/32
 	run python3 "$HC" send "$PORT" 5 '' -v
 	has '^R 1 403 .*conn=close'
 	wait "$INETD_PID" || true
 	INETD_PID=
-	inetd_on "$INETD1" --allow '127\.0\.0\.1'
+	INETD_BIND=::ffff:127.0.0.1 inetd_on "$INETD6" --allow '127\.0\.0\.1'
 	run curl -sS --max-time 5 -o /dev/null -w '%{http_code}' \
 	    "http://127.0.0.1:$PORT/hello"
 	[ "$output" = 200 ]

@@ -44,27 +44,6 @@ hexof(const EVP_MD *md, const char *s, char *out)
 	return out;
 }
 
-/* printf into a static-sized buffer; aborts on truncation. */
-static char *
-fmt(char *buf, size_t cap, const char *f, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static char *
-fmt(char *buf, size_t cap, const char *f, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, f);
-	n = vsnprintf(buf, cap, f, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= cap) {
-		fprintf(stderr, "fmt: truncated\n");
-		abort();
-	}
-	return buf;
-}
-
 /* The first line a command prints, without its newline; -1 if none. */
 static int
 run1(const char *cmd, char *out, size_t cap)
@@ -891,12 +870,6 @@ main(void)
 
 	arena_reset(&A);
 	free(A.head);
-	{
-		char cmd[sizeof(datadir) + 16];
-
-		fmt(cmd, sizeof(cmd), "rm -rf %s", datadir);
-		if (system(cmd) != 0)
-			unit_diag("could not remove the temporary datadir");
-	}
+	unit_rmtree(datadir);
 	return unit_done();
 }

@@ -850,12 +850,6 @@ main(void)
 
 	arena_reset(&A);
 	free(A.head);
-	{
-		char cmd[sizeof(datadir) + 16];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", datadir);
-		if (system(cmd) != 0)
-			unit_diag("could not remove the temporary datadir");
-	}
+	unit_rmtree(datadir);
 	return unit_done();
 }

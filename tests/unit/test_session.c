@@ -33,25 +33,6 @@ static struct header H[2];
 static char hn_cookie[] = "Cookie", hv_cookie[512], m_get[] = "GET",
     query[] = "";
 
-/* printf into a fixed buffer; aborts on truncation. */
-static char *
-fmt(char *buf, size_t cap, const char *f, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static char *
-fmt(char *buf, size_t cap, const char *f, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, f);
-	n = vsnprintf(buf, cap, f, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= cap)
-		abort();
-	return buf;
-}
-
 /* End the current request as main.c does: save, unlock, free. */
 static void
 req_end(void)
@@ -872,12 +853,6 @@ main(void)
 	req_end();
 	arena_reset(&A);
 	free(A.head);
-	{
-		char cmd[sizeof(datadir) + 16];
-
-		fmt(cmd, sizeof(cmd), "rm -rf %s", datadir);
-		if (system(cmd) != 0)
-			unit_diag("could not remove the temporary datadir");
-	}
+	unit_rmtree(datadir);
 	return unit_done();
 }

@@ -122,4 +122,32 @@ guarded_free(char *p, size_t len)
 		munmap(guard + unit_pagesize() - span, span);
 }
 
+/* printf into a fixed buffer; aborts on truncation (a test bug). */
+static inline char * __attribute__((format(printf, 3, 4)))
+fmt(char *buf, size_t cap, const char *f, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, f);
+	n = vsnprintf(buf, cap, f, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= cap) {
+		fprintf(stderr, "fmt: truncated\n");
+		abort();
+	}
+	return buf;
+}
+
+/* Remove a temporary directory a test made (mkdtemp), with its files. */
+static inline void
+unit_rmtree(const char *dir)
+{
+	char cmd[4200];
+
+	if (snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir) >= (int)sizeof(cmd) ||
+	    system(cmd) != 0)
+		unit_diag("could not remove a temporary directory");
+}
+
 #endif /* UNIT_H */
