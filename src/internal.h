@@ -187,12 +187,15 @@ struct config {
 	long long	 keepalive_timeout;
 	long long	 header_timeout;
 	long long	 body_timeout;
+	long long	 body_min_rate;
+	long long	 lock_timeout;
 	long long	 send_timeout;
 	long long	 max_request_line;
 	long long	 max_header_size;
 	long long	 max_headers;
 	long long	 max_body;
 	long long	 max_ranges;
+	long long	 max_parts;
 	long long	 listing;	/* bool */
 	long long	 magic;		/* bool */
 	long long	 gzip_static;	/* bool */
@@ -204,10 +207,12 @@ struct config {
 	char		*datadir;
 	long long	 digest_legacy;		/* bool */
 	long long	 nonce_ttl;
+	long long	 nonce_slots;
 	long long	 max_form;
 	long long	 max_field;
 	long long	 sessions;		/* bool */
 	long long	 session_ttl;
+	long long	 max_sessions;
 	char		*session_cookie;
 
 	struct object	*objs;
@@ -299,6 +304,7 @@ struct ih_request {
 	size_t		 nuploads;
 	struct session	*sess;
 	const char	*remote_user, *auth_type;
+	int		 store_failed;	/* a store timed out or failed: 503 */
 	/* response */
 	int		 status;
 	char		*rh;		/* handler headers, "Name: v\r\n"... */
@@ -403,6 +409,13 @@ void	 form_cleanup(struct ih_request *);
 /* ---- session.c ----------------------------------------------------- */
 
 void	 sess_finish(struct ih_request *);
+
+/* ---- store.c -------------------------------------------------------- */
+
+int	 store_dir(const char *sub, char *out, size_t len);
+int	 store_lock(int fd, off_t off, off_t len);
+void	 store_unlock(int fd, off_t off, off_t len);
+void	 store_failed(struct ih_request *, const char *what);
 
 /* ---- log.c ---------------------------------------------------------- */
 

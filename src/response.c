@@ -428,6 +428,11 @@ ih_redirect(struct ih_request *r, int status, const char *url)
 int
 ih_error(struct ih_request *r, int status, const char *detail)
 {
+	/* A store that failed this request (store.c): unavailable, retry. */
+	if (status == 500 && r->store_failed) {
+		status = 503;
+		resp_add_header_raw(r, "Retry-After", "5");
+	}
 	resp_set_error(r, status, detail);
 	return IH_ABORTED;
 }

@@ -1,0 +1,118 @@
+/*
+ * store.c - what the on-disk stores (Digest secret, nonce counts,
+ * sessions, upload spools) share: one subdirectory of datadir each, so an
+ * administrator can give each its own file system and one filling up
+ * cannot starve the others, and short byte-range locks with a deadline.
+ * A store that cannot answer in time marks the request: the handler's
+ * 500 becomes 503 with Retry-After (ih_error), never a hang and never a
+ * silent fall-back to another store.
+ *
+ * Locks are open-file-description locks (F_OFD_SETLK): they belong to the
+ * open file, not the process, so they work between the processes of
+ * inetd mode and between threads alike, and close(2) releases them.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+/*
+ * datadir/SUB (SUB may be NULL for datadir itself), both created mode
+ * 0700 when missing; the path is written to out.  0, or -1 with errno
+ * (logged once per process).
+ */
+int
+store_dir(const char *sub, char *out, size_t len)
+{
+	static int logged;
+	int n;
+
+	if (mkdir(cfg.datadir, 0700) == -1 && errno != EEXIST)
+		goto err;
+	n = snprintf(out, len, "%s%s%s", cfg.datadir, sub != NULL ? "/" : "",
+	    sub != NULL ? sub : "");
+	if (n < 0 || (size_t)n >= len) {
+		errno = ENAMETOOLONG;
+		goto err;
+	}
+	if (sub != NULL && mkdir(out, 0700) == -1 && errno != EEXIST)
+		goto err;
+	return 0;
+err:
+	if (!logged++)
+		ih_log(IH_LOG_ERR, "datadir %s%s%s: %s", cfg.datadir,
+		    sub != NULL ? "/" : "", sub != NULL ? sub : "",
+		    strerror(errno));
+	return -1;
+}
+
+/*
+ * An exclusive lock on bytes [off, off + len) of fd (len 0: to the end),
+ * waited for at most `lock_timeout` seconds.  Returns 0, or -1 with errno
+ * (ETIMEDOUT when the deadline passed, the lock still held by another).
+ */
+int
+store_lock(int fd, off_t off, off_t len)
+{
+	struct flock fl;
+	int64_t deadline = mono_ms() + cfg.lock_timeout * 1000;
+	long wait_us = 200;
+
+	for (;;) {
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET;
+		fl.l_start = off;
+		fl.l_len = len;
+		if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
+			return 0;
+		if (errno != EAGAIN && errno != EACCES && errno != EINTR)
+			return -1;
+		if (mono_ms() >= deadline) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		/* Back off: 0.2 ms doubling to 20 ms, so a brief hold costs
+		 * little and a long one costs no CPU. */
+		{
+			struct timespec ts = { 0, wait_us * 1000 };
+
+			nanosleep(&ts, NULL);
+		}
+		if (wait_us < 20000)
+			wait_us *= 2;
+	}
+}
+
+void
+store_unlock(int fd, off_t off, off_t len)
+{
+	struct flock fl;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_UNLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = off;
+	fl.l_len = len;
+	(void)fcntl(fd, F_OFD_SETLK, &fl);
+}
+
+/*
+ * A store could not serve this request (a lock not granted in time, a
+ * full or unwritable datadir): logged once with what failed, and the
+ * request marked so that its 500 goes out as 503 with Retry-After.
+ * r may be NULL (an Init function).
+ */
+void
+store_failed(struct ih_request *r, const char *what)
+{
+	ih_log(IH_LOG_ERR, "%s%s%s: %s", r != NULL ? r->c->peer : "",
+	    r != NULL ? ": " : "", what, errno == ETIMEDOUT ?
+	    "lock not granted within lock_timeout" : strerror(errno));
+	if (r != NULL)
+		r->store_failed = 1;
+}
