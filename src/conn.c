@@ -43,8 +43,9 @@ format_addr(const struct sockaddr_storage *ss, char *addr, size_t alen,
 			    (socklen_t)alen);
 		snprintf(port, plen, "%u", ntohs(in6->sin6_port));
 	} else {
-		snprintf(addr, alen, "127.0.0.1");
-		snprintf(port, plen, "0");
+		/* AF_UNIX or another family: no address to report. */
+		addr[0] = '\0';
+		port[0] = '\0';
 	}
 }
 
@@ -62,9 +63,41 @@ env_addr(const char *name, char *out, size_t len)
 }
 
 /*
- * Set up a connection on fds in/out and find both ends.  A socket on in
- * gives getpeername/getsockname; otherwise (a pipe) `remote_addr`, then
- * tcpserver's TCPREMOTEIP/TCPREMOTEPORT, then 127.0.0.1.  Returns 0 or -1.
+ * The peer when fd 0 is not an IP socket: `remote_addr`, else the
+ * launcher's variables (tcpserver's TCPREMOTEIP, socat's SOCAT_PEERADDR
+ * for EXEC over a socketpair or pipes).  Without them a pipe is a local
+ * debugging session (127.0.0.1, as documented), but a socket of another
+ * family (AF_UNIX: systemd, socat, a proxy) has no address to report:
+ * the peer stays empty, matches no allow rule, and logs as "-".
+ */
+static void
+launcher_peer(struct conn *c, int is_socket)
+{
+	if (cfg.remote_addr != NULL)
+		snprintf(c->peer, sizeof(c->peer), "%s", cfg.remote_addr);
+	else if (env_addr("TCPREMOTEIP", c->peer, sizeof(c->peer)))
+		(void)env_addr("TCPREMOTEPORT", c->peer_port,
+		    sizeof(c->peer_port));
+	else if (env_addr("SOCAT_PEERADDR", c->peer, sizeof(c->peer)))
+		(void)env_addr("SOCAT_PEERPORT", c->peer_port,
+		    sizeof(c->peer_port));
+	else if (!is_socket)
+		snprintf(c->peer, sizeof(c->peer), "127.0.0.1");
+	if (c->peer[0] != '\0' && c->peer_port[0] == '\0')
+		snprintf(c->peer_port, sizeof(c->peer_port), "0");
+	if (c->local[0] == '\0' && !env_addr("TCPLOCALIP", c->local,
+	    sizeof(c->local)) && !env_addr("SOCAT_SOCKADDR", c->local,
+	    sizeof(c->local)))
+		snprintf(c->local, sizeof(c->local), "127.0.0.1");
+	if (c->local_port[0] == '\0' && !env_addr("TCPLOCALPORT",
+	    c->local_port, sizeof(c->local_port)) && !env_addr("SOCAT_SOCKPORT",
+	    c->local_port, sizeof(c->local_port)))
+		snprintf(c->local_port, sizeof(c->local_port), "80");
+}
+
+/*
+ * Set up a connection on fds in/out and find both ends: getpeername and
+ * getsockname on an IP socket, launcher_peer otherwise.  Returns 0 or -1.
  */
 int
 conn_init(struct conn *c, int in, int out)
@@ -79,8 +112,12 @@ conn_init(struct conn *c, int in, int out)
 	c->icap = (size_t)cfg.max_header_size + 1;
 	if (c->icap < 16384)
 		c->icap = 16384;
-	if ((c->ibuf = malloc(c->icap)) == NULL)
+	if ((c->ibuf = malloc(c->icap)) == NULL ||
+	    (c->hbuf = malloc(HEAD_MAX)) == NULL ||
+	    (c->obuf = malloc(OBUF_SIZE)) == NULL) {
+		conn_free(c);
 		return -1;
+	}
 
 	if (getpeername(in, (struct sockaddr *)&ss, &sl) == 0) {
 		c->in_socket = 1;
@@ -90,21 +127,10 @@ conn_init(struct conn *c, int in, int out)
 		if (getsockname(in, (struct sockaddr *)&ss, &sl) == 0)
 			format_addr(&ss, c->local, sizeof(c->local),
 			    c->local_port, sizeof(c->local_port));
-	} else {
-		if (cfg.remote_addr != NULL)
-			snprintf(c->peer, sizeof(c->peer), "%s",
-			    cfg.remote_addr);
-		else if (!env_addr("TCPREMOTEIP", c->peer, sizeof(c->peer)))
-			strcpy(c->peer, "127.0.0.1");
-		if (!env_addr("TCPREMOTEPORT", c->peer_port,
-		    sizeof(c->peer_port)))
-			strcpy(c->peer_port, "0");
-		if (!env_addr("TCPLOCALIP", c->local, sizeof(c->local)))
-			strcpy(c->local, "127.0.0.1");
-		if (!env_addr("TCPLOCALPORT", c->local_port,
-		    sizeof(c->local_port)))
-			strcpy(c->local_port, "80");
-	}
+		if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)
+			launcher_peer(c, 1);
+	} else
+		launcher_peer(c, 0);
 	sl = sizeof(ss);
 	if (getsockname(out, (struct sockaddr *)&ss, &sl) == 0) {
 		struct timeval tv = { (time_t)cfg.send_timeout, 0 };
@@ -124,8 +150,10 @@ void
 conn_free(struct conn *c)
 {
 	free(c->ibuf);
+	free(c->hbuf);
+	free(c->obuf);
 	free(c->peer_host);
-	c->ibuf = NULL;
+	c->ibuf = c->hbuf = c->obuf = NULL;
 	c->peer_host = NULL;
 }
 
@@ -189,14 +217,18 @@ write_failed(struct conn *c, const char *what)
 	return -1;
 }
 
-/* Write all of buf.  0, or -1 with the connection marked closing. */
+/*
+ * Write all of buf.  0, or -1 with the connection marked closing; what
+ * was written before a failure still counts in bytes_out.
+ */
 int
 conn_write(struct conn *c, const void *buf, size_t n)
 {
-	if (write_full(c->out, buf, n) == -1)
-		return write_failed(c, "write");
-	c->bytes_out += n;
-	return 0;
+	struct iovec iov[1];
+
+	iov[0].iov_base = (void *)(uintptr_t)buf;
+	iov[0].iov_len = n;
+	return conn_writev(c, iov, 1);
 }
 
 /*

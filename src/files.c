@@ -378,27 +378,25 @@ send_region(struct ih_request *r, int fd, off_t off, off_t len)
 	if (r->method_head || len == 0) {
 		if (resp_send_head(r, len) == -1)
 			return IH_EXIT;
-		r->finished = 1;
+		resp_done(r, 0);
 		return IH_PROCEED;
 	}
 	if (len <= FILE_BLOCK) {
 		char *buf = arena_alloc(r->a, (size_t)len);
 
 		if (buf == NULL)
-			return ih_error(r, 500, "out of memory");
+			goto big;	/* a full arena: no copy needed */
 		if (pread(fd, buf, (size_t)len, off) != len)
 			return ih_error(r, 500, "short read of a file");
 		r->obuf = buf;
 		r->olen = (size_t)len;
 		return resp_finish(r) == -1 ? IH_EXIT : IH_PROCEED;
 	}
+big:
 	if (resp_send_head(r, len) == -1)
 		return IH_EXIT;
-	r->body_sent = (unsigned long long)len;
-	if (conn_sendfile(r->c, fd, off, len) == -1)
-		return IH_EXIT;
-	r->finished = 1;
-	return IH_PROCEED;
+	resp_done(r, conn_sendfile(r->c, fd, off, len));
+	return r->rstate == RS_DONE ? IH_PROCEED : IH_EXIT;
 }
 
 /* RFC 9110 14.6: multipart/byteranges, length computed up front. */
@@ -434,15 +432,15 @@ send_multipart(struct ih_request *r, int fd, const struct stat *st,
 	for (i = 0; i < n; i++) {
 		if (conn_write(r->c, parts[i], strlen(parts[i])) == -1 ||
 		    conn_sendfile(r->c, fd, rg[i].start, rg[i].end -
-		    rg[i].start + 1) == -1)
+		    rg[i].start + 1) == -1) {
+			resp_done(r, -1);
 			return IH_EXIT;
+		}
 	}
-	if (conn_write(r->c, "\r\n--", 4) == -1 || conn_write(r->c, boundary,
-	    strlen(boundary)) == -1 || conn_write(r->c, "--\r\n", 4) == -1)
-		return IH_EXIT;
-	r->body_sent = (unsigned long long)total;
-	r->finished = 1;
-	return IH_PROCEED;
+	resp_done(r, conn_write(r->c, "\r\n--", 4) == -1 ||
+	    conn_write(r->c, boundary, strlen(boundary)) == -1 ||
+	    conn_write(r->c, "--\r\n", 4) == -1 ? -1 : 0);
+	return r->rstate == RS_DONE ? IH_PROCEED : IH_EXIT;
 }
 
 /*
@@ -480,7 +478,7 @@ serve_file(struct ih_request *r, int fd, struct stat *st, const char *file)
 		close(fd);
 		r->status = 304;
 		r->ctype = NULL;
-		r->responded = 1;
+		r->rstate = RS_READY;
 		return IH_PROCEED;
 	case 412:
 		close(fd);
@@ -653,7 +651,6 @@ serve_directory(struct ih_request *r)
 
 		if (r->errpage)
 			return ih_error(r, 404, "error page is a directory");
-		r->responded = 1;
 		return loc == NULL ? ih_error(r, 500, "out of memory") :
 		    ih_redirect(r, 301, loc);
 	}

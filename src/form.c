@@ -31,6 +31,7 @@ struct multipart {
 	size_t	 len, pos;
 	int	 state;
 	int	 eof;
+	long long parts;	/* counted against max_parts */
 };
 
 int
@@ -258,6 +259,7 @@ mp_start(struct ih_request *r)
 	m->len = m->pos = 0;
 	m->state = MP_START;
 	m->eof = 0;
+	m->parts = 0;
 	r->mp = m;
 	return 0;
 }
@@ -429,6 +431,9 @@ ih_part_next(struct ih_request *r, struct ih_part *part)
 				return mp_fail(r, 400,
 				    "multipart headers too long");
 
+			if (++m->parts > cfg.max_parts)
+				return mp_fail(r, 413, "more multipart parts "
+				    "than max_parts");
 			if (mp_headers(r, part, m->buf + m->pos, hl) == -1)
 				return -1;
 			m->pos += hl + (end >= m->buf + m->pos ? 4 : 2);
@@ -463,17 +468,22 @@ spool_file(void)
 	return fd;
 }
 
+/* Keep a spooled part; the table grows by doubling (linear in parts). */
 static int
 add_upload(struct ih_request *r, const struct ih_part *part, int fd,
     long long size)
 {
-	struct ih_upload *n = arena_alloc(r->a, (r->nuploads + 1) *
-	    sizeof(*n));
+	struct ih_upload *n = r->uploads;
 
-	if (n == NULL)
-		return -1;
-	if (r->nuploads > 0)
-		memcpy(n, r->uploads, r->nuploads * sizeof(*n));
+	if (r->nuploads == r->uploads_cap) {
+		size_t ncap = r->uploads_cap ? r->uploads_cap * 2 : 8;
+
+		if ((n = arena_alloc(r->a, ncap * sizeof(*n))) == NULL)
+			return -1;
+		if (r->nuploads > 0)
+			memcpy(n, r->uploads, r->nuploads * sizeof(*n));
+		r->uploads_cap = ncap;
+	}
 	n[r->nuploads].name = part->name;
 	n[r->nuploads].filename = part->filename;
 	n[r->nuploads].type = part->type;

@@ -496,8 +496,14 @@ http_normalize_path(const char *in, size_t len, char *out, size_t cap)
 	return 0;
 }
 
+/*
+ * States of the chunked decoder.  RFC 9112 7.1 has only CRLF: a bare LF
+ * or CR anywhere in the framing is malformed, as is whitespace after a
+ * size that no ';' follows (BWS belongs before a chunk-ext only), so no
+ * front end can read another end of the body than this server.
+ */
 enum { CH_SIZE, CH_EXT, CH_SIZE_LF, CH_DATA, CH_DATA_END, CH_DATA_LF,
-	CH_TR_LINE, CH_TR_FIELD, CH_TR_END_LF, CH_SIZE_WS };
+	CH_TR_LINE, CH_TR_FIELD, CH_TR_END_LF, CH_SIZE_WS, CH_TR_LF };
 
 static int
 chunk_line_end(struct chunked *st)
@@ -528,29 +534,34 @@ http_chunked_decode(struct chunked *st, const char *in, size_t *inlen,
 				i++;
 			} else if (st->digits == 0)
 				goto bad;
-			else
-				st->state = CH_SIZE_WS;
+			else {
+				/* size [BWS ";" ext] CRLF, nothing else */
+				i++;
+				if (c == ';')
+					st->state = CH_EXT;
+				else if (c == '\r')
+					st->state = CH_SIZE_LF;
+				else if (c == ' ' || c == '\t')
+					st->state = CH_SIZE_WS;
+				else
+					goto bad;
+			}
 			break;
 		case CH_SIZE_WS:
-			/* RFC 9112 7.1: size [BWS ";" ext] CRLF, nothing else */
 			i++;
 			if (c == ';')
 				st->state = CH_EXT;
-			else if (c == '\r')
-				st->state = CH_SIZE_LF;
-			else if (c == '\n')
-				chunk_line_end(st);
 			else if (c != ' ' && c != '\t')
 				goto bad;
+			else if (++st->extlen > MAX_CHUNK_EXT)
+				goto toolong;
 			break;
 		case CH_EXT:
 			i++;
-			if (c == '\n')
-				chunk_line_end(st);
-			else if (c == '\r')
+			if (c == '\r')
 				st->state = CH_SIZE_LF;
 			else if ((c < 0x20 && c != '\t') || c == 0x7f)
-				goto bad;
+				goto bad;	/* a bare LF too */
 			else if (++st->extlen > MAX_CHUNK_EXT)
 				goto toolong;
 			break;
@@ -579,12 +590,9 @@ http_chunked_decode(struct chunked *st, const char *in, size_t *inlen,
 		}
 		case CH_DATA_END:
 			i++;
-			if (c == '\r')
-				st->state = CH_DATA_LF;
-			else if (c == '\n')
-				st->state = CH_SIZE;
-			else
+			if (c != '\r')
 				goto bad;
+			st->state = CH_DATA_LF;
 			break;
 		case CH_DATA_LF:
 			if (c != '\n')
@@ -596,10 +604,9 @@ http_chunked_decode(struct chunked *st, const char *in, size_t *inlen,
 			if (c == '\r') {
 				i++;
 				st->state = CH_TR_END_LF;
-			} else if (c == '\n') {
-				i++;
-				st->state = CH_DONE;
-			} else {
+			} else if (c == '\n')
+				goto bad;
+			else {
 				st->state = CH_TR_FIELD;
 				st->digits = 0;	/* name bytes; -1 after ':' */
 			}
@@ -609,10 +616,10 @@ http_chunked_decode(struct chunked *st, const char *in, size_t *inlen,
 			i++;
 			if (++st->extlen > MAX_CHUNK_EXT)
 				goto toolong;
-			if (c == '\n') {
+			if (c == '\r') {
 				if (st->digits != -1)
 					goto bad;
-				st->state = CH_TR_LINE;
+				st->state = CH_TR_LF;
 			} else if (st->digits >= 0) {
 				if (c == ':' && st->digits > 0)
 					st->digits = -1;
@@ -620,9 +627,15 @@ http_chunked_decode(struct chunked *st, const char *in, size_t *inlen,
 					st->digits++;
 				else
 					goto bad;
-			} else if ((c < 0x20 && c != '\t' && c != '\r') ||
-			    c == 0x7f)
+			} else if ((c < 0x20 && c != '\t') || c == 0x7f)
+				goto bad;	/* bare LF, NUL, DEL, ... */
+			break;
+		case CH_TR_LF:
+			/* A CR in a trailer ends its line, or it is bare: 400. */
+			if (c != '\n')
 				goto bad;
+			i++;
+			st->state = CH_TR_LINE;
 			break;
 		case CH_TR_END_LF:
 			if (c != '\n')

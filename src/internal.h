@@ -37,6 +37,10 @@
 #define CONFIG_MAX		(512 * 1024)	/* config file: an error past it */
 #define MAX_OBJECTS_MATCHED	64
 #define DRAIN_MAX		65536	/* unread body drained to keep alive */
+#define RH_MAX			16384	/* handler-added header bytes */
+#define TYPE_MAX		512	/* a Content-Type a handler may set */
+#define TOKENS_MAX		256	/* server_tokens */
+#define HEAD_MAX		(RH_MAX + TYPE_MAX + TOKENS_MAX + 512)
 
 /* ---- util.c --------------------------------------------------------- */
 
@@ -51,6 +55,22 @@ char	*arena_printf(struct arena *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	 arena_reset(struct arena *);
 
+/*
+ * A bounded text buffer: appends clamp at cap - 1 bytes and set `trunc`,
+ * so no append can run past the end; the text is always NUL-terminated.
+ */
+struct sbuf {
+	char	*p;
+	size_t	 len, cap;
+	int	 trunc;
+};
+void	 sb_init(struct sbuf *, char *buf, size_t cap);
+void	 sb_put(struct sbuf *, const char *, size_t);
+void	 sb_puts(struct sbuf *, const char *);
+void	 sb_printf(struct sbuf *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	 sb_esc(struct sbuf *, const char *, size_t max, int quote);
+
 int	 str_to_ll(const char *, long long min, long long max, long long *);
 int	 str_to_size(const char *, long long max, long long *);
 int	 str_casecmp_n(const char *, const char *, size_t);
@@ -58,6 +78,7 @@ int	 is_tchar(int);
 size_t	 html_escape(char *dst, size_t cap, const char *src);
 int64_t	 mono_ms(void);
 time_t	 now_real(void);
+void	 clock_setup(void);
 void	 http_date(time_t, char out[30]);
 void	 utc_tm(time_t, struct tm *);
 time_t	 utc_timegm(const struct tm *);
@@ -243,6 +264,10 @@ struct conn {
 	char		 local_port[8];
 	char		*ibuf;
 	size_t		 icap, ilen, ipos;	/* buffer, filled, consumed */
+	/* The response's head and body buffers belong to the connection,
+	 * not the request arena: an error page can always be built. */
+	char		*hbuf;		/* HEAD_MAX */
+	char		*obuf;		/* OBUF_SIZE */
 	int		 eof;
 	int		 closing;	/* no further request on it */
 	int		 broken;	/* a write failed: send nothing more */
@@ -274,6 +299,22 @@ struct kvlist {
 	size_t		 n, cap;
 };
 
+/*
+ * Where a response stands; every call that completes or sends one moves
+ * it forward, and the pipeline stops running phases once it leaves
+ * RS_OPEN, in whatever phase that happened.
+ */
+enum resp_state {
+	RS_OPEN,	/* nothing decided yet */
+	RS_READY,	/* status, headers and body staged; resp_finish sends */
+	RS_STREAMING,	/* the head is out, body pieces follow */
+	RS_DONE,	/* complete on the wire */
+	RS_DROPPED	/* ended without a complete response (EXIT, lost peer) */
+};
+
+/* How the body is delimited (RFC 9112 6.3), once the head is built. */
+enum framing { FR_NONE, FR_LENGTH, FR_CHUNKED, FR_CLOSE, FR_NOBODY };
+
 struct ih_request {
 	struct conn	*c;
 	struct arena	*a;
@@ -301,24 +342,24 @@ struct ih_request {
 	int		 query_status;	/* 0, or 400 for a bad escape */
 	struct multipart *mp;
 	struct ih_upload *uploads;
-	size_t		 nuploads;
+	size_t		 nuploads, uploads_cap;
 	struct session	*sess;
 	const char	*remote_user, *auth_type;
 	int		 store_failed;	/* a store timed out or failed: 503 */
+	int64_t		 body_deadline;	/* the whole body's, from its first read */
 	/* response */
+	enum resp_state	 rstate;
+	enum framing	 framing;
 	int		 status;
 	char		*rh;		/* handler headers, "Name: v\r\n"... */
 	size_t		 rhlen, rhcap;
-	char		*obuf;
+	char		*obuf;		/* the connection's, or a file's bytes */
 	size_t		 olen;
-	int		 head_sent;
-	int		 chunked_out;
-	int		 close_delim;
-	int		 finished;
-	int		 responded;	/* a response is ready: skip to AddLog */
 	int		 errpage;	/* serving error_page for this status */
 	int		 is_handler;
-	unsigned long long body_sent;
+	unsigned long long out_start;	/* c->bytes_out when the head began */
+	size_t		 head_len;	/* bytes of head; 0 until one is sent */
+	unsigned long long overhead;	/* chunk framing in bytes_out */
 	const char	*detail;
 };
 
@@ -326,7 +367,11 @@ struct ih_request {
 
 int	 resp_send_head(struct ih_request *, long long clen);
 int	 resp_finish(struct ih_request *);
+void	 resp_done(struct ih_request *, int rc);
+void	 resp_drop(struct ih_request *);
 void	 resp_error_page(struct ih_request *, int status);
+unsigned long long resp_body_bytes(const struct ih_request *);
+int	 resp_log_status(const struct ih_request *);
 int	 resp_add_header_raw(struct ih_request *, const char *name,
 	    const char *value);
 int	 resp_set_error(struct ih_request *, int status, const char *detail);
@@ -427,6 +472,10 @@ extern unsigned log_debug_zones;
 /* ---- main.c --------------------------------------------------------- */
 
 int	 serve_connection(int in, int out);
+
+/* ---- request.c ------------------------------------------------------ */
+
+int	 request_discard(struct ih_request *, long long max);
 void	 request_drain(struct ih_request *);
 
 #endif /* IHTTPD_INTERNAL_H */

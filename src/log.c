@@ -158,35 +158,38 @@ emit(struct target *t, int prio, const char *line, size_t len)
 		(void)write_full(t->fd, line, len);
 }
 
+/*
+ * One line into a target: stamp, pid and tag (not for syslog, which has
+ * its own), then the message with control bytes and bytes >= 0x7f as
+ * \xNN, so a decoded path cannot carry terminal escapes (C1 controls,
+ * their UTF-8 forms, DEL) or a line break into the log.
+ */
 static void
 vlogline(struct target *t, int prio, const char *tag, const char *fmt,
     va_list ap)
 {
-	char line[2048], stamp[80];
+	char raw[2048], line[4096], stamp[80];
 	time_t now = now_real();
+	struct sbuf b;
 	struct tm tm;
-	int n = 0, m;
+	int n;
 
+	sb_init(&b, line, sizeof(line));
 	if (t->kind != T_SYSLOG) {
 		utc_tm(now, &tm);
 		snprintf(stamp, sizeof(stamp), "%04d-%02d-%02dT%02d:%02d:%02dZ",
 		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 		    tm.tm_min, tm.tm_sec);
-		n = snprintf(line, sizeof(line), "%s ihttpd[%d]: %s: ", stamp,
-		    (int)getpid(), tag);
+		sb_printf(&b, "%s ihttpd[%d]: %s: ", stamp, (int)getpid(), tag);
 	}
-	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
-	if (m < 0)
+	if ((n = vsnprintf(raw, sizeof(raw), fmt, ap)) < 0)
 		return;
-	n += m;
-	if (n > (int)sizeof(line) - 2)
-		n = (int)sizeof(line) - 2;
-	/* One line each: control bytes in details become '?'. */
-	for (m = 0; m < n; m++)
-		if ((unsigned char)line[m] < 0x20)
-			line[m] = '?';
-	line[n++] = '\n';
-	emit(t, prio, line, (size_t)n);
+	/* Room for "...\n" stays: a cut message says so. */
+	sb_esc(&b, raw, sizeof(line) - b.len - 5, 0);
+	if ((size_t)n >= sizeof(raw) && !b.trunc)
+		sb_puts(&b, "...");
+	sb_puts(&b, "\n");
+	emit(t, prio, line, b.len);
 }
 
 void
@@ -228,67 +231,57 @@ ih_debug(unsigned zone, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Append s to the line, bytes outside printable ASCII, " and \ as \xNN. */
-static size_t
-esc(char *out, size_t o, size_t cap, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	if (s == NULL || *s == '\0')
-		s = "-";
-	for (; *s != '\0' && o + 5 < cap; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
-			out[o++] = '\\';
-			out[o++] = 'x';
-			out[o++] = hex[c >> 4];
-			out[o++] = hex[c & 15];
-		} else
-			out[o++] = (char)c;
-	}
-	return o;
-}
+/*
+ * Room for each field of an access line, escaped: every line holds all
+ * nine fields and both pairs of quotes whatever a client sends, so a
+ * long request is cut (ending in "...") and never the line.
+ */
+#define ALOG_PEER	64
+#define ALOG_USER	256
+#define ALOG_REQUEST	2048
+#define ALOG_REFERER	700
+#define ALOG_AGENT	700
+#define ALOG_LINE	4096
+_Static_assert(ALOG_PEER + ALOG_USER + ALOG_REQUEST + ALOG_REFERER + ALOG_AGENT +
+    128 < ALOG_LINE, "the fixed parts of an access line need 128 bytes");
 
 /*
  * One combined-format line for a request, whatever became of it
- * (malformed, denied, timed out): peer, user, time, request line,
- * status, body bytes, Referer, User-Agent.
+ * (malformed, denied, timed out, dropped): peer, user, time, request
+ * line, status (444 for a connection dropped without a response), body
+ * bytes actually sent, Referer, User-Agent.
  */
 void
 log_access(struct ih_request *r)
 {
 	static const char mons[12][4] = { "Jan", "Feb", "Mar", "Apr", "May",
 	    "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-	char line[4096], bytes[24];
+	char line[ALOG_LINE];
 	time_t t = r->t_start ? r->t_start : now_real();
+	unsigned long long bytes = resp_body_bytes(r);
+	struct sbuf b;
 	struct tm tm;
-	size_t o, cap = sizeof(line) - 2;
 
 	if (acc.kind == T_OFF)
 		return;
 	utc_tm(t, &tm);
-	o = esc(line, 0, cap, r->c->peer);
-	o += (size_t)snprintf(line + o, cap - o, " - ");
-	o = esc(line, o, cap, r->remote_user);
-	if (r->body_sent > 0)
-		snprintf(bytes, sizeof(bytes), "%llu", r->body_sent);
-	else
-		strcpy(bytes, "-");
-	o += (size_t)snprintf(line + o, cap - o,
-	    " [%02d/%s/%04d:%02d:%02d:%02d +0000] \"", tm.tm_mday,
+	sb_init(&b, line, sizeof(line));
+	sb_esc(&b, r->c->peer, ALOG_PEER, 1);
+	sb_puts(&b, " - ");
+	sb_esc(&b, r->remote_user, ALOG_USER, 1);
+	sb_printf(&b, " [%02d/%s/%04d:%02d:%02d:%02d +0000] \"", tm.tm_mday,
 	    mons[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
 	    tm.tm_sec);
-	o = esc(line, o, cap, r->reqline);
-	o += (size_t)snprintf(line + o, cap - o, "\" %d %s \"", r->status,
-	    bytes);
-	o = esc(line, o, cap, r->hd.nh > 0 ? ih_header(r, "Referer") : NULL);
-	o += (size_t)snprintf(line + o, cap - o, "\" \"");
-	o = esc(line, o, cap, r->hd.nh > 0 ? ih_header(r, "User-Agent") :
-	    NULL);
-	if (o > cap - 2)
-		o = cap - 2;
-	line[o++] = '"';
-	line[o++] = '\n';
-	emit(&acc, LOG_INFO, line, o);
+	sb_esc(&b, r->reqline, ALOG_REQUEST, 1);
+	if (bytes > 0)
+		sb_printf(&b, "\" %d %llu \"", resp_log_status(r), bytes);
+	else
+		sb_printf(&b, "\" %d - \"", resp_log_status(r));
+	sb_esc(&b, r->hd.nh > 0 ? ih_header(r, "Referer") : NULL, ALOG_REFERER,
+	    1);
+	sb_puts(&b, "\" \"");
+	sb_esc(&b, r->hd.nh > 0 ? ih_header(r, "User-Agent") : NULL,
+	    ALOG_AGENT, 1);
+	sb_puts(&b, "\"\n");
+	emit(&acc, LOG_INFO, line, b.len);
 }

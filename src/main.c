@@ -247,8 +247,9 @@ serve_connection(int in, int out)
 		}
 		pipeline_match(&r);
 		pipeline_run(&r);
-		request_drain(&r);
+		/* Locks go before a byte of unread body is waited for. */
 		sess_finish(&r);
+		request_drain(&r);
 		form_cleanup(&r);
 		unread = !r.body_done;
 		arena_reset(&a);
@@ -307,7 +308,11 @@ main(int argc, char **argv)
 	}
 	if (rc == -1)
 		return 1;
+	clock_setup();
 	run_inits();
+	if (isatty(0))
+		fprintf(stderr, "ihttpd: reading a request from the terminal "
+		    "(type it, end with an empty line; Ctrl-D ends)\n");
 	serve_connection(0, 1);
 	mime_free();
 	acl_cleanup();

@@ -79,11 +79,11 @@ run_phase(struct ih_request *r, int phase, int first, int *ran)
 			    d->fn->name, rc);
 			if (rc == IH_ABORTED || rc == IH_EXIT)
 				return rc;
-			if (rc == IH_PROCEED) {
+			if (rc == IH_PROCEED)
 				result = IH_PROCEED;
-				if (first || r->responded)
-					return rc;
-			}
+			/* A response made in any phase ends the request. */
+			if ((rc == IH_PROCEED && first) || r->rstate != RS_OPEN)
+				return r->rstate != RS_OPEN ? IH_PROCEED : rc;
 		}
 	}
 	r->cur_obj = NULL;
@@ -95,15 +95,14 @@ static void
 conclude(struct ih_request *r, int rc)
 {
 	if (rc == IH_EXIT) {
-		r->c->closing = 1;
-		r->finished = 1;
+		resp_drop(r);	/* a response already complete stays DONE */
 		return;
 	}
 	if (rc == IH_ABORTED) {
 		resp_error_page(r, r->status >= 400 ? r->status : 500);
 		return;
 	}
-	if (!r->finished && resp_finish(r) == -1)
+	if (resp_finish(r) == -1)
 		r->c->closing = 1;
 }
 
@@ -124,7 +123,7 @@ run_phases(struct ih_request *r, const int *order, size_t n)
 		    phase == IH_SERVICE;
 
 		rc = run_phase(r, phase, first, &ran);
-		if (rc == IH_ABORTED || rc == IH_EXIT || r->responded)
+		if (rc == IH_ABORTED || rc == IH_EXIT || r->rstate != RS_OPEN)
 			break;
 		if (phase == IH_NAMETRANS && rc == IH_NOACTION)
 			rc = builtin_document_root(r, NULL);
@@ -151,7 +150,8 @@ pipeline_run(struct ih_request *r)
 	rc = run_phases(r, order, sizeof(order) / sizeof(order[0]));
 	conclude(r, rc);
 	ih_debug(IH_DBG_SEND, "status %d, %llu body bytes, %llu on the "
-	    "connection", r->status, r->body_sent, r->c->bytes_out);
+	    "connection", resp_log_status(r), resp_body_bytes(r),
+	    r->c->bytes_out);
 	ran = 0;
 	if (rc != IH_EXIT)
 		run_phase(r, IH_ADDLOG, 0, &ran);
@@ -189,19 +189,25 @@ pipeline_error_page(struct ih_request *r, int status)
 	r->file = NULL;
 	r->ctype = NULL;
 	r->olen = 0;
-	r->responded = 0;
+	r->rstate = RS_OPEN;
 	r->is_handler = 0;
 	r->status = status;
 	pipeline_match(r);
 	rc = run_phases(r, order, sizeof(order) / sizeof(order[0]));
-	if (rc == IH_EXIT || (rc != IH_ABORTED && !r->responded &&
-	    (r->finished || resp_finish(r) == 0))) {
-		r->status = status;
+	if (rc == IH_EXIT) {
+		resp_drop(r);
 		return 0;
 	}
-	if (r->head_sent) {
-		r->c->closing = 1;
-		r->finished = 1;
+	/* Out already: it stands (or the connection ends). */
+	if (r->rstate == RS_DONE || r->rstate == RS_STREAMING ||
+	    r->rstate == RS_DROPPED || r->head_len > 0) {
+		if (rc == IH_ABORTED || resp_finish(r) == -1)
+			resp_drop(r);
+		return 0;
+	}
+	/* Staged with the error's status (a redirect is no error page). */
+	if (rc != IH_ABORTED && r->status == status) {
+		(void)resp_finish(r);
 		return 0;
 	}
 	/* Fall back: the built-in page, without what the attempt added. */
@@ -212,6 +218,7 @@ pipeline_error_page(struct ih_request *r, int status)
 	r->status = status;
 	r->ctype = NULL;
 	r->olen = 0;
+	r->rstate = RS_OPEN;
 	r->detail = NULL;
 	return -1;
 }
@@ -288,7 +295,6 @@ builtin_redirect(struct ih_request *r, const struct ih_args *a)
 		if (url == NULL)
 			return ih_error(r, 500, "out of memory");
 	}
-	r->responded = 1;
 	return ih_redirect(r, (int)st, url);
 }
 IH_FUNCTION("redirect", IH_PH(IH_NAMETRANS), builtin_redirect,

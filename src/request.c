@@ -216,20 +216,43 @@ ih_param_at(const struct ih_request *cr, size_t i, const char **name)
 	return r->params.v[i].v;
 }
 
+/*
+ * The body's whole deadline (RFC 9112 says nothing; althttpd and Apache's
+ * mod_reqtimeout bound it): body_timeout, plus a second for every
+ * body_min_rate bytes the body declares, or for a chunked body the bytes
+ * that have arrived so far.  The clock starts at the first read.
+ */
+static int64_t
+body_deadline(struct ih_request *r)
+{
+	long long size = r->hd.chunked ? r->body_total : r->hd.clen;
+	long long rate = cfg.body_min_rate > 0 ? cfg.body_min_rate : 1;
+	long long secs = size / rate;
+
+	if (secs > 100000000)
+		secs = 100000000;	/* ~3 years: no overflow below */
+	return r->body_deadline + (cfg.body_timeout + secs) * 1000 +
+	    size % rate * 1000 / rate;
+}
+
 /* Get more body bytes into the connection buffer.  0 or -1 (status set). */
 static int
 body_fill(struct ih_request *r)
 {
 	struct conn *c = r->c;
+	int64_t idle = mono_ms() + cfg.body_timeout * 1000;
+	int64_t whole = body_deadline(r);
 	ssize_t n;
 
 	conn_compact(c);
-	n = conn_fill(c, mono_ms() + cfg.body_timeout * 1000);
+	n = conn_fill(c, idle < whole ? idle : whole);
 	if (n > 0)
 		return 0;
 	c->closing = 1;
 	if (n == -2)
-		resp_set_error(r, 408, "request body timed out");
+		resp_set_error(r, 408, idle < whole ? "request body stalled "
+		    "(body_timeout)" : "request body too slow (body_timeout + "
+		    "size / body_min_rate)");
 	else if (n == 0)
 		resp_set_error(r, 400, "request body cut short");
 	else
@@ -246,8 +269,9 @@ ih_read(struct ih_request *r, void *buf, size_t n)
 		return 0;
 	if (!r->body_started) {
 		r->body_started = 1;
+		r->body_deadline = mono_ms();
 		/* RFC 9110 10.1.1: 100 only when the body is wanted. */
-		if (r->hd.expect_continue && !r->head_sent &&
+		if (r->hd.expect_continue && r->head_len == 0 &&
 		    conn_write(c, "HTTP/1.1 100 Continue\r\n\r\n", 25) == -1) {
 			resp_set_error(r, 400, "cannot send 100 Continue");
 			return -1;
@@ -309,24 +333,40 @@ ih_read(struct ih_request *r, void *buf, size_t n)
 }
 
 /*
- * After the response: read and discard a body nobody read, so the next
- * request on the connection starts at the right byte.  A body too large
- * to drain (DRAIN_MAX) closes the connection instead.
+ * Read and discard up to max bytes of a body nobody read.  Returns 0 at
+ * its end, 1 when more than max remain (stop; the connection cannot be
+ * kept), -1 when its framing or reading failed (status set, closing).
  */
-void
-request_drain(struct ih_request *r)
+int
+request_discard(struct ih_request *r, long long max)
 {
 	char buf[4096];
 	long long drained = 0;
 
-	if (r->body_done || r->c->closing)
-		return;
 	while (!r->body_done) {
 		ssize_t n = ih_read(r, buf, sizeof(buf));
 
-		if (n < 0 || (drained += n) > DRAIN_MAX) {
+		if (n < 0)
+			return -1;
+		if ((drained += n) > max) {
 			r->c->closing = 1;
-			return;
+			return 1;
 		}
 	}
+	return 0;
+}
+
+/*
+ * After the response: read and discard a body nobody read, so the next
+ * request on the connection starts at the right byte.  A body too large
+ * to drain (DRAIN_MAX) closes the connection instead; so does one the
+ * client was told to hold back (Expect: 100-continue, no 100 sent),
+ * which response.c marks closing before the head went out.
+ */
+void
+request_drain(struct ih_request *r)
+{
+	if (r->body_done || r->c->closing)
+		return;
+	(void)request_discard(r, DRAIN_MAX);
 }

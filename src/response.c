@@ -4,6 +4,11 @@
  * buffer, chunked for HTTP/1.1 or close-delimited for HTTP/1.0 when it
  * does not), HEAD without a body, the automatic headers (Date, Server,
  * Content-Type, framing, Connection) and the one error-page writer.
+ *
+ * A response's progress is one state (enum resp_state in internal.h).
+ * The head and the buffered body live in buffers of the connection, so
+ * an error page can be written however full the request's arena is.
+ * Byte counts for the log come from what the connection really wrote.
  */
 #include <sys/uio.h>
 
@@ -15,8 +20,6 @@
 #include <strings.h>
 
 #include "internal.h"
-
-#define RH_MAX	16384		/* handler-added header bytes */
 
 static const char *
 date_now(void)
@@ -44,86 +47,155 @@ breaks_framing(int status)
 	return 0;
 }
 
+static int
+head_out(const struct ih_request *r)
+{
+	return r->head_len > 0;
+}
+
 /*
- * Format the head.  clen >= 0: Content-Length; -1: the body length is
- * unknown (chunked for 1.1, close-delimited for 1.0); -2: no body at all
- * (1xx, 204, 304).  Returns the head in the arena, or NULL.
+ * Before a head goes out, settle a request body nobody has started to
+ * read.  A client told to wait for 100 Continue that never got one may
+ * or may not send its body, so none of what follows can be taken for
+ * body bytes: the connection closes after this response (RFC 9110
+ * 10.1.1; Apache does the same).  A chunked body is read now, bounded,
+ * so that malformed framing is answered 400 and a good body leaves the
+ * connection usable; the session lock is released first, so a trickling
+ * client holds no lock.  A Content-Length body is drained after the
+ * response (request_drain), or closes the connection when larger than
+ * DRAIN_MAX.  Returns 0, or -1 with the status to answer set.
  */
-static char *
-build_head(struct ih_request *r, long long clen, size_t *len)
+static int
+commit_body(struct ih_request *r)
+{
+	if (r->body_done || r->body_started || r->c->closing)
+		return 0;
+	if (r->hd.expect_continue) {
+		r->c->closing = 1;
+		return 0;
+	}
+	if (!r->hd.chunked) {
+		if (r->body_left > DRAIN_MAX)
+			r->c->closing = 1;
+		return 0;
+	}
+	sess_finish(r);
+	return request_discard(r, DRAIN_MAX) == -1 ? -1 : 0;
+}
+
+/*
+ * Format the head into the connection's head buffer.  clen >= 0:
+ * Content-Length; -1: the body length is unknown (chunked for 1.1,
+ * close-delimited for 1.0); -2: no body at all (1xx, 204, 304).
+ * Returns the head's length, 0 when it does not fit.
+ */
+static size_t
+build_head(struct ih_request *r, long long clen)
 {
 	struct conn *c = r->c;
-	const char *ctype = r->ctype, *conn_hdr = "";
-	char framing[64] = "";
-	size_t cap;
-	char *h;
-	int n;
+	const char *ctype = r->ctype;
+	struct sbuf b;
 
 	if (r->hd.version == 10 && !r->hd.conn_keepalive)
 		c->closing = 1;
 	if (r->hd.conn_close || c->nreq >= (unsigned)cfg.keepalive_requests)
 		c->closing = 1;
-	/* A body nobody read is drained after the response if it is small. */
-	if (!r->body_done && !r->hd.chunked && r->body_left > DRAIN_MAX)
-		c->closing = 1;
 	if (clen >= 0)
-		snprintf(framing, sizeof(framing), "Content-Length: %lld\r\n",
-		    clen);
-	else if (clen == -1 && r->hd.version == 11) {
-		snprintf(framing, sizeof(framing),
-		    "Transfer-Encoding: chunked\r\n");
-		r->chunked_out = 1;
-	} else if (clen == -1) {
-		r->close_delim = 1;
+		r->framing = FR_LENGTH;
+	else if (clen == -1 && r->hd.version == 11)
+		r->framing = FR_CHUNKED;
+	else if (clen == -1) {
+		r->framing = FR_CLOSE;
 		c->closing = 1;
-	}
-	if (c->closing)
-		conn_hdr = "Connection: close\r\n";
-	else if (r->hd.version == 10)
-		conn_hdr = "Connection: keep-alive\r\n";
+	} else
+		r->framing = FR_NOBODY;
 	if (ctype == NULL && clen != -2 && (r->is_handler || r->status >= 300))
 		ctype = "text/html";
-	cap = 256 + r->rhlen + (ctype != NULL ? strlen(ctype) : 0) +
-	    (cfg.server_tokens != NULL ? strlen(cfg.server_tokens) : 0);
-	if ((h = arena_alloc(r->a, cap)) == NULL)
-		return NULL;
-	n = snprintf(h, cap, "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: ihttpd/%s"
-	    "%s%s\r\n%.*s%s%s%s%s%s\r\n", r->status, http_reason(r->status),
-	    date_now(), IHTTPD_VERSION, cfg.server_tokens != NULL ? " " : "",
-	    cfg.server_tokens != NULL ? cfg.server_tokens : "",
-	    (int)r->rhlen, r->rh != NULL ? r->rh : "",
-	    ctype != NULL ? "Content-Type: " : "", ctype != NULL ? ctype : "",
-	    ctype != NULL ? "\r\n" : "", framing, conn_hdr);
-	if (n < 0 || (size_t)n >= cap)
-		return NULL;
-	*len = (size_t)n;
+	sb_init(&b, c->hbuf, HEAD_MAX);
+	sb_printf(&b, "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: ihttpd/%s%s%s\r\n",
+	    r->status, http_reason(r->status), date_now(), IHTTPD_VERSION,
+	    cfg.server_tokens != NULL ? " " : "",
+	    cfg.server_tokens != NULL ? cfg.server_tokens : "");
+	if (r->rhlen > 0)
+		sb_put(&b, r->rh, r->rhlen);
+	if (ctype != NULL)
+		sb_printf(&b, "Content-Type: %s\r\n", ctype);
+	if (r->framing == FR_LENGTH)
+		sb_printf(&b, "Content-Length: %lld\r\n", clen);
+	else if (r->framing == FR_CHUNKED)
+		sb_puts(&b, "Transfer-Encoding: chunked\r\n");
+	if (c->closing)
+		sb_puts(&b, "Connection: close\r\n");
+	else if (r->hd.version == 10)
+		sb_puts(&b, "Connection: keep-alive\r\n");
+	sb_puts(&b, "\r\n");
+	if (b.trunc)
+		return 0;	/* the limits in internal.h make this unreachable */
 	ih_debug(IH_DBG_RESP, "status %d, %s", r->status,
-	    clen >= 0 ? "length" : clen == -1 ? (r->chunked_out ? "chunked" :
-	    "close-delimited") : "no body");
-	return h;
+	    r->framing == FR_LENGTH ? "length" : r->framing == FR_CHUNKED ?
+	    "chunked" : r->framing == FR_CLOSE ? "close-delimited" : "no body");
+	return b.len;
+}
+
+/*
+ * Write the head, then n iovecs of body (may be 0).  The state becomes
+ * RS_STREAMING; the caller finishes.  0 or -1 (connection lost, or the
+ * request body failed and its error page went out instead).
+ */
+static int
+write_head(struct ih_request *r, long long clen, struct iovec *body, int n)
+{
+	struct iovec iov[3];
+	size_t hlen;
+	int i;
+
+	if (commit_body(r) == -1) {
+		resp_error_page(r, r->status);
+		return -1;
+	}
+	if ((hlen = build_head(r, clen)) == 0) {
+		r->c->closing = 1;
+		resp_drop(r);
+		return -1;
+	}
+	iov[0].iov_base = r->c->hbuf;
+	iov[0].iov_len = hlen;
+	for (i = 0; i < n && i < 2; i++)
+		iov[1 + i] = body[i];
+	r->out_start = r->c->bytes_out;
+	r->head_len = hlen;
+	r->rstate = RS_STREAMING;
+	return conn_writev(r->c, iov, 1 + i);
 }
 
 /*
  * Send the head alone (a file body follows by sendfile, or chunks).
- * clen as for build_head.  0 or -1 (connection lost).
+ * clen as for build_head.  0 or -1 (stop: nothing more may be sent).
  */
 int
 resp_send_head(struct ih_request *r, long long clen)
 {
-	size_t len;
-	char *h;
-	struct iovec iov[1];
+	if (head_out(r))
+		return r->rstate == RS_STREAMING ? 0 : -1;
+	return write_head(r, clen, NULL, 0);
+}
 
-	if (r->head_sent)
-		return 0;
-	if ((h = build_head(r, clen, &len)) == NULL) {
+/* The sending of a body that went out in one piece is over: rc 0 ok. */
+void
+resp_done(struct ih_request *r, int rc)
+{
+	r->rstate = rc == 0 && !r->c->broken ? RS_DONE : RS_DROPPED;
+	if (r->rstate == RS_DROPPED)
 		r->c->closing = 1;
-		return -1;
-	}
-	r->head_sent = 1;
-	iov[0].iov_base = h;
-	iov[0].iov_len = len;
-	return conn_writev(r->c, iov, 1);
+}
+
+/* The response is abandoned: nothing more goes out, the connection ends. */
+void
+resp_drop(struct ih_request *r)
+{
+	if (r->rstate != RS_DONE)
+		r->rstate = RS_DROPPED;
+	r->c->closing = 1;
 }
 
 /* Send a body piece with the framing chosen by the head. */
@@ -135,8 +207,7 @@ send_body(struct ih_request *r, const void *buf, size_t n)
 
 	if (n == 0 || r->method_head)
 		return 0;
-	r->body_sent += n;
-	if (!r->chunked_out) {
+	if (r->framing != FR_CHUNKED) {
 		iov[0].iov_base = (void *)(uintptr_t)buf;
 		iov[0].iov_len = n;
 		return conn_writev(r->c, iov, 1);
@@ -147,6 +218,7 @@ send_body(struct ih_request *r, const void *buf, size_t n)
 	iov[1].iov_len = n;
 	iov[2].iov_base = (void *)(uintptr_t)"\r\n";
 	iov[2].iov_len = 2;
+	r->overhead += iov[0].iov_len + 2;
 	return conn_writev(r->c, iov, 3);
 }
 
@@ -155,23 +227,26 @@ ih_flush(struct ih_request *r)
 {
 	int rc;
 
-	if (r->finished)
+	if (r->rstate >= RS_DONE)
 		return -1;
-	if (!r->head_sent && resp_send_head(r, -1) == -1)
+	if (!head_out(r) && write_head(r, -1, NULL, 0) == -1)
 		return -1;
 	rc = send_body(r, r->obuf, r->olen);
 	r->olen = 0;
+	if (rc == -1)
+		resp_drop(r);
 	return rc;
 }
 
 int
 ih_write(struct ih_request *r, const void *buf, size_t n)
 {
-	if (r->finished || r->c->broken)
+	if (r->rstate >= RS_DONE || r->c->broken)
 		return -1;
-	if (r->obuf == NULL && (r->obuf = arena_alloc(r->a, OBUF_SIZE)) ==
-	    NULL)
-		return -1;
+	if (r->rstate == RS_OPEN)
+		r->rstate = RS_READY;	/* a body: this is the response */
+	if (r->obuf == NULL)
+		r->obuf = r->c->obuf;
 	if (r->olen + n <= OBUF_SIZE) {
 		memcpy(r->obuf + r->olen, buf, n);
 		r->olen += n;
@@ -179,12 +254,17 @@ ih_write(struct ih_request *r, const void *buf, size_t n)
 	}
 	if (ih_flush(r) == -1)
 		return -1;
+	r->obuf = r->c->obuf;
 	if (n <= OBUF_SIZE) {
 		memcpy(r->obuf, buf, n);
 		r->olen = n;
 		return 0;
 	}
-	return send_body(r, buf, n);
+	if (send_body(r, buf, n) == -1) {
+		resp_drop(r);
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -241,50 +321,72 @@ ih_write_html(struct ih_request *r, const char *s)
 
 /*
  * End the response: a buffered body goes out with Content-Length, head and
- * body in one writev; a chunked body gets its last chunk.  0 or -1.
+ * body in one writev; a streamed body gets its last chunk.  0 or -1.
  */
 int
 resp_finish(struct ih_request *r)
 {
-	struct iovec iov[2];
-	size_t hlen;
-	char *h;
+	struct iovec body[1];
 	int rc = 0;
 
-	if (r->finished)
-		return 0;
-	if (!r->head_sent) {
+	if (r->rstate >= RS_DONE)
+		return r->rstate == RS_DONE ? 0 : -1;
+	if (!head_out(r)) {
 		int nobody = r->status < 200 || r->status == 204 ||
 		    r->status == 304;
 
-		if ((h = build_head(r, nobody ? -2 : (long long)r->olen,
-		    &hlen)) == NULL) {
-			r->c->closing = 1;
-			r->finished = 1;
-			return -1;
-		}
-		r->head_sent = 1;
-		iov[0].iov_base = h;
-		iov[0].iov_len = hlen;
-		iov[1].iov_base = r->obuf;
-		iov[1].iov_len = r->method_head || nobody ? 0 : r->olen;
-		r->body_sent = iov[1].iov_len;
-		rc = conn_writev(r->c, iov, 2);
+		body[0].iov_base = r->obuf;
+		body[0].iov_len = r->method_head || nobody ? 0 : r->olen;
+		rc = write_head(r, nobody ? -2 : (long long)r->olen, body, 1);
+		if (rc == -1 && r->rstate >= RS_DONE)
+			return r->rstate == RS_DONE ? 0 : -1;	/* error page */
 	} else {
 		if (r->olen > 0)
 			rc = send_body(r, r->obuf, r->olen);
-		if (rc == 0 && r->chunked_out && !r->method_head)
+		if (rc == 0 && r->framing == FR_CHUNKED && !r->method_head) {
+			r->overhead += 5;
 			rc = conn_write(r->c, "0\r\n\r\n", 5);
+		}
 	}
 	r->olen = 0;
-	r->finished = 1;
+	resp_done(r, rc);
 	return rc;
+}
+
+/*
+ * Body bytes that really reached the connection (for the log): what it
+ * wrote since the head began, less the head and chunk framing.
+ */
+unsigned long long
+resp_body_bytes(const struct ih_request *r)
+{
+	unsigned long long out;
+
+	if (!head_out(r) || r->method_head)
+		return 0;
+	out = r->c->bytes_out - r->out_start;
+	if (out <= r->head_len + r->overhead)
+		return 0;
+	return out - r->head_len - r->overhead;
+}
+
+/*
+ * The status the access log shows: the one sent, or 444 (nginx's code
+ * for "closed without a response") when the connection was dropped
+ * before any head went out, so a dropped request never looks like 200.
+ */
+int
+resp_log_status(const struct ih_request *r)
+{
+	if (!head_out(r) && r->rstate != RS_DONE)
+		return 444;
+	return r->status;
 }
 
 void
 ih_set_status(struct ih_request *r, int status)
 {
-	if (!r->head_sent && status >= 100 && status <= 999)
+	if (!head_out(r) && status >= 100 && status <= 999)
 		r->status = status;
 }
 
@@ -293,7 +395,7 @@ ih_set_type(struct ih_request *r, const char *type)
 {
 	const char *p;
 
-	if (r->head_sent)
+	if (head_out(r) || strlen(type) > TYPE_MAX)
 		return -1;
 	for (p = type; *p != '\0'; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
@@ -308,11 +410,11 @@ int
 resp_add_header_raw(struct ih_request *r, const char *name,
     const char *value)
 {
-	size_t need = strlen(name) + strlen(value) + 4;
+	size_t nl = strlen(name), vl = strlen(value), need = nl + vl + 4;
 
-	if (r->rhlen + need > RH_MAX)
+	if (head_out(r) || r->rhlen + need > RH_MAX)
 		return -1;
-	if (r->rhlen + need + 1 > r->rhcap) {	/* + snprintf's NUL */
+	if (r->rhlen + need > r->rhcap) {
 		size_t ncap = (r->rhlen + need) * 2;
 		char *n = arena_alloc(r->a, ncap);
 
@@ -323,8 +425,11 @@ resp_add_header_raw(struct ih_request *r, const char *name,
 		r->rh = n;
 		r->rhcap = ncap;
 	}
-	r->rhlen += (size_t)snprintf(r->rh + r->rhlen, r->rhcap - r->rhlen,
-	    "%s: %s\r\n", name, value);
+	memcpy(r->rh + r->rhlen, name, nl);
+	memcpy(r->rh + r->rhlen + nl, ": ", 2);
+	memcpy(r->rh + r->rhlen + nl + 2, value, vl);
+	memcpy(r->rh + r->rhlen + nl + 2 + vl, "\r\n", 2);
+	r->rhlen += need;
 	return 0;
 }
 
@@ -336,7 +441,7 @@ ih_add_header(struct ih_request *r, const char *name, const char *value)
 	const char *p;
 	size_t i;
 
-	if (r->head_sent || *name == '\0')
+	if (head_out(r) || *name == '\0')
 		return -1;
 	for (p = name; *p != '\0'; p++)
 		if (!is_tchar((unsigned char)*p))
@@ -359,7 +464,7 @@ ih_set_cookie(struct ih_request *r, const char *name, const char *value,
 	const char *p;
 	char *v;
 
-	if (*name == '\0')
+	if (*name == '\0' || head_out(r))
 		return -1;
 	for (p = name; *p != '\0'; p++)
 		if (!is_tchar((unsigned char)*p))
@@ -374,8 +479,7 @@ ih_set_cookie(struct ih_request *r, const char *name, const char *value,
 			return -1;
 	v = arena_printf(r->a, "%s=%s%s%s", name, value, attrs != NULL &&
 	    *attrs != '\0' ? "; " : "", attrs != NULL ? attrs : "");
-	return v == NULL || r->head_sent ? -1 :
-	    resp_add_header_raw(r, "Set-Cookie", v);
+	return v == NULL ? -1 : resp_add_header_raw(r, "Set-Cookie", v);
 }
 
 int
@@ -384,17 +488,15 @@ ih_send_fd(struct ih_request *r, int fd, long long len)
 	char buf[8192];
 	off_t off = 0;
 
-	if (r->finished || len < 0)
+	if (r->rstate >= RS_DONE || len < 0)
 		return -1;
-	if (!r->head_sent && r->olen == 0 && len > OBUF_SIZE) {
+	if (!head_out(r) && r->olen == 0 && len > OBUF_SIZE) {
 		/* Nothing written yet: Content-Length and sendfile. */
 		if (resp_send_head(r, len) == -1)
 			return -1;
-		r->finished = 1;
-		if (r->method_head)
-			return 0;
-		r->body_sent = (unsigned long long)len;
-		return conn_sendfile(r->c, fd, 0, len);
+		resp_done(r, r->method_head ? 0 : conn_sendfile(r->c, fd, 0,
+		    len));
+		return r->rstate == RS_DONE ? 0 : -1;
 	}
 	while (off < len) {
 		ssize_t n = pread(fd, buf, len - off > (off_t)sizeof(buf) ?
@@ -410,8 +512,8 @@ ih_send_fd(struct ih_request *r, int fd, long long len)
 int
 ih_redirect(struct ih_request *r, int status, const char *url)
 {
-	if (status < 300 || status > 399 || ih_add_header(r, "Location",
-	    url) == -1)
+	if (head_out(r) || status < 300 || status > 399 ||
+	    ih_add_header(r, "Location", url) == -1)
 		return ih_error(r, 500, "bad redirect");
 	r->status = status;
 	r->ctype = "text/html";
@@ -422,6 +524,7 @@ ih_redirect(struct ih_request *r, int status, const char *url)
 	ih_puts(r, "\">");
 	ih_write_html(r, url);
 	ih_puts(r, "</a>.</p></body></html>\n");
+	r->rstate = RS_READY;
 	return IH_PROCEED;
 }
 
@@ -452,7 +555,8 @@ resp_set_error(struct ih_request *r, int status, const char *detail)
  * The one error-page writer: a fixed page from the status table, never
  * any request data.  Headers a function set before failing (Allow,
  * WWW-Authenticate, Location) are kept; any body it wrote is dropped.
- * Once the head is out, an error can only close the connection.
+ * Once the head is out, an error can only close the connection.  Needs
+ * nothing from the request's arena.
  */
 void
 resp_error_page(struct ih_request *r, int status)
@@ -467,18 +571,31 @@ resp_error_page(struct ih_request *r, int status)
 		    "%s: %d %s: %s%s%s", r->c->peer, status, reason, r->detail,
 		    where != NULL ? " for " : "", where != NULL ? where : "");
 	r->detail = NULL;
-	if (r->head_sent) {
-		r->c->closing = 1;
-		r->finished = 1;	/* no last chunk: the client sees it cut */
+	if (r->rstate >= RS_DONE)
+		return;
+	if (head_out(r)) {
+		resp_drop(r);	/* no last chunk: the client sees it cut */
 		return;
 	}
 	if (breaks_framing(status))
 		r->c->closing = 1;
+	/* An unread body whose framing fails is what gets answered. */
+	if (commit_body(r) == -1) {
+		status = r->status;
+		reason = http_reason(status);
+		r->c->closing = 1;
+		if (r->detail != NULL)
+			ih_log(IH_LOG_NOTICE, "%s: %d %s: %s", r->c->peer,
+			    status, reason, r->detail);
+		r->detail = NULL;
+	}
 	if (!r->errpage && pipeline_error_page(r, status) == 0)
 		return;
 	r->status = status;
 	r->ctype = "text/html";
+	r->obuf = r->c->obuf;
 	r->olen = 0;
+	r->rstate = RS_READY;
 	ih_printf(r, "<!DOCTYPE html>\n<html><head><title>%d %s</title>"
 	    "</head>\n<body><h1>%d %s</h1></body></html>\n", status, reason,
 	    status, reason);

@@ -104,6 +104,119 @@ arena_reset(struct arena *a)
 	a->total = a->head->size;
 }
 
+/* ---- bounded text buffer ------------------------------------------- */
+
+void
+sb_init(struct sbuf *b, char *buf, size_t cap)
+{
+	b->p = buf;
+	b->cap = cap;
+	b->len = 0;
+	b->trunc = 0;
+	if (cap > 0)
+		buf[0] = '\0';
+}
+
+/* Append n bytes; what does not fit is dropped and `trunc` set. */
+void
+sb_put(struct sbuf *b, const char *s, size_t n)
+{
+	size_t room = b->cap > b->len + 1 ? b->cap - b->len - 1 : 0;
+
+	if (n > room) {
+		n = room;
+		b->trunc = 1;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	if (b->cap > 0)
+		b->p[b->len] = '\0';
+}
+
+void
+sb_puts(struct sbuf *b, const char *s)
+{
+	sb_put(b, s, strlen(s));
+}
+
+/* printf into the free room; vsnprintf's wanted length never moves len. */
+void
+sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	size_t room = b->cap > b->len ? b->cap - b->len : 0;
+	va_list ap;
+	int n;
+
+	if (room == 0) {
+		b->trunc = 1;
+		return;
+	}
+	va_start(ap, fmt);
+	n = vsnprintf(b->p + b->len, room, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		b->p[b->len] = '\0';
+		b->trunc = 1;
+		return;
+	}
+	if ((size_t)n >= room) {
+		n = (int)room - 1;
+		b->trunc = 1;
+	}
+	b->len += (size_t)n;
+}
+
+/* The escape of one byte for sb_esc into e (4 bytes); its length. */
+static size_t
+esc_byte(unsigned char c, int quote, char *e)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	if (c < 0x20 || c >= 0x7f || (quote && (c == '"' || c == '\\'))) {
+		e[0] = '\\';
+		e[1] = 'x';
+		e[2] = hex[c >> 4];
+		e[3] = hex[c & 15];
+		return 4;
+	}
+	e[0] = (char)c;
+	return 1;
+}
+
+/*
+ * Append s with control bytes, bytes >= 0x7f and (with quote) '"' and
+ * '\\' as \xNN, in at most max bytes; an escape is never cut in half.
+ * When the escaped text is longer, as much as fits is kept and "..."
+ * marks the cut (`trunc` set).  NULL or "" appends "-" (no value).
+ */
+void
+sb_esc(struct sbuf *b, const char *s, size_t max, int quote)
+{
+	const char *p;
+	size_t total = 0, used = 0, n;
+	char e[4];
+
+	if (s == NULL || *s == '\0')
+		s = "-";
+	for (p = s; *p != '\0' && total <= max; p++)
+		total += esc_byte((unsigned char)*p, quote, e);
+	if (total <= max) {
+		for (p = s; *p != '\0'; p++)
+			sb_put(b, e, esc_byte((unsigned char)*p, quote, e));
+		return;
+	}
+	for (p = s; *p != '\0'; p++) {
+		n = esc_byte((unsigned char)*p, quote, e);
+		if (used + n + 3 > max)
+			break;
+		sb_put(b, e, n);
+		used += n;
+	}
+	if (max >= 3)
+		sb_put(b, "...", 3);
+	b->trunc = 1;
+}
+
 /*
  * Parse a decimal integer in [min, max]: digits only (an optional '-'
  * when min < 0), no spaces, no overflow.  0 on success, -1 otherwise.
@@ -238,25 +351,43 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int clock_fixed;
+static time_t clock_fixed_t;
+
 /*
- * Wall-clock time.  IHTTPD_FIXED_TIME (seconds since the epoch) freezes
- * it, so that golden responses compare byte for byte.
+ * The test suite's deterministic mode: IHTTPD_FIXED_TIME (seconds since
+ * the epoch) freezes the clock, so golden responses compare byte for
+ * byte and expiry can be tested, but only together with IHTTPD_TEST=1.
+ * Left alone in an environment it would freeze the expiry of nonces and
+ * sessions: then it is ignored, with a warning.  Called once at start.
  */
+void
+clock_setup(void)
+{
+	const char *s = getenv("IHTTPD_FIXED_TIME"), *t = getenv("IHTTPD_TEST");
+	long long v;
+
+	if (s == NULL)
+		return;
+	if (t == NULL || strcmp(t, "1") != 0) {
+		ih_log(IH_LOG_WARN, "IHTTPD_FIXED_TIME is set but IHTTPD_TEST=1 "
+		    "is not: ignored (the clock runs)");
+		return;
+	}
+	if (str_to_ll(s, 0, LLONG_MAX, &v) == -1) {
+		ih_log(IH_LOG_WARN, "IHTTPD_FIXED_TIME '%s' is not a number of "
+		    "seconds: ignored", s);
+		return;
+	}
+	clock_fixed_t = (time_t)v;
+	clock_fixed = 1;
+}
+
+/* Wall-clock time (frozen only in the deterministic test mode). */
 time_t
 now_real(void)
 {
-	static int fixed = -1;
-	static time_t fixed_t;
-
-	if (fixed == -1) {
-		const char *s = getenv("IHTTPD_FIXED_TIME");
-		long long v;
-
-		fixed = s != NULL && str_to_ll(s, 0, LLONG_MAX, &v) == 0;
-		if (fixed)
-			fixed_t = (time_t)v;
-	}
-	return fixed ? fixed_t : time(NULL);
+	return clock_fixed ? clock_fixed_t : time(NULL);
 }
 
 /*

@@ -4,6 +4,7 @@
 ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 IHTTPD=${IHTTPD:-$ROOT/build/ihttpd}
 export IHTTPD_FIXED_TIME=${IHTTPD_FIXED_TIME:-1795507200}   # golden Date
+export IHTTPD_TEST=1	# the deterministic mode that honours it
 
 if [ -d /usr/lib/bats/bats-support ]; then
 	load /usr/lib/bats/bats-support/load

@@ -565,6 +565,19 @@ test_multipart_limits(void)
 	    "multipart: 10000-byte part header block through short fills: 400");
 	mp_case(body, n, 64, -1, NULL, 400,
 	    "10000-byte part header block in one buffer: 400 as well");
+
+	/* max_parts: the part past it is refused with 413 (issue 8, 11). */
+	cfg.max_parts = 3;
+	n = (size_t)sprintf(body, "--" BND "\r\n" CD "name=\"a\"\r\n\r\n1"
+	    DL "\r\n" CD "name=\"b\"\r\n\r\n2" DL "\r\n" CD "name=\"c\"\r\n"
+	    "\r\n3" DL "--");
+	mp_case(body, n, 64, 0, "a=[1]b=[2]c=[3]", 200,
+	    "max_parts 3: three parts pass");
+	n = (size_t)sprintf(body, "--" BND "\r\n" CD "name=\"a\"\r\n\r\n1"
+	    DL "\r\n" CD "name=\"b\"\r\n\r\n2" DL "\r\n" CD "name=\"c\"\r\n"
+	    "\r\n3" DL "\r\n" CD "name=\"d\"\r\n\r\n4" DL "--");
+	mp_case(body, n, 64, -1, NULL, 413, "max_parts 3: a fourth part: 413");
+	cfg.max_parts = 1000;
 	free(body);
 }
 
@@ -837,6 +850,8 @@ main(void)
 	cfg.max_body = 100LL * 1024 * 1024;
 	cfg.max_form = 1024 * 1024;
 	cfg.max_field = 64 * 1024;
+	cfg.max_parts = 1000;
+	cfg.body_min_rate = 2048;
 
 	test_urldecode();
 	test_urlencoded();

@@ -570,9 +570,27 @@ test_chunked(void)
 	    "skipped");
 	DEC("3 ;a=b\r\nabc\r\n0\r\n\r\n", 0, 16);
 	CHECK(d.rc >= 0 && d.done && d.outlen == 3, "BWS before ';'");
+	/* RFC 9112 7.1: CRLF only; BWS only before ';' (issue 8, 9). */
 	DEC("3\nabc\n0\n\n", 0, 16);
-	CHECK(d.rc >= 0 && d.done && d.outlen == 3 &&
-	    memcmp(d.out, "abc", 3) == 0, "bare LF everywhere");
+	CHECK_INT(d.rc, -1, "bare LF after the size: -1");
+	DEC("3\r\nabc\n0\r\n\r\n", 0, 16);
+	CHECK_INT(d.rc, -1, "bare LF after chunk data: -1");
+	DEC("3;x\nabc\r\n0\r\n\r\n", 0, 16);
+	CHECK_INT(d.rc, -1, "bare LF ending an extension: -1");
+	DEC("1 \r\nx\r\n0\r\n\r\n", 0, 16);
+	CHECK_INT(d.rc, -1, "whitespace after the size without ';': -1");
+	DEC("1\t\r\nx\r\n0\r\n\r\n", 0, 16);
+	CHECK_INT(d.rc, -1, "a tab after the size without ';': -1");
+	DEC("0\r\nTrailer: a\rb\r\n\r\n", 0, 16);
+	CHECK_INT(d.rc, -1, "bare CR in a trailer value: -1");
+	DEC("0\r\nA: 1\n\r\n", 0, 16);
+	CHECK_INT(d.rc, -1, "bare LF ending a trailer: -1");
+	DEC("0\r\n\n", 0, 16);
+	CHECK_INT(d.rc, -1, "bare LF ending the trailer section: -1");
+	DEC("3\nabc\n2 ;x\nde\n0\nTrailer: a\rb\n\n", 0, 16);
+	CHECK_INT(d.rc, -1, "the review's lenient body: -1");
+	DEC("0\r\nA: 1\r\nB:\r\n\r\n", 1, 16);
+	CHECK(d.rc >= 0 && d.done, "trailers (one empty) fed byte by byte");
 	DEC("A\r\n0123456789\r\n0\r\nA: 1\r\nB: 2\r\n\r\n", 3, 4);
 	CHECK(d.rc >= 0 && d.done && d.outlen == 10, "hex size A, trailers");
 	DEC("0000000000000003\r\nabc\r\n0\r\n\r\n", 0, 16);
