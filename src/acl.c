@@ -301,7 +301,7 @@ acl_check_peer(struct conn *c, struct arena *a)
 	if (global_acl.nallow + global_acl.ndeny > 0)
 		host = conn_peer_host(c, a);
 	ok = acl_decide(&global_acl, c->peer, host);
-	ih_debug(IH_DBG_AUTH, "peer %s (%s): %s", c->peer, host ? host : "-",
+	ih_debug(IH_DBG_AUTH, "peer %s (%s): %s", conn_who(c), host ? host : "-",
 	    ok ? "allowed" : "denied");
 	return ok ? 0 : 403;
 }

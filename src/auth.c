@@ -469,7 +469,7 @@ granted(struct ih_request *r, const char *user, const char *type)
 {
 	r->remote_user = arena_strdup(r->a, user);
 	r->auth_type = type;
-	ih_debug(IH_DBG_AUTH, "%s: %s user %s granted", r->c->peer, type,
+	ih_debug(IH_DBG_AUTH, "%s: %s user %s granted", conn_who(r->c), type,
 	    user);
 	return IH_PROCEED;
 }

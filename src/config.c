@@ -559,6 +559,36 @@ rest_value(char *p, int *bad)
 	return p;
 }
 
+/*
+ * How many leading path segments an object fixes, doubled, plus one for
+ * an exact path: the rank of specificity that decides which object's
+ * AuthTrans directives guard a request (pipeline.c).  A ppath fixes its
+ * whole segments ("/" none, "/a/b" two); a wildcard ppath and a regex
+ * anchored with '^' fix the whole segments of their literal prefix
+ * ("/a/x*" and "^/a/.+\.txt$": one); an unanchored regex fixes none.
+ */
+static int
+object_depth(const struct object *o)
+{
+	const char *p = o->pattern;
+	size_t n = o->litlen, i;
+	int segs = 0;
+
+	if (o->kind == OBJ_REGEX) {
+		if (p[0] != '^')
+			return 0;
+		p++;
+		n = strcspn(p, ".[]()*+?{}|^$\\");
+	}
+	/* Each '/' after the first closes a segment... */
+	for (i = 1; i < n; i++)
+		segs += p[i] == '/';
+	/* ...and a path or plain ppath ends on a whole one. */
+	if (o->kind != OBJ_REGEX && !o->wild && n > 1 && p[n - 1] != '/')
+		segs++;
+	return segs * 2 + (o->kind == OBJ_PATH);
+}
+
 static struct object *
 new_object(enum obj_kind kind, char *pattern, size_t *cap)
 {
@@ -579,6 +609,12 @@ new_object(enum obj_kind kind, char *pattern, size_t *cap)
 	o->kind = kind;
 	o->pattern = pattern;
 	o->plen = strlen(pattern);
+	o->litlen = o->plen;
+	if (kind == OBJ_PPATH && strpbrk(pattern, "*?[") != NULL) {
+		o->wild = 1;
+		o->litlen = strcspn(pattern, "*?[\\");
+	}
+	o->depth = object_depth(o);
 	o->file = err_file;
 	o->line = err_line;
 	return o;
@@ -835,7 +871,8 @@ parse_file(char *buf)
 				cerr("object path must start with '/'");
 				continue;
 			}
-			if (kind == OBJ_PPATH) {
+			if (kind == OBJ_PPATH && strpbrk(pattern, "*?[") ==
+			    NULL) {
 				size_t pl = strlen(pattern);
 				while (pl > 1 && pattern[pl - 1] == '/')
 					pattern[--pl] = '\0';
@@ -904,6 +941,8 @@ parse_file(char *buf)
 				d = add_directive(&o->dirs, &o->ndirs, curcap);
 			if (d != NULL)
 				parse_directive(d, phase, rest);
+			if (phase == IH_AUTHTRANS)
+				o->protects = 1;
 			continue;
 		}
 		if (cur != NULL) {
@@ -993,7 +1032,7 @@ sort_objects(void)
 			struct object *p = &cfg.objs[j - 1];
 			if (obj_rank(p) < obj_rank(&t) ||
 			    (obj_rank(p) == obj_rank(&t) && (t.kind != OBJ_PPATH ||
-			    p->plen >= t.plen)))
+			    p->litlen >= t.litlen)))
 				break;
 			cfg.objs[j] = *p;
 		}

@@ -146,6 +146,13 @@ conn_init(struct conn *c, int in, int out)
 	return 0;
 }
 
+/* The peer as error-log lines name it: its address, or "-" if unknown. */
+const char *
+conn_who(const struct conn *c)
+{
+	return c->peer[0] != '\0' ? c->peer : "-";
+}
+
 void
 conn_free(struct conn *c)
 {
@@ -210,7 +217,7 @@ conn_fill(struct conn *c, int64_t deadline)
 static int
 write_failed(struct conn *c, const char *what)
 {
-	ih_log(IH_LOG_INFO, "%s: %s failed: %s", c->peer, what,
+	ih_log(IH_LOG_INFO, "%s: %s failed: %s", conn_who(c), what,
 	    errno == EAGAIN ? "send timeout" : strerror(errno));
 	c->closing = 1;
 	c->broken = 1;
@@ -287,7 +294,7 @@ conn_sendfile(struct conn *c, int fd, off_t off, off_t len)
 			return write_failed(c, "sendfile");
 		if (n == 0) {
 			ih_log(IH_LOG_WARN, "%s: file shrank while being sent",
-			    c->peer);
+			    conn_who(c));
 			c->closing = c->broken = 1;
 			return -1;
 		}
@@ -306,7 +313,7 @@ conn_sendfile(struct conn *c, int fd, off_t off, off_t len)
 			continue;
 		if (n <= 0) {
 			ih_log(IH_LOG_WARN, "%s: file shrank or failed while "
-			    "being sent", c->peer);
+			    "being sent", conn_who(c));
 			c->closing = c->broken = 1;
 			free(buf);
 			return -1;

@@ -162,6 +162,12 @@ struct object {
 	enum obj_kind	 kind;
 	char		*pattern;
 	size_t		 plen;
+	/* ppath with NSAPI wildcards (*, ?, [...]): matched by fnmatch */
+	int		 wild;
+	size_t		 litlen;	/* literal prefix length, for ordering */
+	/* path segments the object fixes (x2, +1 exact): AuthTrans rank */
+	int		 depth;
+	int		 protects;	/* has an AuthTrans directive */
 	/* regex: a literal fast path, else regcomp on first use */
 	int		 re_state;	/* 0 unknown, 1 literal, 2 compiled */
 	int		 lit_start, lit_end;	/* ^ and $ anchors */
@@ -279,6 +285,7 @@ struct conn {
 
 int	 conn_init(struct conn *, int in, int out);
 void	 conn_free(struct conn *);
+const char *conn_who(const struct conn *);
 ssize_t	 conn_fill(struct conn *, int64_t deadline);
 int	 conn_write(struct conn *, const void *, size_t);
 struct iovec;

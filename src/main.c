@@ -179,7 +179,7 @@ serve_connection(int in, int out)
 		ih_log(IH_LOG_ERR, "out of memory");
 		return 0;
 	}
-	ih_debug(IH_DBG_INIT, "connection from %s:%s", c.peer, c.peer_port);
+	ih_debug(IH_DBG_INIT, "connection from %s:%s", conn_who(&c), c.peer_port);
 	hdrs = malloc((size_t)cfg.max_headers * sizeof(*hdrs));
 	/* The connection ACL runs before a byte of the request is read. */
 	if (hdrs != NULL && acl_check_peer(&c, &a) != 0) {
@@ -233,7 +233,7 @@ serve_connection(int in, int out)
 			early_error(&r, 400, "NUL byte in the request head");
 			break;
 		}
-		ih_debug(IH_DBG_REQ, "%s: %s", c.peer, r.reqline ?
+		ih_debug(IH_DBG_REQ, "%s: %s", conn_who(&c), r.reqline ?
 		    r.reqline : "-");
 		if ((st = http_parse_head(head, (size_t)len, &r.hd)) != 0) {
 			r.hd.nh = 0;

@@ -8,14 +8,21 @@
  * Also the small built-in functions: document-root, redirect, force-type,
  * send-file and common-log.
  */
+#include <fnmatch.h>
 #include <string.h>
 
 #include "internal.h"
 
-/* `/foo` matches /foo, /foo/ and /foo/bar, never /foobar; "/" all. */
+/*
+ * `/foo` matches /foo, /foo/ and /foo/bar, never /foobar; "/" all.  With
+ * NSAPI wildcards the whole path must match the pattern: `*` any run of
+ * bytes ('/' too, as in obj.conf), `?` one byte, `[...]` a set.
+ */
 static int
 ppath_match(const struct object *o, const char *path)
 {
+	if (o->wild)
+		return fnmatch(o->pattern, path, 0) == 0;
 	if (o->plen == 1)
 		return 1;
 	return strncmp(path, o->pattern, o->plen) == 0 &&
@@ -50,6 +57,28 @@ pipeline_match(struct ih_request *r)
 }
 
 /*
+ * Which matched object's AuthTrans directives guard the request: the
+ * most specific of those that have any, by the path segments it fixes
+ * (config.c: object_depth), the match order deciding a tie.  Only its
+ * directives run, so credentials for a realm that a less specific
+ * object asks for never open a path that a more specific one protects
+ * (a regex="\.txt$" Basic realm cannot open /private/a.txt under a
+ * ppath="/private" Digest realm).  NULL when none protects.
+ */
+static const struct object *
+guard(const struct ih_request *r)
+{
+	const struct object *best = NULL;
+	size_t i;
+
+	for (i = 0; i < r->nobjs; i++)
+		if (r->objs[i]->protects && (best == NULL ||
+		    r->objs[i]->depth > best->depth))
+			best = r->objs[i];
+	return best;
+}
+
+/*
  * Run one phase's directives across the matched objects.  With `first`,
  * the first PROCEED ends the phase.  Returns PROCEED, NOACTION (nothing
  * claimed it), ABORTED or EXIT; *ran counts directives run.
@@ -57,12 +86,16 @@ pipeline_match(struct ih_request *r)
 static int
 run_phase(struct ih_request *r, int phase, int first, int *ran)
 {
+	const struct object *only = phase == IH_AUTHTRANS ? guard(r) : NULL;
 	size_t i, j;
 	int result = IH_NOACTION;
 
 	*ran = 0;
 	for (i = 0; i < r->nobjs; i++) {
 		const struct object *o = r->objs[i];
+
+		if (only != NULL && o != only)
+			continue;
 
 		for (j = 0; j < o->ndirs; j++) {
 			const struct directive *d = &o->dirs[j];
@@ -330,6 +363,22 @@ files_service_fn(struct ih_request *r, const struct ih_args *a)
 	return files_service(r);
 }
 IH_FUNCTION("send-file", IH_PH(IH_SERVICE), files_service_fn, NULL);
+
+/*
+ * drop: close the connection without a response (nginx's `return 444`),
+ * for requests not worth an answer, such as scanners' probes.  Logged
+ * with status 444.
+ */
+static int
+builtin_drop(struct ih_request *r, const struct ih_args *a)
+{
+	(void)r;
+	(void)a;
+	return IH_EXIT;
+}
+IH_FUNCTION("drop", IH_PH(IH_AUTHTRANS) | IH_PH(IH_NAMETRANS) |
+    IH_PH(IH_PATHCHECK) | IH_PH(IH_OBJECTTYPE) | IH_PH(IH_SERVICE),
+    builtin_drop, NULL);
 
 /* AddLog common-log: one line in the combined format. */
 static int

@@ -568,7 +568,7 @@ resp_error_page(struct ih_request *r, int status)
 		/* Client-caused refusals (501, 505 too) are notices. */
 		ih_log(status >= 500 && status != 501 && status != 505 ?
 		    IH_LOG_ERR : IH_LOG_NOTICE,
-		    "%s: %d %s: %s%s%s", r->c->peer, status, reason, r->detail,
+		    "%s: %d %s: %s%s%s", conn_who(r->c), status, reason, r->detail,
 		    where != NULL ? " for " : "", where != NULL ? where : "");
 	r->detail = NULL;
 	if (r->rstate >= RS_DONE)
@@ -585,7 +585,7 @@ resp_error_page(struct ih_request *r, int status)
 		reason = http_reason(status);
 		r->c->closing = 1;
 		if (r->detail != NULL)
-			ih_log(IH_LOG_NOTICE, "%s: %d %s: %s", r->c->peer,
+			ih_log(IH_LOG_NOTICE, "%s: %d %s: %s", conn_who(r->c),
 			    status, reason, r->detail);
 		r->detail = NULL;
 	}

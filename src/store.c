@@ -110,7 +110,7 @@ store_unlock(int fd, off_t off, off_t len)
 void
 store_failed(struct ih_request *r, const char *what)
 {
-	ih_log(IH_LOG_ERR, "%s%s%s: %s", r != NULL ? r->c->peer : "",
+	ih_log(IH_LOG_ERR, "%s%s%s: %s", r != NULL ? conn_who(r->c) : "",
 	    r != NULL ? ": " : "", what, errno == ETIMEDOUT ?
 	    "lock not granted within lock_timeout" : strerror(errno));
 	if (r != NULL)
