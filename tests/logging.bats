@@ -234,3 +234,75 @@ serve() {
 	assert_failure 1
 	[[ $stderr == *"debug: 'REQ,NOPE' is not a list of"* ]]
 }
+
+# Issue 8, finding 1: a request line that escapes to more than the line.
+@test "access log: a request line escaping past the 4 KiB line is cut, the line keeps every field (no overflow)" {
+	local n
+	for n in 1000 1020 1030 4000 4038 4050 4070 4090 8100; do
+		rm -f "$LOG"
+		run bash -c 'python3 -c "import sys; sys.stdout.buffer.write(b\"GET /\" + b\"A\" * int(sys.argv[1]) + b\"\\x80\" * 20 + b\" HTTP/1.0\\r\\nUser-Agent: ua/1\\r\\nReferer: http://r/\\r\\n\\r\\n\")" "$1" | "$2" -c "$3" --access_log "$4" --max_request_line 16k >/dev/null 2>&1' _ "$n" "$IHTTPD" "$CONF" "$LOG"
+		[ "$status" -eq 0 ]
+		run python3 - "$LOG" <<'PY'
+import re, sys
+lines = open(sys.argv[1], "rb").read().split(b"\n")
+assert lines[-1] == b"" and len(lines) == 2, lines
+l = lines[0]
+assert len(l) < 4096, len(l)
+m = re.fullmatch(rb'127\.0\.0\.1 - - \[[^]]+\] "([^"]*)" (\d{3}) (\d+|-) "([^"]*)" "([^"]*)"', l)
+assert m, l[-200:]
+assert all(0x20 <= c < 0x7f for c in l), "raw byte"
+print(m.group(2).decode(), m.group(4).decode(), m.group(5).decode(), m.group(1)[-3:].decode())
+PY
+		[ "$status" -eq 0 ]
+		# A malformed head's fields are not trusted: "-" "-".
+		[[ "$output" == "400 - - "* ]]
+	done
+	# The longest ones are cut and say so.
+	[[ "$output" == *"..." ]]
+	# A well-formed 10000-byte request line: cut, Referer and UA kept.
+	rm -f "$LOG"
+	serve "GET /$(printf 'a%.0s' $(seq 10000)) HTTP/1.1\r\nHost: t\r\nReferer: http://r/\r\nUser-Agent: ua/1\r\nConnection: close\r\n\r\n" \
+	    --access_log "$LOG" --max_request_line 16k
+	grep -Eq '^127\.0\.0\.1 - - \[[^]]+\] "GET /a+\.\.\." 404 107 "http://r/" "ua/1"$' "$LOG"
+	[ "$(wc -c <"$LOG")" -lt 4096 ]
+}
+
+@test "access log: 8 KiB Referer and User-Agent are cut too; status and bytes stay" {
+	local big
+	big=$(printf 'x%.0s' $(seq 8000))
+	serve "GET /hello.txt HTTP/1.1\r\nHost: t\r\nReferer: $big\r\nUser-Agent: \x9b$big\r\nConnection: close\r\n\r\n" \
+	    --access_log "$LOG" --max_header_size 64k
+	run cat "$LOG"
+	[ "${#lines[@]}" -eq 1 ]
+	[ "${#output}" -lt 4096 ]
+	grep -Eq '"GET /hello.txt HTTP/1.1" 200 13 "x+\.\.\." "\\x9bx+\.\.\."$' "$LOG"
+}
+
+@test "access log: goaccess reads a hostile run's log with 0 failed lines" {
+	command -v goaccess >/dev/null || skip "goaccess not installed"
+	local r
+	for r in 'GET / HTTP/1.1\r\nHost: t\r\n\r\n' \
+	    'GET /\x80\x9b\xff"\\ HTTP/1.1\r\nHost: t\r\n\r\n' \
+	    "GET /$(printf 'A%.0s' $(seq 1100))$(printf '\\x80%.0s' $(seq 900)) HTTP/1.0\r\n\r\n" \
+	    '\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03' \
+	    'GET / HTTP/1.1\r\nHost: t\r\nUser-Agent: a"b\\c\r\nReferer: "\r\n\r\n' \
+	    'GET / HTTP/9.9\r\n\r\n' 'BREW /pot HTTP/1.1\r\nHost: t\r\n\r\n' \
+	    'GET /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n' \
+	    "GET /hello.txt HTTP/1.1\r\nHost: t\r\nUser-Agent: $(printf 'u%.0s' $(seq 9000))\r\n\r\n"; do
+		serve "$r" --access_log "$LOG" --max_header_size 64k --header_timeout 1
+	done
+	[ "$(wc -l <"$LOG")" -ge 9 ]
+	run bash -c 'goaccess "$1" --log-format=COMBINED --no-global-config -o json 2>/dev/null | python3 -c "import json,sys; g=json.load(sys.stdin)[\"general\"]; print(g[\"total_requests\"], g[\"failed_requests\"])"' _ "$LOG"
+	[ "$status" -eq 0 ]
+	[ "${output#* }" = 0 ]
+}
+
+# Issue 8, finding 8.
+@test "error log: bytes >= 0x7f in a decoded path are escaped (no C1 controls, no DEL)" {
+	serve 'GET /%9b%c2%9bx%7f%e2%80%8f HTTP/1.1\r\nHost: t\r\n\r\n' --error_log "$ELOG" \
+	    --log_level 2
+	run cat "$ELOG"
+	[[ "$output" == *'/\x9b\xc2\x9bx\x7f\xe2\x80\x8f'* ]]
+	run python3 -c 'import sys; d = open(sys.argv[1], "rb").read(); sys.exit(any(c >= 0x7f or (c < 0x20 and c != 10) for c in d))' "$ELOG"
+	[ "$status" -eq 0 ]
+}
