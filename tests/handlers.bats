@@ -183,6 +183,15 @@ EOF
 	assert_output --partial '<tr><th>QUERY_STRING</th><td>q=1</td></tr>'
 }
 
+@test "env: cookie names are shown, their values never (HttpOnly stays meaningful)" {
+	req 'GET /env HTTP/1.1\r\nHost: t\r\nCookie: ihttpd_session=SECRETxSESSIONxID; theme=<b>dark\r\nCookie: a=1\r\n\r\n'
+	[ "$(resp_status)" = 200 ]
+	refute_output --partial SECRETxSESSIONxID
+	refute_output --partial dark
+	assert_output --partial '<tr><th>Cookie</th><td>ihttpd_session=(hidden); theme=(hidden)</td></tr>'
+	assert_output --partial '<tr><th>Cookie</th><td>a=(hidden)</td></tr>'
+}
+
 # ---- news ------------------------------------------------------------
 
 @test "news: shows the decoded path and the pattern, escaped" {
