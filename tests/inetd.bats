@@ -544,9 +544,39 @@ good() {
 	bad 400 'POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n'
 }
 
-@test "hostile: chunk extension and LF-only chunk lines are accepted" {
-	good 200 'POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5;a=b\r\nhello\r\n3\nabc\n0\n\n'
+@test "hostile: a chunk extension is accepted" {
+	good 200 'POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5;a=b\r\nhello\r\n3 ;x\r\nabc\r\n0\r\n\r\n'
 	has '^R 1 200 .*body=8 '
+}
+
+@test "hostile: LF-only chunk lines: 400 (RFC 9112 7.1 has CRLF only)" {
+	bad 400 'POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5;a=b\r\nhello\r\n3\nabc\n0\n\n'
+}
+
+@test "hostile: the lenient chunked body of the review: 400, not 200 abcde" {
+	bad 400 'POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\n2 ;x\nde\n0\nTrailer: a\rb\n\n'
+}
+
+@test "hostile: whitespace after a chunk size without ';': 400" {
+	bad 400 'POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n1 \r\nx\r\n0\r\n\r\n'
+}
+
+@test "hostile: a bare CR in a trailer value: 400" {
+	bad 400 'POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\nT: a\rb\r\n\r\n'
+}
+
+@test "hostile: a GET of a file with a malformed chunked body: 400, not 200" {
+	make_docroot
+	bad 400 'GET /small.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\n0\n\n' --docroot "$DOC"
+}
+
+@test "hostile: a HEAD of a file with a malformed chunked body: 400" {
+	make_docroot
+	bad 400 'HEAD /small.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n' --docroot "$DOC"
+}
+
+@test "hostile: a GET of a file with a good chunked body keeps the connection" {
+	good 200 'GET /index.html HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n'
 }
 
 @test "hostile: negative Content-Length: 400" {
@@ -718,4 +748,98 @@ good() {
 
 @test "hostile: a GET with a body is drained, the next request served" {
 	good 200 'GET /hello HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello'
+}
+
+# ---- bodies a client holds back or trickles ----------------------------------
+
+BODY=$BATS_TEST_DIRNAME/fixtures/inetd/body.py
+
+@test "Expect: 100-continue answered 405 before the body: closed, the next request is never read as body" {
+	srv --access_log "$BATS_TEST_TMPDIR/access.log"
+	run python3 "$BODY" expect "$PORT" POST /index.html
+	[ "$status" -eq 0 ]
+	has '^R 405 conn=close$'
+	has '^NEXT eof$'
+	no_child 5
+	run cat "$BATS_TEST_TMPDIR/access.log"
+	has '"POST /index.html HTTP/1.1" 405 '
+	hasnt '" 400 '
+	[ "${#lines[@]}" -eq 1 ]
+}
+
+@test "Expect: 100-continue answered 401 by AuthTrans, 404, or by a handler that never reads: closed too" {
+	local what
+	make_docroot
+	srv --access_log "$BATS_TEST_TMPDIR/access.log"
+	for what in '401 POST /private/' '404 GET /nothing-here' \
+	    '200 POST /hello'; do
+		run python3 "$BODY" expect "$PORT" ${what#* }
+		[ "$status" -eq 0 ]
+		has "^R ${what%% *} conn=close$"
+		has '^NEXT eof$'
+	done
+	run cat "$BATS_TEST_TMPDIR/access.log"
+	hasnt '" 400 '
+	[ "${#lines[@]}" -eq 3 ]
+}
+
+@test "Expect: 100-continue to a handler that reads: 100, the answer, and keep-alive" {
+	srv
+	send 5 'POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nhello'"$NEXT" --body
+	[ "$status" -eq 0 ]
+	has "^R 1 100 "
+	has "^R 2 200 .*body=5 "
+	has "^R 3 200 .*body=19 "
+}
+
+@test "a trickled body: 408 at body_timeout plus size / body_min_rate, not after every byte" {
+	srv --body_timeout 2
+	run python3 "$BODY" trickle "$PORT" 0.5 'POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 12\r\n\r\n' 'aaaaaaaaaaaa'
+	[ "$status" -eq 0 ]
+	has '^R 408 '
+	# The body (12 bytes at 0.5 s) would take 6 s; the deadline is ~2 s.
+	le "$(sed -n 's/.* t=\([0-9.]*\).*/\1/p' <<<"$output")" 4.5
+	no_child 5
+}
+
+@test "a trickled chunked body: 408 at its deadline too" {
+	srv --body_timeout 2
+	run python3 "$BODY" trickle "$PORT" 0.5 'POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n' 'c\r\naaaaaaaaaaaa\r\n0\r\n\r\n'
+	[ "$status" -eq 0 ]
+	has '^R 408 '
+	le "$(sed -n 's/.* t=\([0-9.]*\).*/\1/p' <<<"$output")" 4.5
+}
+
+@test "a body larger than body_min_rate covers is given time by its size" {
+	srv --body_timeout 1 --body_min_rate 4
+	# 12 bytes at 4 B/s: 1 + 3 s; a byte every 0.2 s arrives in 2.4 s.
+	run python3 "$BODY" trickle "$PORT" 0.2 'POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 12\r\nConnection: close\r\n\r\n' 'aaaaaaaaaaaa'
+	[ "$status" -eq 0 ]
+	has '^R 200 .* sent=12$'
+}
+
+@test "a session's lock is released before an unread trickled body is drained" {
+	local cookie
+	srv --body_timeout 5 --datadir "$BATS_TEST_TMPDIR/data"
+	cookie=$(curl -sS --max-time 5 -D - -o /dev/null "$(url /counter)" |
+	    sed -n 's/^Set-Cookie: \([^;]*\).*/\1/p')
+	[ -n "$cookie" ]
+	# /counter answers without reading; the body then trickles on.
+	run python3 "$BODY" lock "$PORT" "$cookie" 0.3 "POST /counter HTTP/1.1\r\nHost: t\r\nCookie: $cookie\r\nContent-Length: 40\r\n\r\n" "$(printf 'a%.0s' $(seq 40))"
+	[ "$status" -eq 0 ]
+	has '^A 200 '
+	has '^B 200 '
+	le "$(sed -n 's/^B .* t=\([0-9.]*\)/\1/p' <<<"$output")" 2
+}
+
+@test "a session's lock is released before an unread chunked body is read for its framing" {
+	local cookie
+	srv --body_timeout 5 --datadir "$BATS_TEST_TMPDIR/data"
+	cookie=$(curl -sS --max-time 5 -D - -o /dev/null "$(url /counter)" |
+	    sed -n 's/^Set-Cookie: \([^;]*\).*/\1/p')
+	[ -n "$cookie" ]
+	run python3 "$BODY" lock "$PORT" "$cookie" 0.3 "POST /counter HTTP/1.1\r\nHost: t\r\nCookie: $cookie\r\nTransfer-Encoding: chunked\r\n\r\n" "$(printf '1\\r\\na\\r\\n%.0s' $(seq 10))0\\r\\n\\r\\n"
+	[ "$status" -eq 0 ]
+	has '^B 200 '
+	le "$(sed -n 's/^B .* t=\([0-9.]*\)/\1/p' <<<"$output")" 2
 }
