@@ -577,3 +577,83 @@ local_name() {
 	    '$IHTTPD' -c '$CONF' --remote_addr 127.0.0.1 --reverse_lookups on 2>/dev/null"
 	has '^HTTP/1\.1 200 '
 }
+
+# ---- sockets that carry no IP address -----------------------------------------
+# fd 0 an AF_UNIX socket (systemd Accept=yes on a ListenStream path, socat
+# EXEC): the peer is unknown, matches no allow rule, and logs as "-".
+
+# start_socat LISTEN-ADDRESS [ihttpd args...]: socat forking an ihttpd per
+# connection; with a UNIX-LISTEN address, the socket itself is fd 0
+# (nofork), as systemd passes it.
+start_socat() {
+	local listen=$1 opt= cmd="$IHTTPD -c $CONF"
+	shift
+	case $listen in UNIX-*) opt=,nofork ;; esac
+	[ $# -eq 0 ] || cmd="$cmd $*"
+	SOCK=$T/s.sock
+	socat "$listen,fork" EXEC:"$cmd$opt" 2>"$T/socat.err" &
+	INETD_PID=$!
+	local i
+	for i in $(seq 100); do
+		case $listen in
+		UNIX-*) [ -S "$SOCK" ] && return 0 ;;
+		*) python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),0.2).close()' "$PORT" 2>/dev/null && return 0 ;;
+		esac
+		sleep 0.05
+	done
+	return 1
+}
+
+unix_get() {	# unix_get PATH: one request over $SOCK, the reply in $output
+	run python3 - "$SOCK" "$1" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(5)
+s.connect(sys.argv[1])
+s.sendall(b"GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" % sys.argv[2].encode())
+out = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    out += b
+sys.stdout.write(out.decode("latin-1"))
+PY
+}
+
+@test "AF_UNIX peer: cidr_allow 127.0.0.1/32 does not let it in (no fail-open as 127.0.0.1)" {
+	start_socat "UNIX-LISTEN:$T/s.sock" --cidr_allow 127.0.0.1/32
+	unix_get /hello
+	[ "$(resp_status)" = 403 ]
+	grep -q '^- - - \[.*\] "-" 403 ' "$ACC"
+}
+
+@test "AF_UNIX peer: even an allow regex matching anything keeps it out; deny-only rules let it in" {
+	start_socat "UNIX-LISTEN:$T/s.sock" --allow '.*'
+	unix_get /hello
+	[ "$(resp_status)" = 403 ]
+	kill "$INETD_PID"; wait "$INETD_PID" 2>/dev/null || true; rm -f "$SOCK"
+	start_socat "UNIX-LISTEN:$T/s.sock" --cidr_deny 127.0.0.1
+	unix_get /hello
+	[ "$(resp_status)" = 200 ]
+}
+
+@test "AF_UNIX peer without rules: served, REMOTE_ADDR empty, logged as -" {
+	start_socat "UNIX-LISTEN:$T/s.sock"
+	unix_get /env
+	[ "$(resp_status)" = 200 ]
+	has '<tr><th>REMOTE_ADDR</th><td></td></tr>'
+	grep -q '^- - - \[.*\] "GET /env HTTP/1.1" 200 ' "$ACC"
+}
+
+@test "socat TCP EXEC (a socketpair on fd 0): the peer is socat's SOCAT_PEERADDR" {
+	PORT=$(free_port)
+	start_socat "TCP-LISTEN:$PORT,bind=127.0.0.1,reuseaddr" --cidr_allow 127.0.0.1/32
+	run curl -sS --max-time 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/hello"
+	[ "$output" = 200 ]
+	grep -q '^127\.0\.0\.1 - - .*"GET /hello HTTP/1.1" 200 ' "$ACC"
+	kill "$INETD_PID"; wait "$INETD_PID" 2>/dev/null || true
+	start_socat "TCP-LISTEN:$PORT,bind=127.0.0.1,reuseaddr" --cidr_deny 127.0.0.1/32
+	run curl -sS --max-time 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/hello"
+	[ "$output" = 403 ]
+}
