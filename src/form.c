@@ -623,7 +623,8 @@ ih_parse_body(struct ih_request *r)
 		status = 415;
 	r->body_parsed = status + 1;
 	if (status != 0)
-		resp_set_error(r, status, "request body parameters refused");
+		resp_set_error(r, status, r->detail != NULL && r->status ==
+		    status ? r->detail : "request body parameters refused");
 	return status;
 }
 

@@ -536,6 +536,15 @@ ih_error(struct ih_request *r, int status, const char *detail)
 		status = 503;
 		resp_add_header_raw(r, "Retry-After", "5");
 	}
+	/* Keep what a lower layer said about the same failure. */
+	if (r->detail != NULL && r->status == status && detail != NULL &&
+	    strcmp(r->detail, detail) != 0) {
+		const char *both = arena_printf(r->a, "%s (%s)", detail,
+		    r->detail);
+
+		if (both != NULL)
+			detail = both;
+	}
 	resp_set_error(r, status, detail);
 	return IH_ABORTED;
 }

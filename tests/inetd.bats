@@ -452,6 +452,21 @@ good() {
 	[ "$output" = "a small file" ]
 }
 
+@test "a transfer reset after a few KiB is logged with the bytes really sent, not the file's size" {
+	make_docroot
+	head -c 30000000 /dev/zero >"$DOC/thirty.bin"
+	srv --docroot "$DOC" --access_log "$BATS_TEST_TMPDIR/access.log"
+	run python3 "$HC" disconnect "$PORT" /thirty.bin
+	[ "$status" -eq 0 ]
+	no_child 10
+	run cat "$BATS_TEST_TMPDIR/access.log"
+	has '"GET /thirty.bin HTTP/1.1" 200 [0-9]+ '
+	local n
+	n=$(sed -n 's/.*"GET \/thirty.bin HTTP\/1.1" 200 \([0-9]*\) .*/\1/p' <<<"$output")
+	[ "$n" -gt 0 ]
+	[ "$n" -lt 30000000 ]
+}
+
 # ---- hostile battery ---------------------------------------------------------
 # bad: exact error status, Connection: close, EOF.  good: answered, and a
 # pipelined request behind it still answered correctly.
