@@ -150,6 +150,7 @@ write_head(struct ih_request *r, long long clen, struct iovec *body, int n)
 	int i;
 
 	if (commit_body(r) == -1) {
+		r->rhlen = 0;	/* the staged response's headers go with it */
 		resp_error_page(r, r->status);
 		return -1;
 	}
@@ -592,6 +593,7 @@ resp_error_page(struct ih_request *r, int status)
 	if (commit_body(r) == -1) {
 		status = r->status;
 		reason = http_reason(status);
+		r->rhlen = 0;
 		r->c->closing = 1;
 		if (r->detail != NULL)
 			ih_log(IH_LOG_NOTICE, "%s: %d %s: %s", conn_who(r->c),

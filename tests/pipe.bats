@@ -122,6 +122,11 @@ golden() {
 @test "golden: news" { golden news; }
 
 # Limits (each .args lowers one).
+# Request bodies: strict chunked framing, unread bodies, Expect.
+@test "golden: chunked-lenient-400" { golden chunked-lenient-400; }
+@test "golden: get-chunked-body-keepalive" { golden get-chunked-body-keepalive; }
+@test "golden: get-chunked-malformed-400" { golden get-chunked-malformed-400; }
+@test "golden: expect-405-closes" { golden expect-405-closes; }
 @test "golden: request-line-414" { golden request-line-414; }
 @test "golden: head-size-431" { golden head-size-431; }
 @test "golden: header-count-431" { golden header-count-431; }
@@ -150,4 +155,45 @@ golden() {
 	run bash -c '"$1" -c tests/fixtures/test.conf \
 	    <"$2/get-file-http11.req" >/dev/null 2>&1' _ "$IHTTPD" "$GOLDEN"
 	assert_success
+}
+
+@test "a terminal on standard input gets a one-line hint at once, then is served" {
+	run python3 - "$IHTTPD" <<'PY'
+import os, pty, select, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], [sys.argv[1], "-c", "tests/fixtures/test.conf",
+                           "--header_timeout", "5"])
+def read_for(secs, out=b""):
+    end = time.monotonic() + secs
+    while time.monotonic() < end:
+        r, _, _ = select.select([fd], [], [], 0.05)
+        if r:
+            try:
+                b = os.read(fd, 4096)
+            except OSError:
+                break
+            if not b:
+                break
+            out += b
+    return out
+first = read_for(0.7)
+os.write(fd, b"GET /hello HTTP/1.0\r\n\r\n")
+rest = read_for(3)
+os.waitpid(pid, 0)
+print("FIRST", first.decode(errors="replace").strip())
+print("REST", b"Hello from the tests!" in rest)
+PY
+	[ "$status" -eq 0 ]
+	has '^FIRST ihttpd: reading a request from the terminal'
+	has '^REST True$'
+}
+
+@test "IHTTPD_FIXED_TIME without IHTTPD_TEST=1 is ignored with a warning (expiry keeps running)" {
+	run bash -c 'printf "GET /hello HTTP/1.0\r\n\r\n" | env -u IHTTPD_TEST IHTTPD_FIXED_TIME=1000000000 "$1" -c tests/fixtures/test.conf --log_level 1 2>&1' _ "$IHTTPD"
+	has 'warning: IHTTPD_FIXED_TIME is set but IHTTPD_TEST=1 is not: ignored'
+	hasnt '^Date: Sun, 09 Sep 2001'
+	run bash -c 'printf "GET /hello HTTP/1.0\r\n\r\n" | IHTTPD_TEST=1 IHTTPD_FIXED_TIME=1000000000 "$1" -c tests/fixtures/test.conf 2>&1' _ "$IHTTPD"
+	has $'^Date: Sun, 09 Sep 2001 01:46:40 GMT\r$'
+	hasnt 'warning'
 }
