@@ -69,7 +69,9 @@ void	 sb_put(struct sbuf *, const char *, size_t);
 void	 sb_puts(struct sbuf *, const char *);
 void	 sb_printf(struct sbuf *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
-void	 sb_esc(struct sbuf *, const char *, size_t max, int quote);
+void	 sb_esc(struct sbuf *, const char *, size_t max, int how);
+#define ESC_QUOTE	1	/* '"' and '\\' too: a quoted log field */
+#define ESC_SPACE	2	/* ' ' too: an unquoted log field */
 
 int	 str_to_ll(const char *, long long min, long long max, long long *);
 int	 str_to_size(const char *, long long max, long long *);
@@ -476,7 +478,7 @@ void	 log_access(struct ih_request *);
 void	 log_close(void);
 extern unsigned log_debug_zones;
 
-/* ---- main.c --------------------------------------------------------- */
+/* ---- serve.c -------------------------------------------------------- */
 
 int	 serve_connection(int in, int out);
 

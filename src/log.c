@@ -266,22 +266,22 @@ log_access(struct ih_request *r)
 		return;
 	utc_tm(t, &tm);
 	sb_init(&b, line, sizeof(line));
-	sb_esc(&b, r->c->peer, ALOG_PEER, 1);
+	sb_esc(&b, r->c->peer, ALOG_PEER, ESC_QUOTE | ESC_SPACE);
 	sb_puts(&b, " - ");
-	sb_esc(&b, r->remote_user, ALOG_USER, 1);
+	sb_esc(&b, r->remote_user, ALOG_USER, ESC_QUOTE | ESC_SPACE);
 	sb_printf(&b, " [%02d/%s/%04d:%02d:%02d:%02d +0000] \"", tm.tm_mday,
 	    mons[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
 	    tm.tm_sec);
-	sb_esc(&b, r->reqline, ALOG_REQUEST, 1);
+	sb_esc(&b, r->reqline, ALOG_REQUEST, ESC_QUOTE);
 	if (bytes > 0)
 		sb_printf(&b, "\" %d %llu \"", resp_log_status(r), bytes);
 	else
 		sb_printf(&b, "\" %d - \"", resp_log_status(r));
 	sb_esc(&b, r->hd.nh > 0 ? ih_header(r, "Referer") : NULL, ALOG_REFERER,
-	    1);
+	    ESC_QUOTE);
 	sb_puts(&b, "\" \"");
 	sb_esc(&b, r->hd.nh > 0 ? ih_header(r, "User-Agent") : NULL,
-	    ALOG_AGENT, 1);
+	    ALOG_AGENT, ESC_QUOTE);
 	sb_puts(&b, "\"\n");
 	emit(&acc, LOG_INFO, line, b.len);
 }

@@ -168,11 +168,12 @@ sb_printf(struct sbuf *b, const char *fmt, ...)
 
 /* The escape of one byte for sb_esc into e (4 bytes); its length. */
 static size_t
-esc_byte(unsigned char c, int quote, char *e)
+esc_byte(unsigned char c, int how, char *e)
 {
 	static const char hex[] = "0123456789abcdef";
 
-	if (c < 0x20 || c >= 0x7f || (quote && (c == '"' || c == '\\'))) {
+	if (c < 0x20 || c >= 0x7f || ((how & ESC_QUOTE) && (c == '"' ||
+	    c == '\\')) || ((how & ESC_SPACE) && c == ' ')) {
 		e[0] = '\\';
 		e[1] = 'x';
 		e[2] = hex[c >> 4];
@@ -184,13 +185,14 @@ esc_byte(unsigned char c, int quote, char *e)
 }
 
 /*
- * Append s with control bytes, bytes >= 0x7f and (with quote) '"' and
- * '\\' as \xNN, in at most max bytes; an escape is never cut in half.
+ * Append s with control bytes, bytes >= 0x7f and (ESC_QUOTE) '"' and
+ * '\\', (ESC_SPACE) ' ' as \xNN, in at most max bytes; an escape is
+ * never cut in half.
  * When the escaped text is longer, as much as fits is kept and "..."
  * marks the cut (`trunc` set).  NULL or "" appends "-" (no value).
  */
 void
-sb_esc(struct sbuf *b, const char *s, size_t max, int quote)
+sb_esc(struct sbuf *b, const char *s, size_t max, int how)
 {
 	const char *p;
 	size_t total = 0, used = 0, n;
@@ -199,14 +201,14 @@ sb_esc(struct sbuf *b, const char *s, size_t max, int quote)
 	if (s == NULL || *s == '\0')
 		s = "-";
 	for (p = s; *p != '\0' && total <= max; p++)
-		total += esc_byte((unsigned char)*p, quote, e);
+		total += esc_byte((unsigned char)*p, how, e);
 	if (total <= max) {
 		for (p = s; *p != '\0'; p++)
-			sb_put(b, e, esc_byte((unsigned char)*p, quote, e));
+			sb_put(b, e, esc_byte((unsigned char)*p, how, e));
 		return;
 	}
 	for (p = s; *p != '\0'; p++) {
-		n = esc_byte((unsigned char)*p, quote, e);
+		n = esc_byte((unsigned char)*p, how, e);
 		if (used + n + 3 > max)
 			break;
 		sb_put(b, e, n);

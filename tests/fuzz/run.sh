@@ -5,9 +5,14 @@
 # Crash inputs land in build-fuzz/crashes/.  Ends with "N passed, N failed"
 # (one per driver) and exits non-zero when any driver failed.
 #
-# Knobs: FUZZ_SECONDS, FUZZ_CC (default clang), FUZZ_ONLY="request path"
-# (a subset of drivers), FUZZ_FLAGS (extra libFuzzer flags), FUZZ_LIBS
-# (default: the Makefile's LIBS).
+# Each driver's line gives its executions and executions per second; the
+# total follows.
+#
+# Knobs: FUZZ_SECONDS, FUZZ_RUNS (stop after this many executions instead,
+# per driver; FUZZ_SECONDS still bounds the time when set), FUZZ_JOBS
+# (parallel fuzzing processes per driver, default 1), FUZZ_CC (default
+# clang), FUZZ_ONLY="request path" (a subset of drivers), FUZZ_FLAGS
+# (extra libFuzzer flags), FUZZ_LIBS (default: the Makefile's LIBS).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -50,6 +55,7 @@ done
 
 pass=0
 fail=0
+total=0
 for drv in "$here"/fuzz_*.c; do
 	name=$(basename "$drv" .c)
 	short=${name#fuzz_}
@@ -77,18 +83,39 @@ for drv in "$here"/fuzz_*.c; do
 	fi
 	dict=
 	[ -f "$here/$short.dict" ] && dict="-dict=$here/$short.dict"
-	echo "  FUZZ    $name for ${secs}s"
+	limit="-max_total_time=$secs"
+	if [ -n "${FUZZ_RUNS:-}" ]; then
+		limit="-runs=$FUZZ_RUNS"
+		[ -n "${FUZZ_SECONDS:-}" ] && limit="$limit -max_total_time=$secs"
+		echo "  FUZZ    $name for $FUZZ_RUNS runs"
+	else
+		echo "  FUZZ    $name for ${secs}s"
+	fi
+	jobs=
+	[ "${FUZZ_JOBS:-1}" -gt 1 ] && jobs="-jobs=$FUZZ_JOBS -workers=$FUZZ_JOBS"
+	started=$(date +%s)
 	# Config errors go to stderr by design: libFuzzer keeps its own
 	# output and sanitizer reports on a duplicate of it.
 	# shellcheck disable=SC2086
-	"$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+	"$bin" $limit $jobs -timeout=10 -rss_limit_mb=2048 \
 	    -max_len=4096 -close_fd_mask=3 -print_final_stats=1 \
 	    -artifact_prefix="$out/crashes/$short-" $dict ${FUZZ_FLAGS:-} \
 	    "$corpus" >"$log" 2>&1
 	rc=$?
+	if [ -n "$jobs" ]; then
+		# Workers write fuzz-N.log; their stats add up.
+		cat "$root"/fuzz-[0-9]*.log >>"$log" 2>/dev/null
+		rm -f "$root"/fuzz-[0-9]*.log
+		grep -q 'ERROR\|runtime error\|SUMMARY' "$log" && rc=1
+	fi
 	if [ "$rc" -eq 0 ]; then
-		runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
-		echo "$name: ok (${runs:-?} runs)"
+		runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" |
+		    awk '{ n += $1 } END { print n + 0 }')
+		secs_used=$(( $(date +%s) - started ))
+		[ "$secs_used" -gt 0 ] || secs_used=1
+		echo "$name: ok ($runs runs, $((runs / secs_used)) per second," \
+		    "$(ls "$corpus" | wc -l) inputs in the corpus)"
+		total=$((total + runs))
 		pass=$((pass + 1))
 	else
 		echo "$name: FAIL (exit $rc), log $log"
@@ -97,5 +124,6 @@ for drv in "$here"/fuzz_*.c; do
 		fail=$((fail + 1))
 	fi
 done
+echo "fuzz: $total executions in all"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

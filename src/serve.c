@@ -1,0 +1,268 @@
+/*
+ * serve.c - the request loop every mode ends in: serve_connection reads
+ * request heads on one connection within their deadlines (RFC 9112
+ * section 2.2: empty lines before a request are skipped), parses them,
+ * runs the pipeline, releases the request's locks, drains what the
+ * handler left unread, and goes on until the connection closes, idles
+ * out or reaches keepalive_requests.  The connection ACL runs before the
+ * first byte is read.  inetd, pipe and (later) every standalone
+ * personality call it the same way: the loop cannot tell them apart.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* Answer a request that never reached the pipeline (bad head, timeout). */
+static void
+early_error(struct ih_request *r, int status, const char *detail)
+{
+	resp_set_error(r, status, detail);
+	r->c->closing = 1;
+	resp_error_page(r, status);
+	log_access(r);
+}
+
+/*
+ * Read the next request head into the connection buffer.  Returns its
+ * length, 0 when the connection ended quietly (EOF or keep-alive idle
+ * before a byte), or -status for an error to answer.
+ */
+static long
+read_head(struct conn *c, const char **why)
+{
+	int64_t deadline;
+	size_t scanned = 0, end;
+	int waiting = c->nreq > 0;
+
+	conn_compact(c);
+	deadline = mono_ms() + (waiting ? cfg.keepalive_timeout :
+	    cfg.header_timeout) * 1000;
+	for (;;) {
+		size_t have, skip = 0;
+		const char *nl;
+		ssize_t n;
+
+		/* RFC 9112 2.2: empty lines before a request are skipped. */
+		while (skip < c->ilen && (c->ibuf[skip] == '\n' ||
+		    (c->ibuf[skip] == '\r' && skip + 1 < c->ilen &&
+		    c->ibuf[skip + 1] == '\n')))
+			skip += c->ibuf[skip] == '\r' ? 2 : 1;
+		if (skip > 0) {
+			c->ipos = skip;
+			conn_compact(c);
+			scanned = 0;
+		}
+		have = c->ilen - c->ipos;
+		end = http_find_head_end(c->ibuf, c->ilen, scanned);
+		scanned = c->ilen;
+		nl = memchr(c->ibuf, '\n', end > 0 ? end : have);
+		/* The line's length without its CRLF. */
+		if ((nl == NULL && have > (size_t)cfg.max_request_line + 1) ||
+		    (nl != NULL && nl - c->ibuf - (nl > c->ibuf && nl[-1] ==
+		    '\r') > cfg.max_request_line)) {
+			*why = "request line too long";
+			return -414;
+		}
+		if ((end > 0 ? end : have) > (size_t)cfg.max_header_size) {
+			*why = "request head too large";
+			return -431;
+		}
+		if (end > 0)
+			return (long)end;
+		if (c->eof) {
+			if (have == 0)
+				return 0;
+			*why = "connection closed inside the head";
+			return -400;
+		}
+		n = conn_fill(c, deadline);
+		if (n == -3) {
+			*why = "request head too large";
+			return nl == NULL ? -414 : -431;
+		}
+		if (n == -2) {
+			if (have == 0 && waiting)
+				return 0;	/* keep-alive idle: just close */
+			*why = "timed out reading the head";
+			return -408;
+		}
+		if (n == -1) {
+			*why = "read error";
+			return have == 0 ? 0 : -400;
+		}
+		if (n > 0 && waiting && have == 0) {
+			/* The next request began: now the head deadline. */
+			waiting = 0;
+			deadline = mono_ms() + cfg.header_timeout * 1000;
+		}
+	}
+}
+
+/* Keep the raw request line (for the log) before parsing in place. */
+static void
+save_request_line(struct ih_request *r, const char *head, size_t len)
+{
+	const char *p = head, *nl;
+
+	while (p < head + len && (*p == '\r' || *p == '\n'))
+		p++;
+	if ((nl = memchr(p, '\n', len - (size_t)(p - head))) == NULL)
+		return;
+	if (nl > p && nl[-1] == '\r')
+		nl--;
+	r->reqline = arena_strndup(r->a, p, (size_t)(nl - p));
+}
+
+/* Set up one parsed request; 0 or the status to answer. */
+static int
+prepare(struct ih_request *r, const char **why)
+{
+	struct head *hd = &r->hd;
+	size_t n;
+
+	r->target_raw = r->reqline != NULL ? strchr(r->reqline, ' ') : NULL;
+	if (r->target_raw != NULL) {
+		char *sp;
+		r->target_raw = arena_strdup(r->a, r->target_raw + 1);
+		if (r->target_raw != NULL &&
+		    (sp = strchr(r->target_raw, ' ')) != NULL)
+			*sp = '\0';
+	}
+	if (r->target_raw == NULL)
+		r->target_raw = hd->target;
+	r->method_head = strcmp(hd->method, "HEAD") == 0;
+	if (hd->asterisk)
+		r->path = hd->path_raw;
+	else {
+		char *p;
+
+		n = strlen(hd->path_raw);
+		if ((p = arena_alloc(r->a, n + 2)) == NULL) {
+			*why = "out of memory";
+			return 500;
+		}
+		if (http_normalize_path(hd->path_raw, n, p, n + 2) != 0) {
+			*why = "bad path (escape, NUL, encoded slash or ..)";
+			return 400;
+		}
+		r->path = p;
+	}
+	if (hd->clen > cfg.max_body) {
+		*why = "Content-Length over max_body";
+		return 413;
+	}
+	if (hd->clen == -1 && !hd->chunked && (strcmp(hd->method, "POST") ==
+	    0 || strcmp(hd->method, "PUT") == 0 || strcmp(hd->method,
+	    "PATCH") == 0)) {
+		*why = "body without Content-Length";
+		return 411;
+	}
+	r->body_left = hd->clen > 0 ? hd->clen : 0;
+	r->body_done = !hd->chunked && r->body_left == 0;
+	return 0;
+}
+
+/*
+ * Serve requests on one connection until it closes, idles out or reaches
+ * keepalive_requests.  Returns 0.
+ */
+int
+serve_connection(int in, int out)
+{
+	struct conn c;
+	struct arena a = { NULL, 0 };
+	struct header *hdrs = NULL;
+	int unread = 1;
+
+	if (conn_init(&c, in, out) == -1) {
+		ih_log(IH_LOG_ERR, "out of memory");
+		return 0;
+	}
+	ih_debug(IH_DBG_INIT, "connection from %s:%s", conn_who(&c), c.peer_port);
+	hdrs = malloc((size_t)cfg.max_headers * sizeof(*hdrs));
+	/* The connection ACL runs before a byte of the request is read. */
+	if (hdrs != NULL && acl_check_peer(&c, &a) != 0) {
+		struct ih_request r;
+
+		memset(&r, 0, sizeof(r));
+		r.c = &c;
+		r.a = &a;
+		r.hd.query = "";
+		r.t_start = now_real();
+		early_error(&r, 403, "peer denied by the access rules");
+	}
+	while (hdrs != NULL && !c.closing) {
+		struct ih_request r;
+		const char *why = NULL;
+		long len;
+		char *head;
+		int st;
+
+		memset(&r, 0, sizeof(r));
+		r.c = &c;
+		r.a = &a;
+		r.status = 200;
+		r.hd.h = hdrs;
+		r.hd.maxh = (int)cfg.max_headers;
+		r.hd.clen = -1;
+		r.hd.query = "";
+		len = read_head(&c, &why);
+		if (len == 0)
+			break;
+		r.t_start = now_real();
+		unread = 1;
+		if (len < 0) {
+			if (c.ilen > c.ipos)
+				save_request_line(&r, c.ibuf + c.ipos,
+				    c.ilen - c.ipos);
+			early_error(&r, (int)-len, why);
+			break;
+		}
+		c.nreq++;
+		/* Parse a copy: the buffer is reused for the body. */
+		if ((head = arena_strndup(&a, c.ibuf + c.ipos, (size_t)len)) ==
+		    NULL) {
+			early_error(&r, 500, "out of memory");
+			break;
+		}
+		c.ipos += (size_t)len;
+		save_request_line(&r, head, (size_t)len);
+		/* NUL has no place in a head (RFC 9110 5.5, RFC 9112 3). */
+		if (memchr(head, '\0', (size_t)len) != NULL) {
+			early_error(&r, 400, "NUL byte in the request head");
+			break;
+		}
+		ih_debug(IH_DBG_REQ, "%s: %s", conn_who(&c), r.reqline ?
+		    r.reqline : "-");
+		if ((st = http_parse_head(head, (size_t)len, &r.hd)) != 0) {
+			r.hd.nh = 0;
+			early_error(&r, st, "malformed or unsupported request "
+			    "head");
+			break;
+		}
+		if ((st = prepare(&r, &why)) != 0) {
+			early_error(&r, st, why);
+			break;
+		}
+		pipeline_match(&r);
+		pipeline_run(&r);
+		/* Locks go before a byte of unread body is waited for. */
+		sess_finish(&r);
+		request_drain(&r);
+		form_cleanup(&r);
+		unread = !r.body_done;
+		arena_reset(&a);
+		if (c.eof && c.ilen == c.ipos)
+			break;
+	}
+	if (c.closing && (unread || c.ilen > c.ipos || c.nreq == 0))
+		conn_linger(&c);
+	free(hdrs);
+	arena_reset(&a);
+	free(a.head);
+	conn_free(&c);
+	return 0;
+}
