@@ -5,6 +5,10 @@
 load helpers
 bats_require_minimum_version 1.5.0
 
+setup_file() {
+	snapshot_binary || return 1
+}
+
 setup() {
 	cd "$ROOT"
 	unset TCPREMOTEIP TCPREMOTEPORT TCPLOCALIP TCPLOCALPORT

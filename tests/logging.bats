@@ -9,6 +9,10 @@ bats_require_minimum_version 1.5.0
 
 STAMP='[24/Nov/2026:08:00:00 +0000]'
 
+setup_file() {
+	snapshot_binary || return 1
+}
+
 setup() {
 	cd "$ROOT"
 	unset TCPREMOTEIP TCPREMOTEPORT TCPLOCALIP TCPLOCALPORT

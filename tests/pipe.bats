@@ -12,6 +12,10 @@ load helpers
 
 GOLDEN=$ROOT/tests/fixtures/golden
 
+setup_file() {
+	snapshot_binary || return 1
+}
+
 setup() {
 	cd "$ROOT"
 	# Pipe mode must not pick up a launcher's addresses from the caller.
