@@ -4,11 +4,11 @@
  * $5$/$6$/$1$) or a lookup, and auth-digest (RFC 7616: SHA-256, MD5 and
  * the -sess variants, qop=auth) against an htdigest-shaped file or a
  * lookup.  Digest nonces are stateless - a timestamp and an HMAC over it
- * and the realm with a secret kept in datadir - so any process verifies
- * any other's nonce, as inetd mode needs; a small flock'd file in datadir
- * keeps the highest nc per live nonce, so a replayed Authorization is
- * refused by every process.  Secrets are compared in constant time and
- * wiped after use; no credential reaches a log.
+ * and the realm with a secret kept in datadir/secret - so any process
+ * verifies any other's nonce, as inetd mode needs; the nonce table
+ * (nonce.c) keeps the highest nc per live nonce, so a replayed
+ * Authorization is refused by every process.  Secrets are compared in
+ * constant time and wiped after use; no credential reaches a log.
  *
  * Hashes use OpenSSL's direct MD5/SHA1/SHA256 contexts, not EVP: in
  * OpenSSL 3 the first EVP digest (and even the one-shot SHA256()) fetches
@@ -17,7 +17,6 @@
  * HMAC is RFC 2104 over the SHA-256 context for the same reason.
  */
 #define OPENSSL_API_COMPAT 0x10100000L	/* MD5_Init & co., see above */
-#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 
@@ -25,6 +24,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -596,76 +596,96 @@ auth_basic(struct ih_request *r, const struct ih_args *a)
 }
 IH_FUNCTION("auth-basic", IH_PH(IH_AUTHTRANS), auth_basic, basic_check);
 
-/* ---- Digest: secret, nonces, nc store --------------------------------- */
+/* ---- Digest: secret, nonces, nonce counts ------------------------------ */
 
 static unsigned char secret[32];
 static int have_secret;
+static char secret_path[PATH_MAX];	/* for the caller's message */
 
+/* An earlier version's datadir/digest.secret: adopted, so that its
+ * nonces still verify (and, being in seconds, are merely stale). */
 static int
-ensure_datadir(void)
+legacy_secret(unsigned char *out)
 {
-	if (mkdir(cfg.datadir, 0700) == -1 && errno != EEXIST) {
-		ih_log(IH_LOG_ERR, "datadir %s: %s", cfg.datadir,
-		    strerror(errno));
+	char path[PATH_MAX];
+	ssize_t n;
+	int fd;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/digest.secret",
+	    cfg.datadir) >= sizeof(path) ||
+	    (fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
 		return -1;
-	}
-	return 0;
+	n = read(fd, out, 32);
+	close(fd);
+	return n == 32 ? 0 : -1;
 }
 
 /*
- * The server secret, shared by every process: datadir/digest.secret,
- * 32 random bytes, created 0600 on first use.  A race between two first
- * processes is settled by link(2): the loser reads the winner's file.
+ * The server secret, shared by every process: datadir/secret/
+ * digest.secret, 32 random bytes, created 0600 on first use.  A race
+ * between two first processes is settled by link(2): the loser reads the
+ * winner's file.  0, or -1 with errno and secret_path naming the file
+ * (the caller reports it: store_failed).
  */
 static int
 load_secret(void)
 {
-	char path[4096], tmp[4096];
-	int fd, tries;
+	char dir[PATH_MAX], tmp[PATH_MAX];
+	ssize_t n;
+	int fd, tries, e;
 
 	if (have_secret)
 		return 0;
-	if (ensure_datadir() == -1)
+	if (store_dir("secret", dir, sizeof(dir)) == -1) {
+		snprintf(secret_path, sizeof(secret_path), "%s/secret",
+		    cfg.datadir);
 		return -1;
-	snprintf(path, sizeof(path), "%s/digest.secret", cfg.datadir);
+	}
+	if ((size_t)snprintf(secret_path, sizeof(secret_path),
+	    "%s/digest.secret", dir) >= sizeof(secret_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
 	for (tries = 0; tries < 2; tries++) {
-		if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) != -1) {
-			ssize_t n = read(fd, secret, sizeof(secret));
-
+		if ((fd = open(secret_path, O_RDONLY | O_NOFOLLOW |
+		    O_CLOEXEC)) != -1) {
+			n = read(fd, secret, sizeof(secret));
+			e = errno;
 			close(fd);
 			if (n != (ssize_t)sizeof(secret)) {
-				ih_log(IH_LOG_ERR, "%s: short or unreadable",
-				    path);
+				errno = n == -1 ? e : EIO;	/* short */
 				return -1;
 			}
 			have_secret = 1;
 			return 0;
 		}
 		if (errno != ENOENT)
-			break;
-		snprintf(tmp, sizeof(tmp), "%s/.digest.secret.XXXXXX",
-		    cfg.datadir);
-		if ((fd = mkstemp(tmp)) == -1)
-			break;
-		if (getrandom(secret, sizeof(secret), 0) !=
-		    (ssize_t)sizeof(secret) || write_full(fd, secret,
-		    sizeof(secret)) == -1 || fsync(fd) == -1) {
+			return -1;
+		if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX",
+		    secret_path) >= sizeof(tmp)) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1)
+			return -1;
+		if ((legacy_secret(secret) == -1 && getrandom(secret,
+		    sizeof(secret), 0) != (ssize_t)sizeof(secret)) ||
+		    write_full(fd, secret, sizeof(secret)) == -1 ||
+		    fsync(fd) == -1 || link(tmp, secret_path) == -1) {
+			e = errno;
 			close(fd);
 			unlink(tmp);
-			break;
+			OPENSSL_cleanse(secret, sizeof(secret));
+			errno = e;
+			if (e == EEXIST)
+				continue;	/* another process won: read it */
+			return -1;
 		}
 		close(fd);
-		if (link(tmp, path) == 0) {
-			unlink(tmp);
-			have_secret = 1;
-			return 0;
-		}
 		unlink(tmp);
-		if (errno != EEXIST)
-			break;
+		have_secret = 1;
+		return 0;
 	}
-	ih_log(IH_LOG_ERR, "%s: cannot read or create: %s", path,
-	    strerror(errno));
 	return -1;
 }
 
@@ -680,9 +700,10 @@ mac_b64(const char *text, char *out)
 }
 
 /*
- * nonce = 16 hex digits of time, 16 of randomness (so that no two
- * challenges share a nonce, and nc counts stay per client), "-", and an
- * HMAC over both and the realm.  A nonce is 76 characters.
+ * nonce = 16 hex digits of time (milliseconds since the epoch), 16 of
+ * randomness (so that no two challenges share a nonce, and nc counts
+ * stay per client), "-", and an HMAC over both and the realm.  A nonce
+ * is 76 characters.
  */
 static void
 make_nonce_with(const char *realm, unsigned long long t,
@@ -696,13 +717,13 @@ make_nonce_with(const char *realm, unsigned long long t,
 }
 
 static void
-make_nonce(const char *realm, time_t t, char *out, size_t cap)
+make_nonce(const char *realm, int64_t t_ms, char *out, size_t cap)
 {
 	unsigned long long rnd = 0;
 
 	if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 		rnd = (unsigned long long)mono_ms() ^ (unsigned long long)getpid();
-	make_nonce_with(realm, (unsigned long long)t, rnd, out, cap);
+	make_nonce_with(realm, (unsigned long long)t_ms, rnd, out, cap);
 }
 
 static int
@@ -721,101 +742,55 @@ hex16(const char *s, unsigned long long *v)
 }
 
 /*
- * Verify a nonce: 1 genuine (*t set to its time), 0 forged or
- * malformed.
+ * Verify a nonce: 1 genuine (*t_ms set to its time, milliseconds), 0
+ * forged or malformed.
  */
 int
-auth_nonce_verify(const char *realm, const char *nonce, time_t *t)
+auth_nonce_verify(const char *realm, const char *nonce, int64_t *t_ms)
 {
 	char want[128];
 	unsigned long long ts, rnd;
 
 	if (load_secret() == -1 || strlen(nonce) != NONCE_LEN ||
 	    nonce[32] != '-' ||
-	    hex16(nonce, &ts) == -1 || hex16(nonce + 16, &rnd) == -1)
+	    hex16(nonce, &ts) == -1 || hex16(nonce + 16, &rnd) == -1 ||
+	    ts > INT64_MAX)
 		return 0;
 	make_nonce_with(realm, ts, rnd, want, sizeof(want));
 	if (!secure_streq(want, nonce))
 		return 0;
-	*t = (time_t)ts;
+	*t_ms = (int64_t)ts;
 	return 1;
 }
 
 /*
- * Replay protection across processes: datadir/digest.nc holds
- * "NONCE NC" lines under flock.  Returns 1 when nc is higher than any
- * seen for this nonce (and records it), 0 for a replay, -1 on error.
- * Entries of nonces past nonce_ttl are dropped as the file is rewritten.
+ * Replay protection across processes, through the nonce table
+ * (nonce.c), keyed by an HMAC of the nonce so that the bucket a nonce
+ * lands in cannot be chosen.  NONCE_FRESH when nc is higher than any
+ * seen for this nonce (and now recorded), NONCE_REPLAY when not,
+ * NONCE_STALE when the table may have forgotten the nonce, NONCE_ERROR
+ * (errno) when the table failed or the nonce is malformed (EINVAL).
  */
 int
 auth_nc_check(const char *nonce, unsigned long nc)
 {
-	char path[4096], *buf = NULL, *out = NULL, *line, *next;
-	struct stat st;
-	size_t o = 0, cap;
-	int fd, verdict = 1, seen = 0;
-	time_t now = now_real();
+	unsigned char key[32];
+	unsigned long long ts;
+	char text[8 + NONCE_LEN];
+	int rc;
 
-	if (strlen(nonce) != NONCE_LEN || ensure_datadir() == -1)
-		return -1;
-	snprintf(path, sizeof(path), "%s/digest.nc", cfg.datadir);
-	if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-	    0600)) == -1)
-		return -1;
-	if (flock(fd, LOCK_EX) == -1 || fstat(fd, &st) == -1 ||
-	    st.st_size > 8 * 1024 * 1024)
-		goto err;
-	cap = (size_t)st.st_size + 2 * NONCE_LEN + 64;
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL ||
-	    (out = malloc(cap)) == NULL)
-		goto err;
-	if (pread(fd, buf, (size_t)st.st_size, 0) != st.st_size)
-		goto err;
-	buf[st.st_size] = '\0';
-	for (line = buf; *line != '\0'; line = next) {
-		char *sp;
-		unsigned long long ts = 0;
-		unsigned long old;
-		size_t i;
-
-		next = strchr(line, '\n');
-		next = next != NULL ? next + 1 : line + strlen(line);
-		/* Only well-formed "NONCE HEX" lines are kept. */
-		if ((sp = strchr(line, ' ')) == NULL || sp > next ||
-		    sp - line != NONCE_LEN || strspn(sp + 1,
-		    "0123456789abcdef") - 1 >= 16)
-			continue;
-		for (i = 0; i < 16 && line + i < sp; i++)
-			ts = ts << 4 | (unsigned)(hexval(line[i]) & 15);
-		if ((long long)ts + cfg.nonce_ttl < (long long)now)
-			continue;	/* expired: forget it */
-		old = strtoul(sp + 1, NULL, 16);
-		if ((size_t)(sp - line) == strlen(nonce) &&
-		    strncmp(line, nonce, (size_t)(sp - line)) == 0) {
-			seen = 1;
-			if (nc <= old)
-				verdict = 0;
-			else
-				old = nc;
-		}
-		/* A kept line grows by 16 bytes at most (the updated count). */
-		o += (size_t)snprintf(out + o, cap - o, "%.*s %lx\n",
-		    (int)(sp - line), line, old);
+	if (strlen(nonce) != NONCE_LEN || hex16(nonce, &ts) == -1 ||
+	    ts > INT64_MAX || nc > 0xffffffffUL) {
+		errno = EINVAL;
+		return NONCE_ERROR;
 	}
-	if (!seen)
-		o += (size_t)snprintf(out + o, cap - o, "%s %lx\n", nonce, nc);
-	if (pwrite(fd, out, o, 0) != (ssize_t)o || ftruncate(fd,
-	    (off_t)o) == -1)
-		goto err;
-	free(buf);
-	free(out);
-	close(fd);	/* releases the lock */
-	return verdict;
-err:
-	free(buf);
-	free(out);
-	close(fd);
-	return -1;
+	if (load_secret() == -1)
+		return NONCE_ERROR;
+	snprintf(text, sizeof(text), "nc:%s", nonce);
+	hmac_sha256(secret, sizeof(secret), text, strlen(text), key);
+	rc = nonce_count(key, (int64_t)ts, (uint32_t)nc, now_real_ms());
+	OPENSSL_cleanse(key, sizeof(key));
+	return rc;
 }
 
 /* ---- Digest: the header ------------------------------------------------ */
@@ -909,7 +884,11 @@ digest_opaque(const char *realm, char *out)
 	out[22] = '\0';
 }
 
-/* One WWW-Authenticate per offered algorithm, in order. */
+/*
+ * One WWW-Authenticate per offered algorithm, in order, sharing a fresh
+ * nonce.  The nonce table is made ready first, so that this nonce is
+ * newer than its floor.
+ */
 static int
 digest_challenge(struct ih_request *r, const struct ih_args *a, int stale,
     const char *why)
@@ -917,9 +896,15 @@ digest_challenge(struct ih_request *r, const struct ih_args *a, int stale,
 	const char *realm = ih_arg(a, "realm"), *algs = ih_arg(a, "algorithm");
 	char nonce[96], opaque[48], copy[128], *w, *save;
 
-	if (load_secret() == -1)
+	if (load_secret() == -1) {
+		store_failed(r, secret_path);
 		return ih_error(r, 500, "no Digest secret");
-	make_nonce(realm, now_real(), nonce, sizeof(nonce));
+	}
+	if (nonce_table_ready() == -1) {
+		store_failed(r, "Digest nonce table");
+		return ih_error(r, 500, "no Digest nonce table");
+	}
+	make_nonce(realm, now_real_ms(), nonce, sizeof(nonce));
 	digest_opaque(realm, opaque);
 	snprintf(copy, sizeof(copy), "%s", algs != NULL ? algs : "SHA-256");
 	for (w = strtok_r(copy, " ,", &save); w != NULL;
@@ -1007,7 +992,7 @@ auth_digest(struct ih_request *r, const struct ih_args *a)
 	struct dparams p;
 	char ha1[65], want[65], got[65], pw[MAX_PW], opaque[48];
 	unsigned long nc = 0;
-	time_t t;
+	int64_t t;
 	int verdict = 200, rc;
 	size_t i;
 
@@ -1045,12 +1030,15 @@ auth_digest(struct ih_request *r, const struct ih_args *a)
 		if (nc == 0)
 			return ih_error(r, 400, "nc starts at 1");
 	}
-	if (load_secret() == -1)
+	if (load_secret() == -1) {
+		store_failed(r, secret_path);
 		return ih_error(r, 500, "no Digest secret");
+	}
 	digest_opaque(realm, opaque);
 	if (p.opaque != NULL && strcmp(p.opaque, opaque) != 0)
 		return digest_challenge(r, a, 0, "wrong opaque");
-	if (!auth_nonce_verify(realm, p.nonce, &t) || t > now_real() + 60)
+	if (!auth_nonce_verify(realm, p.nonce, &t) ||
+	    t > now_real_ms() + 60 * 1000)
 		return digest_challenge(r, a, 0, "forged nonce");
 
 	/* HA1, from the file or from the lookup's password. */
@@ -1099,21 +1087,27 @@ auth_digest(struct ih_request *r, const struct ih_args *a)
 	if (!secure_streq(want, got))
 		return digest_challenge(r, a, 0, "wrong password");
 	/* The credentials were right: now the nonce's age and its nc. */
-	if ((long long)t + cfg.nonce_ttl < (long long)now_real())
+	if (t + cfg.nonce_ttl * 1000 < now_real_ms())
 		return digest_challenge(r, a, 1, "stale nonce");
-	if (p.qop != NULL) {
-		rc = auth_nc_check(p.nonce, nc);
-		if (rc == -1)
-			return ih_error(r, 500, "nonce count store failed");
-		if (rc == 0)
-			/*
-			 * stale=true: a client whose parallel requests sent
-			 * counts out of order retries with a fresh nonce
-			 * without asking its user again; a replayer gains
-			 * nothing, lacking the password.
-			 */
+	/*
+	 * stale=true for a replayed or forgotten count: a client whose
+	 * parallel requests sent counts out of order retries with a fresh
+	 * nonce without asking its user again; a replayer gains nothing,
+	 * lacking the password.
+	 */
+	if (p.qop != NULL)
+		switch (auth_nc_check(p.nonce, nc)) {
+		case NONCE_FRESH:
+			break;
+		case NONCE_REPLAY:
 			return digest_challenge(r, a, 1, "replayed nonce count");
-	}
+		case NONCE_STALE:
+			return digest_challenge(r, a, 1,
+			    "nonce forgotten by the nonce table");
+		default:
+			store_failed(r, "Digest nonce table");
+			return ih_error(r, 500, "nonce count store failed");
+		}
 	if (verdict == 403)
 		return ih_error(r, 403, "user forbidden");
 	return granted(r, p.username, "Digest");

@@ -239,11 +239,12 @@ mono_ms(void)
 }
 
 /*
- * Wall-clock time.  IHTTPD_FIXED_TIME (seconds since the epoch) freezes
- * it, so that golden responses compare byte for byte.
+ * IHTTPD_FIXED_TIME (seconds since the epoch) freezes the wall clock, so
+ * that golden responses compare byte for byte.  1 and *t when it is set
+ * and valid.
  */
-time_t
-now_real(void)
+static int
+fixed_time(time_t *t)
 {
 	static int fixed = -1;
 	static time_t fixed_t;
@@ -256,7 +257,33 @@ now_real(void)
 		if (fixed)
 			fixed_t = (time_t)v;
 	}
-	return fixed ? fixed_t : time(NULL);
+	*t = fixed_t;
+	return fixed;
+}
+
+/* Wall-clock time (IHTTPD_FIXED_TIME, when set). */
+time_t
+now_real(void)
+{
+	time_t t;
+
+	return fixed_time(&t) ? t : time(NULL);
+}
+
+/*
+ * Wall-clock time in milliseconds (Digest nonces: two made in one second
+ * stay ordered).  IHTTPD_FIXED_TIME freezes it at that second's start.
+ */
+int64_t
+now_real_ms(void)
+{
+	struct timespec ts;
+	time_t t;
+
+	if (fixed_time(&t))
+		return (int64_t)t * 1000;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /*

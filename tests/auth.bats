@@ -112,6 +112,13 @@ EOF
 
 teardown() {
 	local p
+	if [ -n "${LOCKER:-}" ]; then
+		kill "$LOCKER" 2>/dev/null
+		wait "$LOCKER" 2>/dev/null
+	fi
+	if [ -n "${MOUNTED:-}" ]; then
+		umount "$MOUNTED" 2>/dev/null
+	fi
 	if [ -n "${TCPSERVER_PID:-}" ]; then
 		for p in $(pgrep -P "$TCPSERVER_PID"); do
 			kill "$p" 2>/dev/null
@@ -384,6 +391,124 @@ piped() {
 	has '^HTTP/1\.1 200 '
 }
 
+@test "Digest nonce table: 600 logins through --nonce_slots 256: constant size, no 500, every replay refused, fresh logins still work" {
+	unset IHTTPD_FIXED_TIME	# nonce times from the clock, as in service
+	srv --nonce_slots 256
+	[ "$(st --digest -u larry:wall "$(url /dmd5/)")" = 200 ]
+	local size=$((512 * (1 + 18)))
+	[ "$(stat -c %s "$T/data/nonces/digest.table")" -eq "$size" ]
+	# 600 nonces: 40 times a bucket, more than twice the slots
+	run python3 "$DIG" flood "$PORT" /dmd5/ larry wall "md5 only" 600
+	echo "$output" >&2
+	has '^LOGIN 200 600$'
+	[ "$(grep -c '^LOGIN ' <<<"$output")" -eq 1 ]
+	has '^REPLAY 401-stale 600$'
+	[ "$(grep -c '^REPLAY ' <<<"$output")" -eq 1 ]
+	[ "$(stat -c %s "$T/data/nonces/digest.table")" -eq "$size" ]
+	run python3 "$DIG" table "$T/data/nonces/digest.table"
+	has '^BUCKETS 18 SLOTS 256 '
+	[ "$(grep -c '^ENTRY ' <<<"$output")" -le 270 ]
+	[ "$(grep -c '^WM ' <<<"$output")" -eq 18 ]
+	# the evicted ones stale, the ones still held replays; no 5xx
+	run cat "$ERR"
+	has 'nonce forgotten by the nonce table for /dmd5/'
+	has 'replayed nonce count for /dmd5/'
+	hasnt ' 50[0-9] '
+	# fresh logins after the flood
+	[ "$(st --digest -u larry:wall "$(url /dmd5/)")" = 200 ]
+	run python3 "$DIG" urllib "$(url /dmd5/)" larry wall
+	has '^STATUS 200'
+}
+
+@test "Digest nonce table: a table for another nonce_slots is made anew; what it accepted is refused stale, fresh logins work" {
+	local t0=$IHTTPD_FIXED_TIME nonce auth
+	piped 'GET /ddemo/ HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n' \
+	    --nonce_slots 256
+	nonce=$(printf '%s\n' "$output" | python3 "$DIG" nonce | cut -d' ' -f1)
+	[ -n "$nonce" ]
+	auth=$(dhdr larry wall demo "$nonce" /ddemo/)
+	piped "GET /ddemo/ HTTP/1.1\r\nHost: t\r\nAuthorization: $auth\r\nConnection: close\r\n\r\n" --nonce_slots 256
+	has '^HTTP/1\.1 200 '
+	[ "$(stat -c %s "$T/data/nonces/digest.table")" -eq $((512 * 19)) ]
+	# a second later, another size: the counts are gone, so the replay is
+	# refused (stale: the client retries with a fresh nonce)
+	IHTTPD_FIXED_TIME=$((t0 + 1)) piped "GET /ddemo/ HTTP/1.1\r\nHost: t\r\nAuthorization: $auth\r\nConnection: close\r\n\r\n" --nonce_slots 512
+	has '^HTTP/1\.1 401 '
+	has '^WWW-Authenticate: Digest .*, stale=true'
+	[ "$(stat -c %s "$T/data/nonces/digest.table")" -eq $((512 * 36)) ]
+	nonce=$(printf '%s\n' "$output" | python3 "$DIG" nonce | cut -d' ' -f1)
+	IHTTPD_FIXED_TIME=$((t0 + 1)) piped "GET /ddemo/ HTTP/1.1\r\nHost: t\r\nAuthorization: $(dhdr larry wall demo "$nonce" /ddemo/)\r\nConnection: close\r\n\r\n" --nonce_slots 512
+	has '^HTTP/1\.1 200 '
+	run cat "$ERR"
+	has 'digest\.table: not a table for nonce_slots 512: made anew'
+	[ -z "$(find "$T/data/nonces" -name '.digest.table.*')" ]
+}
+
+@test "Digest nonce table: a bucket locked past lock_timeout is 503 with Retry-After, not a hang; then 200" {
+	local nonce auth t
+	piped 'GET /ddemo/ HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n'
+	nonce=$(printf '%s\n' "$output" | python3 "$DIG" nonce | cut -d' ' -f1)
+	auth=$(dhdr larry wall demo "$nonce" /ddemo/)
+	python3 -c '
+import fcntl, sys, time
+f = open(sys.argv[1], "r+b")
+fcntl.lockf(f, fcntl.LOCK_EX)
+open(sys.argv[2], "w").close()
+time.sleep(30)
+' "$T/data/nonces/digest.table" "$T/locked" &
+	LOCKER=$!
+	for t in $(seq 100); do [ -e "$T/locked" ] && break; sleep 0.05; done
+	[ -e "$T/locked" ]
+	t=$(date +%s%N)
+	piped "GET /ddemo/ HTTP/1.1\r\nHost: t\r\nAuthorization: $auth\r\nConnection: close\r\n\r\n" --lock_timeout 1
+	t=$((($(date +%s%N) - t) / 1000000))
+	has '^HTTP/1\.1 503 '
+	has '^Retry-After: [0-9]+'
+	[ "$t" -ge 900 ] && [ "$t" -lt 4000 ]
+	# a challenge needs no lock meanwhile
+	piped 'GET /ddemo/ HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n' --lock_timeout 1
+	has '^HTTP/1\.1 401 '
+	kill "$LOCKER"
+	wait "$LOCKER" 2>/dev/null || true
+	LOCKER=
+	piped "GET /ddemo/ HTTP/1.1\r\nHost: t\r\nAuthorization: $auth\r\nConnection: close\r\n\r\n"
+	has '^HTTP/1\.1 200 '
+	run cat "$ERR"
+	has 'Digest nonce table: lock not granted within lock_timeout'
+	has '503 Service Unavailable: nonce count store failed'
+}
+
+@test "Digest nonce table: a full nonces file system is 503 with Retry-After; Basic and the secret go on" {
+	[ "$(id -u)" = 0 ] || skip "mounting a small tmpfs needs root"
+	mkdir -p "$T/data/nonces"
+	mount -t tmpfs -o size=64k,mode=0700 tmpfs "$T/data/nonces" 2>/dev/null ||
+	    skip "cannot mount a tmpfs here"
+	MOUNTED=$T/data/nonces
+	head -c 65536 /dev/zero >"$T/data/nonces/fill" 2>/dev/null || true
+	piped 'GET /ddemo/ HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n' \
+	    --nonce_slots 256
+	has '^HTTP/1\.1 503 '
+	has '^Retry-After: [0-9]+'
+	hasnt '^WWW-Authenticate'
+	[ "$(ls -A "$T/data/nonces")" = fill ]
+	[ "$(stat -c %s "$T/data/secret/digest.secret")" = 32 ]
+	piped "GET /bdemo/ HTTP/1.1\r\nHost: t\r\nAuthorization: Basic $(printf larry:wall | base64)\r\nConnection: close\r\n\r\n"
+	has '^HTTP/1\.1 200 '
+	run cat "$ERR"
+	has 'Digest nonce table: No space left on device'
+	# room again: the next challenge makes the table, and logins work
+	rm "$T/data/nonces/fill"
+	piped 'GET /ddemo/ HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n' \
+	    --nonce_slots 256
+	has '^HTTP/1\.1 401 '
+	local nonce
+	nonce=$(printf '%s\n' "$output" | python3 "$DIG" nonce | cut -d' ' -f1)
+	piped "GET /ddemo/ HTTP/1.1\r\nHost: t\r\nAuthorization: $(dhdr larry wall demo "$nonce" /ddemo/)\r\nConnection: close\r\n\r\n" --nonce_slots 256
+	has '^HTTP/1\.1 200 '
+	umount "$MOUNTED"
+	MOUNTED=
+}
+
 @test "Digest: a forged nonce (one HMAC char, fake timestamp, other realm) is 401 without stale" {
 	srv
 	challenge /ddemo/
@@ -393,8 +518,8 @@ piped() {
 	has '^STATUS 401'
 	has '^WWW Digest '
 	hasnt 'stale'
-	# a timestamp 100 s older, the HMAC kept
-	ts=$(printf '%016x' $((16#${NONCE:0:16} - 100)))
+	# a timestamp 100 s older (milliseconds), the HMAC kept
+	ts=$(printf '%016x' $((16#${NONCE:0:16} - 100000)))
 	forged=$ts${NONCE:16}
 	dget /ddemo/ "Authorization: $(dhdr larry wall demo "$forged" /ddemo/)"
 	has '^STATUS 401'
@@ -421,7 +546,7 @@ piped() {
 	    --nonce_ttl 10
 	nonce=$(printf '%s\n' "$output" | python3 "$DIG" nonce | cut -d' ' -f1)
 	[ -n "$nonce" ]
-	[ "${nonce:0:16}" = "$(printf '%016x' $t0)" ]
+	[ "${nonce:0:16}" = "$(printf '%016x' $((t0 * 1000)))" ]
 	req="GET /ddemo/ HTTP/1.1\r\nHost: t\r\nAuthorization: $(dhdr larry wall demo "$nonce" /ddemo/)\r\nConnection: close\r\n\r\n"
 	# 20 s later, ttl 10: stale, in every challenge
 	IHTTPD_FIXED_TIME=$((t0 + 20)) piped "$req" --nonce_ttl 10
@@ -437,7 +562,7 @@ piped() {
 	# the stale challenge's fresh nonce works at that later time
 	IHTTPD_FIXED_TIME=$((t0 + 20)) piped "GET /ddemo/ HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" --nonce_ttl 10
 	nonce=$(printf '%s\n' "$output" | python3 "$DIG" nonce | cut -d' ' -f1)
-	[ "${nonce:0:16}" = "$(printf '%016x' $((t0 + 20)))" ]
+	[ "${nonce:0:16}" = "$(printf '%016x' $(((t0 + 20) * 1000)))" ]
 	IHTTPD_FIXED_TIME=$((t0 + 20)) piped "GET /ddemo/ HTTP/1.1\r\nHost: t\r\nAuthorization: $(dhdr larry wall demo "$nonce" /ddemo/)\r\nConnection: close\r\n\r\n" --nonce_ttl 10
 	has '^HTTP/1\.1 200 '
 }
@@ -557,20 +682,43 @@ piped() {
 
 # ---- the secret ---------------------------------------------------------------------
 
-@test "datadir/digest.secret is 32 bytes, mode 0600, created once for all processes" {
+@test "datadir/secret/digest.secret is 32 bytes, mode 0600, created once for all processes; the nonce table beside it" {
 	[ ! -e "$T/data" ]
 	srv
 	[ "$(st --digest -u larry:wall "$(url /ddemo/)")" = 200 ]
-	[ "$(stat -c '%a %s' "$T/data/digest.secret")" = "600 32" ]
-	[ "$(stat -c '%a' "$T/data")" = 700 ]
+	[ "$(stat -c '%a %s' "$T/data/secret/digest.secret")" = "600 32" ]
+	[ "$(stat -c '%a' "$T/data" "$T/data/secret" "$T/data/nonces" | sort -u)" = 700 ]
 	local sum
-	sum=$(sha256sum <"$T/data/digest.secret")
+	sum=$(sha256sum <"$T/data/secret/digest.secret")
 	[ "$(st --digest -u larry:wall "$(url /ddemo/)")" = 200 ]
 	[ "$(st --digest -u larry:wall "$(url /dmd5/)")" = 200 ]
-	[ "$(sha256sum <"$T/data/digest.secret")" = "$sum" ]
-	# no temporary file left behind
-	[ -z "$(find "$T/data" -name '.digest.secret.*')" ]
-	[ "$(stat -c '%a' "$T/data/digest.nc")" = 600 ]
+	[ "$(sha256sum <"$T/data/secret/digest.secret")" = "$sum" ]
+	# no temporary file left behind, nothing else in datadir
+	[ "$(cd "$T/data" && find . -type f | sort | tr '\n' ' ')" = \
+	    "./nonces/digest.table ./secret/digest.secret " ]
+	# the default 16384 slots: a header and 1093 buckets of 15, 512 bytes each
+	[ "$(stat -c '%a %s' "$T/data/nonces/digest.table")" = "600 560128" ]
+	run python3 "$DIG" table "$T/data/nonces/digest.table"
+	has '^BUCKETS 1093 SLOTS 16384 '
+	[ "$(grep -c '^ENTRY ' <<<"$output")" -eq 3 ]
+}
+
+@test "an earlier version's datadir/digest.secret is adopted: its nonces are stale, not forged" {
+	mkdir -m 700 "$T/data"
+	head -c 32 /dev/urandom >"$T/data/digest.secret"
+	# a nonce as the earlier version made it (time in seconds), with that secret
+	local t0=$IHTTPD_FIXED_TIME nonce
+	nonce=$(python3 -c '
+import base64, hashlib, hmac, sys
+key = open(sys.argv[1], "rb").read()
+text = "%016x%016x" % (int(sys.argv[2]), 12345)
+mac = hmac.new(key, (text + ":demo").encode(), hashlib.sha256).digest()
+print(text + "-" + base64.urlsafe_b64encode(mac).decode().rstrip("="))
+' "$T/data/digest.secret" "$t0")
+	piped "GET /ddemo/ HTTP/1.1\r\nHost: t\r\nAuthorization: $(dhdr larry wall demo "$nonce" /ddemo/)\r\nConnection: close\r\n\r\n"
+	has '^HTTP/1\.1 401 '
+	[ "$(grep -c '^WWW-Authenticate: Digest .*, stale=true' <<<"$output")" -eq 2 ]
+	cmp "$T/data/digest.secret" "$T/data/secret/digest.secret"
 }
 
 # ---- REMOTE_USER, AUTH_TYPE, the access log ---------------------------------------------
@@ -767,7 +915,9 @@ piped() {
 		    echo "client $i: $(cat "$T/code.$i")" >&2
 	done
 	[ "$n" -eq 8 ]
-	[ "$(stat -c '%s' "$T/data/digest.secret")" = 32 ]
+	[ "$(stat -c '%s' "$T/data/secret/digest.secret")" = 32 ]
 	# eight nonces recorded once each, nc 1
-	[ "$(wc -l <"$T/data/digest.nc")" -eq 8 ]
+	run python3 "$DIG" table "$T/data/nonces/digest.table"
+	[ "$(grep -c '^ENTRY .* 1$' <<<"$output")" -eq 8 ]
+	[ "$(grep -c '^ENTRY ' <<<"$output")" -eq 8 ]
 }
