@@ -8,7 +8,8 @@
  * verifies any other's nonce, as inetd mode needs; the nonce table
  * (nonce.c) keeps the highest nc per live nonce, so a replayed
  * Authorization is refused by every process.  Secrets are compared in
- * constant time and wiped after use; no credential reaches a log.
+ * constant time and wiped after use; no credential reaches a log, and an
+ * unknown user costs the time a known one does.
  *
  * Hashes use OpenSSL's direct MD5/SHA1/SHA256 contexts, not EVP: in
  * OpenSSL 3 the first EVP digest (and even the one-shot SHA256()) fetches
@@ -346,6 +347,118 @@ auth_htpasswd_match(const char *pw, const char *hash)
 }
 
 /*
+ * What checking a password against an htpasswd hash costs, roughly in
+ * microseconds of one core (only the order matters): an unknown user is
+ * checked against the file's costliest hash, so that the time does not
+ * tell which users exist.  bcrypt doubles with its cost factor, SHA-crypt
+ * grows with rounds= (default 5000), MD5-crypt and $apr1$ are 1000 MD5
+ * rounds; {SHA} and DES are cheap; yescrypt and scrypt are taken at their
+ * usual settings.  A hash crypt(3) cannot check costs 0.
+ */
+long long
+auth_hash_cost(const char *hash)
+{
+	long long n;
+
+	if (hash[0] == '$' && hash[1] == '2' && hash[2] != '\0' &&
+	    strchr("abxy", hash[2]) != NULL && hash[3] == '$' &&
+	    isdigit((unsigned char)hash[4]) &&
+	    isdigit((unsigned char)hash[5]) && hash[6] == '$') {
+		n = (hash[4] - '0') * 10 + (hash[5] - '0');
+		return n >= 4 && n <= 31 ? 70LL << n : 0;
+	}
+	if (strncmp(hash, "$5$", 3) == 0 || strncmp(hash, "$6$", 3) == 0) {
+		n = 5000;
+		if (strncmp(hash + 3, "rounds=", 7) == 0) {
+			n = strtoll(hash + 10, NULL, 10);
+			n = n < 1000 ? 1000 : n > 999999999 ? 999999999 : n;
+		}
+		return 100 + n / 2;
+	}
+	if (strncmp(hash, "$apr1$", 6) == 0 || strncmp(hash, "$1$", 3) == 0)
+		return 175;
+	if (strncmp(hash, "$sha1$", 6) == 0) {
+		n = strtoll(hash + 6, NULL, 10);
+		return n > 0 && n < 1000000000 ? n * 16 / 10 : 0;
+	}
+	if (strncmp(hash, "$y$", 3) == 0 || strncmp(hash, "$gy$", 4) == 0)
+		return 30000;
+	if (strncmp(hash, "$7$", 3) == 0)
+		return 180000;
+	if (strncmp(hash, "{SHA}", 5) == 0)
+		return 1;
+	if (strlen(hash) == 13 && strspn(hash, "./0123456789"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") == 13)
+		return 6;
+	return 0;
+}
+
+/*
+ * One line of a user file into line (cap bytes, without its newline).
+ * A line too long for the buffer is skipped whole.  1 a line, 0 the end.
+ */
+static int
+file_line(FILE *fp, char *line, size_t cap)
+{
+	size_t n;
+	int c;
+
+	for (;;) {
+		if (fgets(line, (int)cap, fp) == NULL)
+			return 0;
+		n = strcspn(line, "\r\n");
+		if (line[n] != '\0' || feof(fp)) {
+			line[n] = '\0';
+			return 1;
+		}
+		while ((c = getc(fp)) != EOF && c != '\n')
+			;
+	}
+}
+
+/*
+ * Look user up in an htpasswd file: the hash of the first `user:` line
+ * into out, and the costliest hash of the file (auth_hash_cost) into
+ * decoy, both cap bytes.  The whole file is read whether or not the user
+ * is found, and wherever the line is, so that the time tells nothing.
+ * 1 found, 0 not, -1 unreadable (errno).
+ */
+int
+auth_htpasswd_find(const char *path, const char *user, char *out,
+    char *decoy, size_t cap)
+{
+	char line[1024];
+	size_t ul = strlen(user), hl;
+	long long cost, best = -1;
+	const char *hash;
+	FILE *fp;
+	int found = 0;
+
+	out[0] = decoy[0] = '\0';
+	if ((fp = fopen(path, "re")) == NULL)
+		return -1;
+	while (file_line(fp, line, sizeof(line))) {
+		if ((hash = strchr(line, ':')) == NULL)
+			continue;
+		hash++;
+		if ((hl = strlen(hash)) >= cap)
+			continue;
+		if ((cost = auth_hash_cost(hash)) > best) {
+			best = cost;
+			memcpy(decoy, hash, hl + 1);
+		}
+		if (!found && (size_t)(hash - 1 - line) == ul &&
+		    strncmp(line, user, ul) == 0) {
+			memcpy(out, hash, hl + 1);
+			found = 1;
+		}
+	}
+	OPENSSL_cleanse(line, sizeof(line));
+	fclose(fp);
+	return found;
+}
+
+/*
  * Find `user:` in a credentials file; copy the rest of the line (for
  * htdigest, the part after `user:`) into out.  With want_hexlen, only a
  * line whose last field has that many characters counts (an htdigest
@@ -501,9 +614,7 @@ check_password(struct ih_request *r, const struct ih_args *a,
 	int verdict, rc;
 
 	if (uf != NULL) {
-		decoy[0] = '\0';
-		rc = file_entry(uf, user, NULL, 0, stored, sizeof(stored),
-		    decoy);
+		rc = auth_htpasswd_find(uf, user, stored, decoy, sizeof(stored));
 		if (rc == -1) {
 			ih_log(IH_LOG_ERR, "userfile %s: %s", uf,
 			    strerror(errno));
@@ -512,7 +623,7 @@ check_password(struct ih_request *r, const struct ih_args *a,
 		if (rc == 1)
 			verdict = auth_htpasswd_match(pw, stored) ? 200 : 401;
 		else {
-			/* Unknown user: as slow as a known one, then no. */
+			/* Unknown user: as slow as the dearest known one. */
 			(void)auth_htpasswd_match(pw, decoy);
 			verdict = 401;
 		}

@@ -389,6 +389,9 @@ const struct ih_lookup *auth_find_lookup(const char *);
 ssize_t	 auth_b64_decode(const char *, size_t, unsigned char *, size_t);
 int	 auth_apr1(const char *pw, const char *hash, char *out);
 int	 auth_htpasswd_match(const char *pw, const char *hash);
+long long auth_hash_cost(const char *hash);
+int	 auth_htpasswd_find(const char *path, const char *user, char *out,
+	    char *decoy, size_t cap);
 int	 auth_nonce_verify(const char *realm, const char *nonce, int64_t *);
 int	 auth_nc_check(const char *nonce, unsigned long nc);
 int	 auth_digest_parse(struct arena *, const char *, struct dparams *);

@@ -232,6 +232,35 @@ piped() {
 	[ "$(grep -ci '^WWW-Authenticate' <<<"$output")" -eq 1 ]
 }
 
+@test "Basic: an unknown user costs what the bcrypt user costs, not the apr1 last line" {
+	# the review's file: bcrypt (cost 10, ~60 ms) first, apr1 (~0.2 ms) last
+	htpasswd -cbB -C 10 "$T/timing" slow slow-pw 2>/dev/null
+	htpasswd -bm "$T/timing" fast fast-pw 2>/dev/null
+	sed -i "s|userfile=$F/htpasswd|userfile=$T/timing|" "$CONF"
+	run python3 - "$IHTTPD" "$CONF" <<'PY'
+import base64, statistics, subprocess, sys, time
+ihttpd, conf = sys.argv[1:3]
+def once(cred):
+    b = base64.b64encode(cred.encode()).decode()
+    req = ("GET /basic/ HTTP/1.1\r\nHost: t\r\nAuthorization: Basic %s\r\n"
+           "Connection: close\r\n\r\n" % b).encode()
+    t = time.monotonic()
+    out = subprocess.run([ihttpd, "-c", conf], input=req,
+                         capture_output=True, timeout=10).stdout
+    assert out.startswith(b"HTTP/1.1 401 "), out[:40]
+    return time.monotonic() - t
+known, unknown = [], []
+for i in range(7):	# interleaved: the machine's noise hits both
+    known.append(once("slow:wrong-pw"))
+    unknown.append(once("nobody:wrong-pw"))
+k, u = statistics.median(known), statistics.median(unknown)
+print("known %.1f ms unknown %.1f ms ratio %.2f" % (k * 1e3, u * 1e3, u / k))
+sys.exit(0 if u >= 0.3 * k else 1)
+PY
+	echo "$output" >&2
+	[ "$status" -eq 0 ]
+}
+
 @test "Basic: credentials split at the first ':' (alice / pa:ss)" {
 	srv
 	run curl -s --max-time 5 --basic -u 'alice:pa:ss' "$(url /basic/)"

@@ -1,11 +1,14 @@
 /*
- * test_auth.c - src/auth.c: the Digest response against the RFC 7616
- * 3.9.1 examples (and -sess, computed here with EVP), strict base64 with
- * the RFC 7617 examples, htpasswd formats against hashes made by the real
- * tools (htpasswd, openssl passwd, crypt_gensalt_rn), the Digest
- * auth-param parser, nonce verification (forged, truncated, genuine ones
- * minted through the auth-digest function) and the nc replay store
- * (ordering, pruning, mode, bounds; the bounds cases run in a child).
+ * test_auth.c - src/auth.c and src/nonce.c: the Digest response against
+ * the RFC 7616 3.9.1 examples (and -sess, computed here with EVP), strict
+ * base64 with the RFC 7617 examples, htpasswd formats against hashes made
+ * by the real tools (htpasswd, openssl passwd, crypt_gensalt_rn), the
+ * decoy an unknown Basic user is checked against (the file's costliest
+ * hash), the Digest auth-param parser, nonce verification (forged,
+ * truncated, genuine ones minted through the auth-digest function), nc
+ * ordering through auth_nc_check, and the nonce table itself (eviction and
+ * watermarks, expiry, more nonces than slots, remade on another size, a
+ * damaged header or removal, lock timeouts, no room; the last in a child).
  */
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -360,6 +363,112 @@ test_htpasswd(void)
 	CHECK_INT(auth_apr1("pw", "$1$abcdefgh$x", out), -1,
 	    "auth_apr1 refuses $1$");
 	CHECK_INT(auth_apr1("pw", "", out), -1, "auth_apr1 refuses \"\"");
+}
+
+/* ---- the decoy of an unknown user ------------------------------------- */
+
+static void
+test_decoy(void)
+{
+	char bc5[128], bc10[128], apr[128], path[sizeof(datadir) + 32];
+	char out[256], decoy[256], big[3000];
+	FILE *fp;
+
+	/* Costs in the order the real work takes. */
+	CHECK(auth_hash_cost("$2y$10$abcdefghijklmnopqrstuuabcdefghijklmnopqrstuvwxyz012") >
+	    auth_hash_cost("$2y$05$abcdefghijklmnopqrstuuabcdefghijklmnopqrstuvwxyz012"),
+	    "cost: bcrypt 10 > bcrypt 5");
+	CHECK(auth_hash_cost("$2b$06$x") > auth_hash_cost("$6$salt$x") &&
+	    auth_hash_cost("$6$salt$x") > auth_hash_cost("$2b$04$x"),
+	    "cost: bcrypt 6 > SHA-512-crypt (5000 rounds) > bcrypt 4");
+	CHECK(auth_hash_cost("$5$rounds=50000$salt$x") >
+	    auth_hash_cost("$2y$05$x"), "cost: SHA-256-crypt 50000 rounds > "
+	    "bcrypt 5");
+	CHECK(auth_hash_cost("$6$salt$x") > auth_hash_cost("$6$rounds=1000$s$x"),
+	    "cost: default rounds (5000) > rounds=1000");
+	CHECK(auth_hash_cost("$6$rounds=1000$s$x") >
+	    auth_hash_cost("$apr1$abcdefgh$x"), "cost: SHA-crypt 1000 > apr1");
+	CHECK_INT(auth_hash_cost("$apr1$abcdefgh$x"), auth_hash_cost("$1$ab$x"),
+	    "cost: apr1 = MD5-crypt");
+	CHECK(auth_hash_cost("$1$ab$x") > auth_hash_cost("abJnggxhB/yWI"),
+	    "cost: MD5-crypt > DES");
+	CHECK(auth_hash_cost("abJnggxhB/yWI") >
+	    auth_hash_cost("{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g="),
+	    "cost: DES > {SHA}");
+	CHECK(auth_hash_cost("{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=") >
+	    auth_hash_cost("plain-text"), "cost: {SHA} > plain text (0)");
+	CHECK_INT(auth_hash_cost("$2y$99$x"), 0, "cost: bcrypt 99 is no hash");
+	CHECK_INT(auth_hash_cost(""), 0, "cost: empty: 0");
+
+	if (!CHECK(htpasswd_hash('B', "bob-pw", bc5, sizeof(bc5)) == 0 &&
+	    htpasswd_hash('m', "mary-pw", apr, sizeof(apr)) == 0,
+	    "htpasswd -B and -m ran"))
+		return;
+	{
+		char cmd[256], line[256];
+
+		fmt(cmd, sizeof(cmd), "htpasswd -nbB -C 10 user pw 2>/dev/null");
+		if (!CHECK(run1(cmd, line, sizeof(line)) == 0,
+		    "htpasswd -B -C 10 ran"))
+			return;
+		fmt(bc10, sizeof(bc10), "%s", line + 5);
+	}
+	fmt(path, sizeof(path), "%s/htpasswd", datadir);
+
+	/* The review's case: bcrypt first, apr1 last. */
+	fp = fopen(path, "w");
+	fprintf(fp, "bob:%s\nsam:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n"
+	    "des:abJnggxhB/yWI\nmary:%s\n", bc5, apr);
+	fclose(fp);
+	CHECK_INT(auth_htpasswd_find(path, "nobody", out, decoy, sizeof(out)),
+	    0, "unknown user: 0");
+	CHECK_STR(decoy, bc5, "unknown user's decoy: the bcrypt hash (first "
+	    "line), not the apr1 last line");
+	CHECK_INT(auth_htpasswd_find(path, "mary", out, decoy, sizeof(out)), 1,
+	    "last user found");
+	CHECK_STR(out, apr, "...her apr1 hash");
+	CHECK_INT(auth_htpasswd_find(path, "bob", out, decoy, sizeof(out)), 1,
+	    "first user found");
+	CHECK_STR(out, bc5, "...his bcrypt hash");
+	CHECK_INT(auth_htpasswd_find(path, "bo", out, decoy, sizeof(out)), 0,
+	    "a prefix of a user is no user");
+
+	/* A costlier hash after the found user: the scan went on. */
+	fp = fopen(path, "a");
+	fprintf(fp, "ten:%s\n", bc10);
+	fclose(fp);
+	CHECK_INT(auth_htpasswd_find(path, "bob", out, decoy, sizeof(out)), 1,
+	    "bob found again");
+	CHECK_STR(decoy, bc10, "decoy: the cost-10 line after bob's (the "
+	    "whole file is read)");
+	CHECK_INT(auth_htpasswd_find(path, "nobody", out, decoy, sizeof(out)),
+	    0, "unknown user");
+	CHECK_STR(decoy, bc10, "...checked against bcrypt cost 10");
+
+	/*
+	 * An overlong line is skipped whole: its tail past the 1023 bytes a
+	 * read takes is no line of its own.
+	 */
+	memset(big, 'a', 1021);
+	big[1021] = '\0';
+	fp = fopen(path, "w");
+	fprintf(fp, "x:%sevil:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\nmary:%s\n",
+	    big, apr);
+	fclose(fp);
+	CHECK_INT(auth_htpasswd_find(path, "evil", out, decoy, sizeof(out)), 0,
+	    "the tail of an overlong line is no line");
+	CHECK_INT(auth_htpasswd_find(path, "mary", out, decoy, sizeof(out)), 1,
+	    "the line after an overlong one is read");
+	CHECK_STR(decoy, apr, "decoy from the well-formed line");
+
+	fp = fopen(path, "w");
+	fclose(fp);
+	CHECK_INT(auth_htpasswd_find(path, "bob", out, decoy, sizeof(out)), 0,
+	    "empty file: 0");
+	CHECK_STR(decoy, "", "empty file: no decoy");
+	unlink(path);
+	CHECK_INT(auth_htpasswd_find(path, "bob", out, decoy, sizeof(out)), -1,
+	    "missing file: -1");
 }
 
 /* ---- auth_digest_parse ------------------------------------------------- */
@@ -1052,6 +1161,7 @@ main(void)
 	test_digest_response();
 	test_b64();
 	test_htpasswd();
+	test_decoy();
 	test_digest_parse();
 	test_nonces();
 	test_nc();
