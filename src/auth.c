@@ -459,44 +459,41 @@ auth_htpasswd_find(const char *path, const char *user, char *out,
 }
 
 /*
- * Find `user:` in a credentials file; copy the rest of the line (for
- * htdigest, the part after `user:`) into out.  With want_hexlen, only a
- * line whose last field has that many characters counts (an htdigest
- * file may hold MD5 and SHA-256 lines for one user).  decoy (cap bytes,
- * may be NULL) receives some user's hash, to spend the same time on an
- * unknown user.  1 found, 0 not, -1 unreadable.
+ * Look user up in realm in an htdigest file (user:realm:HA1): the HA1 of
+ * hexlen digits (32 for MD5, 64 for SHA-256) into out (65 bytes).  *kinds
+ * gets HD_MD5 and HD_SHA256 for the lengths the user's lines in realm
+ * have, so that a caller can tell "no such user" from "no line for this
+ * algorithm".  The whole file is read.  1 found, 0 not, -1 unreadable.
  */
+#define HD_MD5		1
+#define HD_SHA256	2
+
 static int
-file_entry(const char *path, const char *user, const char *realm,
-    size_t want_hexlen, char *out, size_t cap, char *decoy)
+htdigest_find(const char *path, const char *user, const char *realm,
+    size_t hexlen, char *out, int *kinds)
 {
-	char line[1024];
-	size_t ul = strlen(user), rl = realm != NULL ? strlen(realm) : 0;
+	char line[1024], *rest;
+	size_t ul = strlen(user), rl = strlen(realm), n;
 	FILE *fp;
 	int found = 0;
 
+	*kinds = 0;
+	out[0] = '\0';
 	if ((fp = fopen(path, "re")) == NULL)
 		return -1;
-	while (!found && fgets(line, sizeof(line), fp) != NULL) {
-		char *rest;
-		size_t n = strcspn(line, "\r\n");
-
-		line[n] = '\0';
-		if (decoy != NULL && realm == NULL && (rest = strchr(line,
-		    ':')) != NULL && strlen(rest + 1) < cap)
-			strcpy(decoy, rest + 1);	/* any user's hash */
+	while (file_line(fp, line, sizeof(line))) {
 		if (strncmp(line, user, ul) != 0 || line[ul] != ':')
 			continue;
 		rest = line + ul + 1;
-		if (realm != NULL) {
-			if (strncmp(rest, realm, rl) != 0 || rest[rl] != ':')
-				continue;
-			rest += rl + 1;
-		}
-		if (want_hexlen != 0 && strlen(rest) != want_hexlen)
+		if (strncmp(rest, realm, rl) != 0 || rest[rl] != ':')
 			continue;
-		if (strlen(rest) < cap) {
-			strcpy(out, rest);
+		rest += rl + 1;
+		n = strlen(rest);
+		if (n != 32 && n != 64)
+			continue;
+		*kinds |= n == 32 ? HD_MD5 : HD_SHA256;
+		if (!found && n == hexlen) {
+			memcpy(out, rest, n + 1);
 			found = 1;
 		}
 	}
@@ -996,6 +993,15 @@ digest_opaque(const char *realm, char *out)
 }
 
 /*
+ * Offered when algorithm= is not given: MD5 first, because htdigest
+ * writes MD5 lines only and Python's urllib reads only the first
+ * challenge (RFC 7616 3.7: the client takes the first it supports, so the
+ * order is the server's preference); SHA-256 for the clients that skip
+ * what they do not support.
+ */
+#define DIGEST_ALGS	"MD5 SHA-256"
+
+/*
  * One WWW-Authenticate per offered algorithm, in order, sharing a fresh
  * nonce.  The nonce table is made ready first, so that this nonce is
  * newer than its floor.
@@ -1017,7 +1023,7 @@ digest_challenge(struct ih_request *r, const struct ih_args *a, int stale,
 	}
 	make_nonce(realm, now_real_ms(), nonce, sizeof(nonce));
 	digest_opaque(realm, opaque);
-	snprintf(copy, sizeof(copy), "%s", algs != NULL ? algs : "SHA-256");
+	snprintf(copy, sizeof(copy), "%s", algs != NULL ? algs : DIGEST_ALGS);
 	for (w = strtok_r(copy, " ,", &save); w != NULL;
 	    w = strtok_r(NULL, " ,", &save)) {
 		char *v = arena_printf(r->a, "Digest realm=\"%s\", qop=\"auth\", "
@@ -1036,7 +1042,7 @@ alg_offered(const struct ih_args *a, const char *alg)
 	const char *algs = ih_arg(a, "algorithm");
 	char copy[128], *w, *save;
 
-	snprintf(copy, sizeof(copy), "%s", algs != NULL ? algs : "SHA-256");
+	snprintf(copy, sizeof(copy), "%s", algs != NULL ? algs : DIGEST_ALGS);
 	for (w = strtok_r(copy, " ,", &save); w != NULL;
 	    w = strtok_r(NULL, " ,", &save))
 		if (strcasecmp(w, alg) == 0)
@@ -1091,7 +1097,7 @@ auth_digest_response(const char *alg, const char *ha1hex,
 }
 
 /*
- * AuthTrans auth-digest realm=R [algorithm="SHA-256 MD5"] [qop=auth]
+ * AuthTrans auth-digest realm=R [algorithm="MD5 SHA-256"] [qop=auth]
  * (userfile=FILE | lookup=NAME).
  */
 static int
@@ -1099,13 +1105,13 @@ auth_digest(struct ih_request *r, const struct ih_args *a)
 {
 	const char *realm = ih_arg(a, "realm"), *uf = ih_arg(a, "userfile"),
 	    *lk = ih_arg(a, "lookup"), *h;
-	const char *alg;
+	const char *alg, *why = NULL;
 	struct dparams p;
 	char ha1[65], want[65], got[65], pw[MAX_PW], opaque[48];
 	unsigned long nc = 0;
 	int64_t t;
-	int verdict = 200, rc;
-	size_t i;
+	int verdict = 200, rc, md, kinds, known = 1, match;
+	size_t i, hexlen;
 
 	if (!one_authorization(r, &h))
 		return ih_error(r, 400, "more than one Authorization field");
@@ -1152,17 +1158,29 @@ auth_digest(struct ih_request *r, const struct ih_args *a)
 	    t > now_real_ms() + 60 * 1000)
 		return digest_challenge(r, a, 0, "forged nonce");
 
-	/* HA1, from the file or from the lookup's password. */
+	/*
+	 * HA1, from the file or from the lookup's password.  An unknown user
+	 * goes through the same hashing with a dummy HA1, so that the time
+	 * does not tell users apart.
+	 */
+	md = md_of(alg);
+	hexlen = md == H_SHA256 ? 64 : 32;
 	if (uf != NULL) {
-		rc = file_entry(uf, p.username, realm, strncasecmp(alg,
-		    "SHA-256", 7) == 0 ? 64 : 32, ha1, sizeof(ha1), NULL);
+		rc = htdigest_find(uf, p.username, realm, hexlen, ha1, &kinds);
 		if (rc == -1) {
 			ih_log(IH_LOG_ERR, "userfile %s: %s", uf,
 			    strerror(errno));
 			return ih_error(r, 500, "userfile unreadable");
 		}
-		if (rc == 0)
-			return digest_challenge(r, a, 0, "unknown user");
+		if (rc == 0) {
+			known = 0;
+			if (kinds != 0)
+				why = arena_printf(r->a, "user %s has no %s "
+				    "line for realm %s in %s%s", p.username,
+				    md == H_SHA256 ? "SHA-256" : "MD5", realm,
+				    uf, kinds == HD_MD5 ?
+				    " (htdigest writes MD5 only)" : "");
+		}
 		for (i = 0; ha1[i] != '\0'; i++)
 			ha1[i] = (char)tolower((unsigned char)ha1[i]);
 	} else {
@@ -1172,17 +1190,19 @@ auth_digest(struct ih_request *r, const struct ih_args *a)
 		memset(pw, 0, sizeof(pw));
 		verdict = auth_find_lookup(lk)->fn(r->path, p.username, pw,
 		    sizeof(pw));
-		if (verdict != 200 && verdict != 403) {
-			OPENSSL_cleanse(pw, sizeof(pw));
-			return digest_challenge(r, a, 0, "unknown user");
-		}
+		if (verdict != 200 && verdict != 403)
+			known = 0;
 		n = snprintf(text, sizeof(text), "%s:%s:%s", p.username, realm,
 		    pw);
 		OPENSSL_cleanse(pw, sizeof(pw));
 		if (n < 0 || (size_t)n >= sizeof(text))
 			return ih_error(r, 400, "Digest fields too long");
-		hash_hex(md_of(alg), text, (size_t)n, ha1);
+		hash_hex(md, text, (size_t)n, ha1);
 		OPENSSL_cleanse(text, sizeof(text));
+	}
+	if (!known) {
+		memset(ha1, '0', hexlen);
+		ha1[hexlen] = '\0';
 	}
 	if (auth_digest_response(alg, ha1, p.nonce, p.nc, p.cnonce, p.qop,
 	    r->hd.method, p.uri, want) == -1) {
@@ -1190,12 +1210,14 @@ auth_digest(struct ih_request *r, const struct ih_args *a)
 		return ih_error(r, 400, "Digest fields too long");
 	}
 	OPENSSL_cleanse(ha1, sizeof(ha1));
-	if (strlen(p.response) != strlen(want))
-		return digest_challenge(r, a, 0, "wrong password");
 	snprintf(got, sizeof(got), "%s", p.response);
 	for (i = 0; got[i] != '\0'; i++)
 		got[i] = (char)tolower((unsigned char)got[i]);
-	if (!secure_streq(want, got))
+	match = strlen(p.response) == strlen(want) && secure_streq(want, got);
+	if (!known)
+		return digest_challenge(r, a, 0, why != NULL ? why :
+		    "unknown user");
+	if (!match)
 		return digest_challenge(r, a, 0, "wrong password");
 	/* The credentials were right: now the nonce's age and its nc. */
 	if (t + cfg.nonce_ttl * 1000 < now_real_ms())

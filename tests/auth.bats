@@ -42,6 +42,9 @@ print("six:" + crypt.crypt("six-sha512", crypt.mksalt(crypt.METHOD_SHA512)))
 	printf 'eve:the realm:%s\n' \
 	    "$(printf 'eve:the realm:eve-pw' | sha256sum | cut -c1-64)" \
 	    >>"$F/htdigest"
+	printf 'mo:the realm:%s\n' \
+	    "$(printf 'mo:the realm:mo-pw' | md5sum | cut -c1-32)" \
+	    >>"$F/htdigest"
 }
 
 setup() {
@@ -94,6 +97,10 @@ log_level      2
 </Object>
 <Object ppath="/dfile">
   AuthTrans fn=auth-digest realm="the realm" algorithm="SHA-256 MD5" userfile=$F/htdigest
+  Service fn=env
+</Object>
+<Object ppath="/dboth">
+  AuthTrans fn=auth-digest realm="the realm" userfile=$F/htdigest
   Service fn=env
 </Object>
 <Object ppath="/dfilemd5">
@@ -325,6 +332,50 @@ PY
 	[ "$(st --digest -u eve:eve-pw "$(url /dfilemd5/)")" = 401 ]
 }
 
+@test "Digest: a stock htdigest user, no algorithm= in the config: curl --digest and Python urllib get in" {
+	python3 "$DIG" tty-htdigest "$T/hd" stock larry stock-pw ||
+	    skip "htdigest could not be driven on a pseudo-terminal"
+	grep -Eq '^larry:stock:[0-9a-f]{32}$' "$T/hd"
+	printf '<Object ppath="/dstock">\n  AuthTrans fn=auth-digest realm="stock" userfile=%s\n  Service fn=env\n</Object>\n' \
+	    "$T/hd" >>"$CONF"
+	srv
+	run curl -sv --max-time 5 --digest -u larry:stock-pw "$(url /dstock/)"
+	has '^< HTTP/1\.1 200 '
+	has '^> Authorization: Digest .*algorithm=MD5'
+	has '<th>REMOTE_USER</th><td>larry</td>'
+	# urllib reads only the first WWW-Authenticate and knows MD5, not SHA-256
+	run python3 "$DIG" urllib "$(url /dstock/)" larry stock-pw
+	has '^STATUS 200'
+	has '^USER larry'
+	run python3 "$DIG" urllib "$(url /dstock/)" larry wrong
+	has '^STATUS 401'
+	[ "$(st --digest -u larry:wrong "$(url /dstock/)")" = 401 ]
+}
+
+@test "Digest userfile: the log names the real reason (no SHA-256 line, no MD5 line, unknown user)" {
+	srv
+	challenge /dboth/
+	# mo has an MD5 line only (as htdigest writes); his client chose SHA-256
+	dget /dboth/ "Authorization: $(dhdr mo mo-pw 'the realm' "$NONCE" /dboth/ --alg SHA-256)"
+	has '^STATUS 401'
+	dget /dboth/ "Authorization: $(dhdr mo mo-pw 'the realm' "$NONCE" /dboth/ --alg MD5)"
+	has '^STATUS 200'
+	# eve has a SHA-256 line only
+	dget /dboth/ "Authorization: $(dhdr eve eve-pw 'the realm' "$NONCE" /dboth/ --alg MD5 --nc 00000002)"
+	has '^STATUS 401'
+	dget /dboth/ "Authorization: $(dhdr eve eve-pw 'the realm' "$NONCE" /dboth/ --nc 00000003)"
+	has '^STATUS 200'
+	dget /dboth/ "Authorization: $(dhdr nobody x 'the realm' "$NONCE" /dboth/ --alg MD5 --nc 00000004)"
+	has '^STATUS 401'
+	run cat "$ERR"
+	has "401 Unauthorized: user mo has no SHA-256 line for realm the realm in $F/htdigest \(htdigest writes MD5 only\) for /dboth/"
+	has "401 Unauthorized: user eve has no MD5 line for realm the realm in $F/htdigest for /dboth/"
+	has '401 Unauthorized: unknown user for /dboth/'
+	hasnt 'user (mo|eve).*unknown user'
+	[ "$(grep -c 'unknown user' "$ERR")" -eq 1 ]
+	[ "$(grep -c '(htdigest writes MD5 only)' "$ERR")" -eq 1 ]
+}
+
 @test "Digest: with algorithm=\"SHA-256 MD5\" curl picks SHA-256" {
 	srv
 	run curl -sv --max-time 5 --digest -u larry:wall "$(url /ddemo/)"
@@ -357,16 +408,19 @@ PY
 	has '^STATUS 401'
 }
 
-@test "Digest: default algorithm is SHA-256 only; credentials without algorithm= mean MD5" {
+@test "Digest: the default offers MD5 then SHA-256; credentials without algorithm= mean MD5" {
 	srv
 	dget /dsha/
-	[ "$(grep -c '^WWW ' <<<"$output")" -eq 1 ]
+	[ "$(grep -c '^WWW ' <<<"$output")" -eq 2 ]
+	[[ $(grep -m1 '^WWW ' <<<"$output") =~ ^WWW\ Digest\ realm=\"sha\",\ .*algorithm=MD5, ]]
 	has '^WWW Digest realm="sha", .*algorithm=SHA-256,'
 	challenge /dsha/
 	dget /dsha/ "Authorization: $(dhdr larry wall sha "$NONCE" /dsha/ --alg MD5 --no-alg)"
-	has '^STATUS 401'
-	dget /dsha/ "Authorization: $(dhdr larry wall sha "$NONCE" /dsha/)"
 	has '^STATUS 200'
+	dget /dsha/ "Authorization: $(dhdr larry wall sha "$NONCE" /dsha/ --nc 00000002)"
+	has '^STATUS 200'
+	dget /dsha/ "Authorization: $(dhdr larry wall sha "$NONCE" /dsha/ --alg MD5-sess --nc 00000003)"
+	has '^STATUS 401'
 }
 
 # ---- nonces across processes -------------------------------------------------
