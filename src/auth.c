@@ -4,11 +4,12 @@
  * $5$/$6$/$1$) or a lookup, and auth-digest (RFC 7616: SHA-256, MD5 and
  * the -sess variants, qop=auth) against an htdigest-shaped file or a
  * lookup.  Digest nonces are stateless - a timestamp and an HMAC over it
- * and the realm with a secret kept in datadir - so any process verifies
- * any other's nonce, as inetd mode needs; a small flock'd file in datadir
- * keeps the highest nc per live nonce, so a replayed Authorization is
- * refused by every process.  Secrets are compared in constant time and
- * wiped after use; no credential reaches a log.
+ * and the realm with a secret kept in datadir/secret - so any process
+ * verifies any other's nonce, as inetd mode needs; the nonce table
+ * (nonce.c) keeps the highest nc per live nonce, so a replayed
+ * Authorization is refused by every process.  Secrets are compared in
+ * constant time and wiped after use; no credential reaches a log, and an
+ * unknown user costs the time a known one does.
  *
  * Hashes use OpenSSL's direct MD5/SHA1/SHA256 contexts, not EVP: in
  * OpenSSL 3 the first EVP digest (and even the one-shot SHA256()) fetches
@@ -17,7 +18,6 @@
  * HMAC is RFC 2104 over the SHA-256 context for the same reason.
  */
 #define OPENSSL_API_COMPAT 0x10100000L	/* MD5_Init & co., see above */
-#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 
@@ -25,6 +25,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -346,44 +347,153 @@ auth_htpasswd_match(const char *pw, const char *hash)
 }
 
 /*
- * Find `user:` in a credentials file; copy the rest of the line (for
- * htdigest, the part after `user:`) into out.  With want_hexlen, only a
- * line whose last field has that many characters counts (an htdigest
- * file may hold MD5 and SHA-256 lines for one user).  decoy (cap bytes,
- * may be NULL) receives some user's hash, to spend the same time on an
- * unknown user.  1 found, 0 not, -1 unreadable.
+ * What checking a password against an htpasswd hash costs, roughly in
+ * microseconds of one core (only the order matters): an unknown user is
+ * checked against the file's costliest hash, so that the time does not
+ * tell which users exist.  bcrypt doubles with its cost factor, SHA-crypt
+ * grows with rounds= (default 5000), MD5-crypt and $apr1$ are 1000 MD5
+ * rounds; {SHA} and DES are cheap; yescrypt and scrypt are taken at their
+ * usual settings.  A hash crypt(3) cannot check costs 0.
+ */
+long long
+auth_hash_cost(const char *hash)
+{
+	long long n;
+
+	if (hash[0] == '$' && hash[1] == '2' && hash[2] != '\0' &&
+	    strchr("abxy", hash[2]) != NULL && hash[3] == '$' &&
+	    isdigit((unsigned char)hash[4]) &&
+	    isdigit((unsigned char)hash[5]) && hash[6] == '$') {
+		n = (hash[4] - '0') * 10 + (hash[5] - '0');
+		return n >= 4 && n <= 31 ? 70LL << n : 0;
+	}
+	if (strncmp(hash, "$5$", 3) == 0 || strncmp(hash, "$6$", 3) == 0) {
+		n = 5000;
+		if (strncmp(hash + 3, "rounds=", 7) == 0) {
+			n = strtoll(hash + 10, NULL, 10);
+			n = n < 1000 ? 1000 : n > 999999999 ? 999999999 : n;
+		}
+		return 100 + n / 2;
+	}
+	if (strncmp(hash, "$apr1$", 6) == 0 || strncmp(hash, "$1$", 3) == 0)
+		return 175;
+	if (strncmp(hash, "$sha1$", 6) == 0) {
+		n = strtoll(hash + 6, NULL, 10);
+		return n > 0 && n < 1000000000 ? n * 16 / 10 : 0;
+	}
+	if (strncmp(hash, "$y$", 3) == 0 || strncmp(hash, "$gy$", 4) == 0)
+		return 30000;
+	if (strncmp(hash, "$7$", 3) == 0)
+		return 180000;
+	if (strncmp(hash, "{SHA}", 5) == 0)
+		return 1;
+	if (strlen(hash) == 13 && strspn(hash, "./0123456789"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") == 13)
+		return 6;
+	return 0;
+}
+
+/*
+ * One line of a user file into line (cap bytes, without its newline).
+ * A line too long for the buffer is skipped whole.  1 a line, 0 the end.
  */
 static int
-file_entry(const char *path, const char *user, const char *realm,
-    size_t want_hexlen, char *out, size_t cap, char *decoy)
+file_line(FILE *fp, char *line, size_t cap)
+{
+	size_t n;
+	int c;
+
+	for (;;) {
+		if (fgets(line, (int)cap, fp) == NULL)
+			return 0;
+		n = strcspn(line, "\r\n");
+		if (line[n] != '\0' || feof(fp)) {
+			line[n] = '\0';
+			return 1;
+		}
+		while ((c = getc(fp)) != EOF && c != '\n')
+			;
+	}
+}
+
+/*
+ * Look user up in an htpasswd file: the hash of the first `user:` line
+ * into out, and the costliest hash of the file (auth_hash_cost) into
+ * decoy, both cap bytes.  The whole file is read whether or not the user
+ * is found, and wherever the line is, so that the time tells nothing.
+ * 1 found, 0 not, -1 unreadable (errno).
+ */
+int
+auth_htpasswd_find(const char *path, const char *user, char *out,
+    char *decoy, size_t cap)
 {
 	char line[1024];
-	size_t ul = strlen(user), rl = realm != NULL ? strlen(realm) : 0;
+	size_t ul = strlen(user), hl;
+	long long cost, best = -1;
+	const char *hash;
 	FILE *fp;
 	int found = 0;
 
+	out[0] = decoy[0] = '\0';
 	if ((fp = fopen(path, "re")) == NULL)
 		return -1;
-	while (!found && fgets(line, sizeof(line), fp) != NULL) {
-		char *rest;
-		size_t n = strcspn(line, "\r\n");
+	while (file_line(fp, line, sizeof(line))) {
+		if ((hash = strchr(line, ':')) == NULL)
+			continue;
+		hash++;
+		if ((hl = strlen(hash)) >= cap)
+			continue;
+		if ((cost = auth_hash_cost(hash)) > best) {
+			best = cost;
+			memcpy(decoy, hash, hl + 1);
+		}
+		if (!found && (size_t)(hash - 1 - line) == ul &&
+		    strncmp(line, user, ul) == 0) {
+			memcpy(out, hash, hl + 1);
+			found = 1;
+		}
+	}
+	OPENSSL_cleanse(line, sizeof(line));
+	fclose(fp);
+	return found;
+}
 
-		line[n] = '\0';
-		if (decoy != NULL && realm == NULL && (rest = strchr(line,
-		    ':')) != NULL && strlen(rest + 1) < cap)
-			strcpy(decoy, rest + 1);	/* any user's hash */
+/*
+ * Look user up in realm in an htdigest file (user:realm:HA1): the HA1 of
+ * hexlen digits (32 for MD5, 64 for SHA-256) into out (65 bytes).  *kinds
+ * gets HD_MD5 and HD_SHA256 for the lengths the user's lines in realm
+ * have, so that a caller can tell "no such user" from "no line for this
+ * algorithm".  The whole file is read.  1 found, 0 not, -1 unreadable.
+ */
+#define HD_MD5		1
+#define HD_SHA256	2
+
+static int
+htdigest_find(const char *path, const char *user, const char *realm,
+    size_t hexlen, char *out, int *kinds)
+{
+	char line[1024], *rest;
+	size_t ul = strlen(user), rl = strlen(realm), n;
+	FILE *fp;
+	int found = 0;
+
+	*kinds = 0;
+	out[0] = '\0';
+	if ((fp = fopen(path, "re")) == NULL)
+		return -1;
+	while (file_line(fp, line, sizeof(line))) {
 		if (strncmp(line, user, ul) != 0 || line[ul] != ':')
 			continue;
 		rest = line + ul + 1;
-		if (realm != NULL) {
-			if (strncmp(rest, realm, rl) != 0 || rest[rl] != ':')
-				continue;
-			rest += rl + 1;
-		}
-		if (want_hexlen != 0 && strlen(rest) != want_hexlen)
+		if (strncmp(rest, realm, rl) != 0 || rest[rl] != ':')
 			continue;
-		if (strlen(rest) < cap) {
-			strcpy(out, rest);
+		rest += rl + 1;
+		n = strlen(rest);
+		if (n != 32 && n != 64)
+			continue;
+		*kinds |= n == 32 ? HD_MD5 : HD_SHA256;
+		if (!found && n == hexlen) {
+			memcpy(out, rest, n + 1);
 			found = 1;
 		}
 	}
@@ -501,9 +611,7 @@ check_password(struct ih_request *r, const struct ih_args *a,
 	int verdict, rc;
 
 	if (uf != NULL) {
-		decoy[0] = '\0';
-		rc = file_entry(uf, user, NULL, 0, stored, sizeof(stored),
-		    decoy);
+		rc = auth_htpasswd_find(uf, user, stored, decoy, sizeof(stored));
 		if (rc == -1) {
 			ih_log(IH_LOG_ERR, "userfile %s: %s", uf,
 			    strerror(errno));
@@ -512,7 +620,7 @@ check_password(struct ih_request *r, const struct ih_args *a,
 		if (rc == 1)
 			verdict = auth_htpasswd_match(pw, stored) ? 200 : 401;
 		else {
-			/* Unknown user: as slow as a known one, then no. */
+			/* Unknown user: as slow as the dearest known one. */
 			(void)auth_htpasswd_match(pw, decoy);
 			verdict = 401;
 		}
@@ -596,76 +704,96 @@ auth_basic(struct ih_request *r, const struct ih_args *a)
 }
 IH_FUNCTION("auth-basic", IH_PH(IH_AUTHTRANS), auth_basic, basic_check);
 
-/* ---- Digest: secret, nonces, nc store --------------------------------- */
+/* ---- Digest: secret, nonces, nonce counts ------------------------------ */
 
 static unsigned char secret[32];
 static int have_secret;
+static char secret_path[PATH_MAX];	/* for the caller's message */
 
+/* An earlier version's datadir/digest.secret: adopted, so that its
+ * nonces still verify (and, being in seconds, are merely stale). */
 static int
-ensure_datadir(void)
+legacy_secret(unsigned char *out)
 {
-	if (mkdir(cfg.datadir, 0700) == -1 && errno != EEXIST) {
-		ih_log(IH_LOG_ERR, "datadir %s: %s", cfg.datadir,
-		    strerror(errno));
+	char path[PATH_MAX];
+	ssize_t n;
+	int fd;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/digest.secret",
+	    cfg.datadir) >= sizeof(path) ||
+	    (fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
 		return -1;
-	}
-	return 0;
+	n = read(fd, out, 32);
+	close(fd);
+	return n == 32 ? 0 : -1;
 }
 
 /*
- * The server secret, shared by every process: datadir/digest.secret,
- * 32 random bytes, created 0600 on first use.  A race between two first
- * processes is settled by link(2): the loser reads the winner's file.
+ * The server secret, shared by every process: datadir/secret/
+ * digest.secret, 32 random bytes, created 0600 on first use.  A race
+ * between two first processes is settled by link(2): the loser reads the
+ * winner's file.  0, or -1 with errno and secret_path naming the file
+ * (the caller reports it: store_failed).
  */
 static int
 load_secret(void)
 {
-	char path[4096], tmp[4096];
-	int fd, tries;
+	char dir[PATH_MAX], tmp[PATH_MAX];
+	ssize_t n;
+	int fd, tries, e;
 
 	if (have_secret)
 		return 0;
-	if (ensure_datadir() == -1)
+	if (store_dir("secret", dir, sizeof(dir)) == -1) {
+		snprintf(secret_path, sizeof(secret_path), "%s/secret",
+		    cfg.datadir);
 		return -1;
-	snprintf(path, sizeof(path), "%s/digest.secret", cfg.datadir);
+	}
+	if ((size_t)snprintf(secret_path, sizeof(secret_path),
+	    "%s/digest.secret", dir) >= sizeof(secret_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
 	for (tries = 0; tries < 2; tries++) {
-		if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) != -1) {
-			ssize_t n = read(fd, secret, sizeof(secret));
-
+		if ((fd = open(secret_path, O_RDONLY | O_NOFOLLOW |
+		    O_CLOEXEC)) != -1) {
+			n = read(fd, secret, sizeof(secret));
+			e = errno;
 			close(fd);
 			if (n != (ssize_t)sizeof(secret)) {
-				ih_log(IH_LOG_ERR, "%s: short or unreadable",
-				    path);
+				errno = n == -1 ? e : EIO;	/* short */
 				return -1;
 			}
 			have_secret = 1;
 			return 0;
 		}
 		if (errno != ENOENT)
-			break;
-		snprintf(tmp, sizeof(tmp), "%s/.digest.secret.XXXXXX",
-		    cfg.datadir);
-		if ((fd = mkstemp(tmp)) == -1)
-			break;
-		if (getrandom(secret, sizeof(secret), 0) !=
-		    (ssize_t)sizeof(secret) || write_full(fd, secret,
-		    sizeof(secret)) == -1 || fsync(fd) == -1) {
+			return -1;
+		if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX",
+		    secret_path) >= sizeof(tmp)) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1)
+			return -1;
+		if ((legacy_secret(secret) == -1 && getrandom(secret,
+		    sizeof(secret), 0) != (ssize_t)sizeof(secret)) ||
+		    write_full(fd, secret, sizeof(secret)) == -1 ||
+		    fsync(fd) == -1 || link(tmp, secret_path) == -1) {
+			e = errno;
 			close(fd);
 			unlink(tmp);
-			break;
+			OPENSSL_cleanse(secret, sizeof(secret));
+			errno = e;
+			if (e == EEXIST)
+				continue;	/* another process won: read it */
+			return -1;
 		}
 		close(fd);
-		if (link(tmp, path) == 0) {
-			unlink(tmp);
-			have_secret = 1;
-			return 0;
-		}
 		unlink(tmp);
-		if (errno != EEXIST)
-			break;
+		have_secret = 1;
+		return 0;
 	}
-	ih_log(IH_LOG_ERR, "%s: cannot read or create: %s", path,
-	    strerror(errno));
 	return -1;
 }
 
@@ -680,9 +808,10 @@ mac_b64(const char *text, char *out)
 }
 
 /*
- * nonce = 16 hex digits of time, 16 of randomness (so that no two
- * challenges share a nonce, and nc counts stay per client), "-", and an
- * HMAC over both and the realm.  A nonce is 76 characters.
+ * nonce = 16 hex digits of time (milliseconds since the epoch), 16 of
+ * randomness (so that no two challenges share a nonce, and nc counts
+ * stay per client), "-", and an HMAC over both and the realm.  A nonce
+ * is 76 characters.
  */
 static void
 make_nonce_with(const char *realm, unsigned long long t,
@@ -696,13 +825,13 @@ make_nonce_with(const char *realm, unsigned long long t,
 }
 
 static void
-make_nonce(const char *realm, time_t t, char *out, size_t cap)
+make_nonce(const char *realm, int64_t t_ms, char *out, size_t cap)
 {
 	unsigned long long rnd = 0;
 
 	if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 		rnd = (unsigned long long)mono_ms() ^ (unsigned long long)getpid();
-	make_nonce_with(realm, (unsigned long long)t, rnd, out, cap);
+	make_nonce_with(realm, (unsigned long long)t_ms, rnd, out, cap);
 }
 
 static int
@@ -721,101 +850,55 @@ hex16(const char *s, unsigned long long *v)
 }
 
 /*
- * Verify a nonce: 1 genuine (*t set to its time), 0 forged or
- * malformed.
+ * Verify a nonce: 1 genuine (*t_ms set to its time, milliseconds), 0
+ * forged or malformed.
  */
 int
-auth_nonce_verify(const char *realm, const char *nonce, time_t *t)
+auth_nonce_verify(const char *realm, const char *nonce, int64_t *t_ms)
 {
 	char want[128];
 	unsigned long long ts, rnd;
 
 	if (load_secret() == -1 || strlen(nonce) != NONCE_LEN ||
 	    nonce[32] != '-' ||
-	    hex16(nonce, &ts) == -1 || hex16(nonce + 16, &rnd) == -1)
+	    hex16(nonce, &ts) == -1 || hex16(nonce + 16, &rnd) == -1 ||
+	    ts > INT64_MAX)
 		return 0;
 	make_nonce_with(realm, ts, rnd, want, sizeof(want));
 	if (!secure_streq(want, nonce))
 		return 0;
-	*t = (time_t)ts;
+	*t_ms = (int64_t)ts;
 	return 1;
 }
 
 /*
- * Replay protection across processes: datadir/digest.nc holds
- * "NONCE NC" lines under flock.  Returns 1 when nc is higher than any
- * seen for this nonce (and records it), 0 for a replay, -1 on error.
- * Entries of nonces past nonce_ttl are dropped as the file is rewritten.
+ * Replay protection across processes, through the nonce table
+ * (nonce.c), keyed by an HMAC of the nonce so that the bucket a nonce
+ * lands in cannot be chosen.  NONCE_FRESH when nc is higher than any
+ * seen for this nonce (and now recorded), NONCE_REPLAY when not,
+ * NONCE_STALE when the table may have forgotten the nonce, NONCE_ERROR
+ * (errno) when the table failed or the nonce is malformed (EINVAL).
  */
 int
 auth_nc_check(const char *nonce, unsigned long nc)
 {
-	char path[4096], *buf = NULL, *out = NULL, *line, *next;
-	struct stat st;
-	size_t o = 0, cap;
-	int fd, verdict = 1, seen = 0;
-	time_t now = now_real();
+	unsigned char key[32];
+	unsigned long long ts;
+	char text[8 + NONCE_LEN];
+	int rc;
 
-	if (strlen(nonce) != NONCE_LEN || ensure_datadir() == -1)
-		return -1;
-	snprintf(path, sizeof(path), "%s/digest.nc", cfg.datadir);
-	if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-	    0600)) == -1)
-		return -1;
-	if (flock(fd, LOCK_EX) == -1 || fstat(fd, &st) == -1 ||
-	    st.st_size > 8 * 1024 * 1024)
-		goto err;
-	cap = (size_t)st.st_size + 2 * NONCE_LEN + 64;
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL ||
-	    (out = malloc(cap)) == NULL)
-		goto err;
-	if (pread(fd, buf, (size_t)st.st_size, 0) != st.st_size)
-		goto err;
-	buf[st.st_size] = '\0';
-	for (line = buf; *line != '\0'; line = next) {
-		char *sp;
-		unsigned long long ts = 0;
-		unsigned long old;
-		size_t i;
-
-		next = strchr(line, '\n');
-		next = next != NULL ? next + 1 : line + strlen(line);
-		/* Only well-formed "NONCE HEX" lines are kept. */
-		if ((sp = strchr(line, ' ')) == NULL || sp > next ||
-		    sp - line != NONCE_LEN || strspn(sp + 1,
-		    "0123456789abcdef") - 1 >= 16)
-			continue;
-		for (i = 0; i < 16 && line + i < sp; i++)
-			ts = ts << 4 | (unsigned)(hexval(line[i]) & 15);
-		if ((long long)ts + cfg.nonce_ttl < (long long)now)
-			continue;	/* expired: forget it */
-		old = strtoul(sp + 1, NULL, 16);
-		if ((size_t)(sp - line) == strlen(nonce) &&
-		    strncmp(line, nonce, (size_t)(sp - line)) == 0) {
-			seen = 1;
-			if (nc <= old)
-				verdict = 0;
-			else
-				old = nc;
-		}
-		/* A kept line grows by 16 bytes at most (the updated count). */
-		o += (size_t)snprintf(out + o, cap - o, "%.*s %lx\n",
-		    (int)(sp - line), line, old);
+	if (strlen(nonce) != NONCE_LEN || hex16(nonce, &ts) == -1 ||
+	    ts > INT64_MAX || nc > 0xffffffffUL) {
+		errno = EINVAL;
+		return NONCE_ERROR;
 	}
-	if (!seen)
-		o += (size_t)snprintf(out + o, cap - o, "%s %lx\n", nonce, nc);
-	if (pwrite(fd, out, o, 0) != (ssize_t)o || ftruncate(fd,
-	    (off_t)o) == -1)
-		goto err;
-	free(buf);
-	free(out);
-	close(fd);	/* releases the lock */
-	return verdict;
-err:
-	free(buf);
-	free(out);
-	close(fd);
-	return -1;
+	if (load_secret() == -1)
+		return NONCE_ERROR;
+	snprintf(text, sizeof(text), "nc:%s", nonce);
+	hmac_sha256(secret, sizeof(secret), text, strlen(text), key);
+	rc = nonce_count(key, (int64_t)ts, (uint32_t)nc, now_real_ms());
+	OPENSSL_cleanse(key, sizeof(key));
+	return rc;
 }
 
 /* ---- Digest: the header ------------------------------------------------ */
@@ -909,7 +992,20 @@ digest_opaque(const char *realm, char *out)
 	out[22] = '\0';
 }
 
-/* One WWW-Authenticate per offered algorithm, in order. */
+/*
+ * Offered when algorithm= is not given: MD5 first, because htdigest
+ * writes MD5 lines only and Python's urllib reads only the first
+ * challenge (RFC 7616 3.7: the client takes the first it supports, so the
+ * order is the server's preference); SHA-256 for the clients that skip
+ * what they do not support.
+ */
+#define DIGEST_ALGS	"MD5 SHA-256"
+
+/*
+ * One WWW-Authenticate per offered algorithm, in order, sharing a fresh
+ * nonce.  The nonce table is made ready first, so that this nonce is
+ * newer than its floor.
+ */
 static int
 digest_challenge(struct ih_request *r, const struct ih_args *a, int stale,
     const char *why)
@@ -917,11 +1013,17 @@ digest_challenge(struct ih_request *r, const struct ih_args *a, int stale,
 	const char *realm = ih_arg(a, "realm"), *algs = ih_arg(a, "algorithm");
 	char nonce[96], opaque[48], copy[128], *w, *save;
 
-	if (load_secret() == -1)
+	if (load_secret() == -1) {
+		store_failed(r, secret_path);
 		return ih_error(r, 500, "no Digest secret");
-	make_nonce(realm, now_real(), nonce, sizeof(nonce));
+	}
+	if (nonce_table_ready() == -1) {
+		store_failed(r, "Digest nonce table");
+		return ih_error(r, 500, "no Digest nonce table");
+	}
+	make_nonce(realm, now_real_ms(), nonce, sizeof(nonce));
 	digest_opaque(realm, opaque);
-	snprintf(copy, sizeof(copy), "%s", algs != NULL ? algs : "SHA-256");
+	snprintf(copy, sizeof(copy), "%s", algs != NULL ? algs : DIGEST_ALGS);
 	for (w = strtok_r(copy, " ,", &save); w != NULL;
 	    w = strtok_r(NULL, " ,", &save)) {
 		char *v = arena_printf(r->a, "Digest realm=\"%s\", qop=\"auth\", "
@@ -940,7 +1042,7 @@ alg_offered(const struct ih_args *a, const char *alg)
 	const char *algs = ih_arg(a, "algorithm");
 	char copy[128], *w, *save;
 
-	snprintf(copy, sizeof(copy), "%s", algs != NULL ? algs : "SHA-256");
+	snprintf(copy, sizeof(copy), "%s", algs != NULL ? algs : DIGEST_ALGS);
 	for (w = strtok_r(copy, " ,", &save); w != NULL;
 	    w = strtok_r(NULL, " ,", &save))
 		if (strcasecmp(w, alg) == 0)
@@ -995,7 +1097,7 @@ auth_digest_response(const char *alg, const char *ha1hex,
 }
 
 /*
- * AuthTrans auth-digest realm=R [algorithm="SHA-256 MD5"] [qop=auth]
+ * AuthTrans auth-digest realm=R [algorithm="MD5 SHA-256"] [qop=auth]
  * (userfile=FILE | lookup=NAME).
  */
 static int
@@ -1003,13 +1105,13 @@ auth_digest(struct ih_request *r, const struct ih_args *a)
 {
 	const char *realm = ih_arg(a, "realm"), *uf = ih_arg(a, "userfile"),
 	    *lk = ih_arg(a, "lookup"), *h;
-	const char *alg;
+	const char *alg, *why = NULL;
 	struct dparams p;
 	char ha1[65], want[65], got[65], pw[MAX_PW], opaque[48];
 	unsigned long nc = 0;
-	time_t t;
-	int verdict = 200, rc;
-	size_t i;
+	int64_t t;
+	int verdict = 200, rc, md, kinds, known = 1, match;
+	size_t i, hexlen;
 
 	if (!one_authorization(r, &h))
 		return ih_error(r, 400, "more than one Authorization field");
@@ -1045,25 +1147,40 @@ auth_digest(struct ih_request *r, const struct ih_args *a)
 		if (nc == 0)
 			return ih_error(r, 400, "nc starts at 1");
 	}
-	if (load_secret() == -1)
+	if (load_secret() == -1) {
+		store_failed(r, secret_path);
 		return ih_error(r, 500, "no Digest secret");
+	}
 	digest_opaque(realm, opaque);
 	if (p.opaque != NULL && strcmp(p.opaque, opaque) != 0)
 		return digest_challenge(r, a, 0, "wrong opaque");
-	if (!auth_nonce_verify(realm, p.nonce, &t) || t > now_real() + 60)
+	if (!auth_nonce_verify(realm, p.nonce, &t) ||
+	    t > now_real_ms() + 60 * 1000)
 		return digest_challenge(r, a, 0, "forged nonce");
 
-	/* HA1, from the file or from the lookup's password. */
+	/*
+	 * HA1, from the file or from the lookup's password.  An unknown user
+	 * goes through the same hashing with a dummy HA1, so that the time
+	 * does not tell users apart.
+	 */
+	md = md_of(alg);
+	hexlen = md == H_SHA256 ? 64 : 32;
 	if (uf != NULL) {
-		rc = file_entry(uf, p.username, realm, strncasecmp(alg,
-		    "SHA-256", 7) == 0 ? 64 : 32, ha1, sizeof(ha1), NULL);
+		rc = htdigest_find(uf, p.username, realm, hexlen, ha1, &kinds);
 		if (rc == -1) {
 			ih_log(IH_LOG_ERR, "userfile %s: %s", uf,
 			    strerror(errno));
 			return ih_error(r, 500, "userfile unreadable");
 		}
-		if (rc == 0)
-			return digest_challenge(r, a, 0, "unknown user");
+		if (rc == 0) {
+			known = 0;
+			if (kinds != 0)
+				why = arena_printf(r->a, "user %s has no %s "
+				    "line for realm %s in %s%s", p.username,
+				    md == H_SHA256 ? "SHA-256" : "MD5", realm,
+				    uf, kinds == HD_MD5 ?
+				    " (htdigest writes MD5 only)" : "");
+		}
 		for (i = 0; ha1[i] != '\0'; i++)
 			ha1[i] = (char)tolower((unsigned char)ha1[i]);
 	} else {
@@ -1073,17 +1190,19 @@ auth_digest(struct ih_request *r, const struct ih_args *a)
 		memset(pw, 0, sizeof(pw));
 		verdict = auth_find_lookup(lk)->fn(r->path, p.username, pw,
 		    sizeof(pw));
-		if (verdict != 200 && verdict != 403) {
-			OPENSSL_cleanse(pw, sizeof(pw));
-			return digest_challenge(r, a, 0, "unknown user");
-		}
+		if (verdict != 200 && verdict != 403)
+			known = 0;
 		n = snprintf(text, sizeof(text), "%s:%s:%s", p.username, realm,
 		    pw);
 		OPENSSL_cleanse(pw, sizeof(pw));
 		if (n < 0 || (size_t)n >= sizeof(text))
 			return ih_error(r, 400, "Digest fields too long");
-		hash_hex(md_of(alg), text, (size_t)n, ha1);
+		hash_hex(md, text, (size_t)n, ha1);
 		OPENSSL_cleanse(text, sizeof(text));
+	}
+	if (!known) {
+		memset(ha1, '0', hexlen);
+		ha1[hexlen] = '\0';
 	}
 	if (auth_digest_response(alg, ha1, p.nonce, p.nc, p.cnonce, p.qop,
 	    r->hd.method, p.uri, want) == -1) {
@@ -1091,29 +1210,37 @@ auth_digest(struct ih_request *r, const struct ih_args *a)
 		return ih_error(r, 400, "Digest fields too long");
 	}
 	OPENSSL_cleanse(ha1, sizeof(ha1));
-	if (strlen(p.response) != strlen(want))
-		return digest_challenge(r, a, 0, "wrong password");
 	snprintf(got, sizeof(got), "%s", p.response);
 	for (i = 0; got[i] != '\0'; i++)
 		got[i] = (char)tolower((unsigned char)got[i]);
-	if (!secure_streq(want, got))
+	match = strlen(p.response) == strlen(want) && secure_streq(want, got);
+	if (!known)
+		return digest_challenge(r, a, 0, why != NULL ? why :
+		    "unknown user");
+	if (!match)
 		return digest_challenge(r, a, 0, "wrong password");
 	/* The credentials were right: now the nonce's age and its nc. */
-	if ((long long)t + cfg.nonce_ttl < (long long)now_real())
+	if (t + cfg.nonce_ttl * 1000 < now_real_ms())
 		return digest_challenge(r, a, 1, "stale nonce");
-	if (p.qop != NULL) {
-		rc = auth_nc_check(p.nonce, nc);
-		if (rc == -1)
-			return ih_error(r, 500, "nonce count store failed");
-		if (rc == 0)
-			/*
-			 * stale=true: a client whose parallel requests sent
-			 * counts out of order retries with a fresh nonce
-			 * without asking its user again; a replayer gains
-			 * nothing, lacking the password.
-			 */
+	/*
+	 * stale=true for a replayed or forgotten count: a client whose
+	 * parallel requests sent counts out of order retries with a fresh
+	 * nonce without asking its user again; a replayer gains nothing,
+	 * lacking the password.
+	 */
+	if (p.qop != NULL)
+		switch (auth_nc_check(p.nonce, nc)) {
+		case NONCE_FRESH:
+			break;
+		case NONCE_REPLAY:
 			return digest_challenge(r, a, 1, "replayed nonce count");
-	}
+		case NONCE_STALE:
+			return digest_challenge(r, a, 1,
+			    "nonce forgotten by the nonce table");
+		default:
+			store_failed(r, "Digest nonce table");
+			return ih_error(r, 500, "nonce count store failed");
+		}
 	if (verdict == 403)
 		return ih_error(r, 403, "user forbidden");
 	return granted(r, p.username, "Digest");

@@ -80,6 +80,7 @@ int	 is_tchar(int);
 size_t	 html_escape(char *dst, size_t cap, const char *src);
 int64_t	 mono_ms(void);
 time_t	 now_real(void);
+int64_t	 now_real_ms(void);
 void	 clock_setup(void);
 void	 http_date(time_t, char out[30]);
 void	 utc_tm(time_t, struct tm *);
@@ -442,12 +443,31 @@ const struct ih_lookup *auth_find_lookup(const char *);
 ssize_t	 auth_b64_decode(const char *, size_t, unsigned char *, size_t);
 int	 auth_apr1(const char *pw, const char *hash, char *out);
 int	 auth_htpasswd_match(const char *pw, const char *hash);
-int	 auth_nonce_verify(const char *realm, const char *nonce, time_t *);
+long long auth_hash_cost(const char *hash);
+int	 auth_htpasswd_find(const char *path, const char *user, char *out,
+	    char *decoy, size_t cap);
+int	 auth_nonce_verify(const char *realm, const char *nonce, int64_t *);
 int	 auth_nc_check(const char *nonce, unsigned long nc);
 int	 auth_digest_parse(struct arena *, const char *, struct dparams *);
 int	 auth_digest_response(const char *alg, const char *ha1hex,
 	    const char *nonce, const char *nc, const char *cnonce,
 	    const char *qop, const char *method, const char *uri, char *out);
+
+/* ---- nonce.c ------------------------------------------------------- */
+
+#define NC_BLOCK	512	/* header and bucket: one disk sector */
+#define NC_SLOT		32
+#define NC_SLOTS	(NC_BLOCK / NC_SLOT - 1)	/* 15 a bucket */
+#define NONCE_ID_LEN	16
+#define NONCE_KEY_LEN	(8 + NONCE_ID_LEN)	/* bucket choice, id */
+
+enum { NONCE_ERROR = -1, NONCE_REPLAY = 0, NONCE_FRESH = 1,
+    NONCE_STALE = 2 };
+
+int	 nonce_table_ready(void);
+off_t	 nonce_table_size(void);
+int	 nonce_count(const unsigned char *key, int64_t t, uint32_t nc,
+	    int64_t now);
 
 /* ---- form.c -------------------------------------------------------- */
 

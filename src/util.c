@@ -393,6 +393,21 @@ now_real(void)
 }
 
 /*
+ * Wall-clock time in milliseconds (Digest nonces: two made in one second
+ * stay ordered).  The test mode freezes it at that second's start.
+ */
+int64_t
+now_real_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_fixed)
+		return (int64_t)clock_fixed_t * 1000;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
  * UTC calendar conversion without the C library's time-zone machinery:
  * glibc's gmtime_r and timegm read /etc/localtime on first use, a file
  * open and parse that every inetd process would pay.  Proleptic

@@ -42,6 +42,9 @@ print("six:" + crypt.crypt("six-sha512", crypt.mksalt(crypt.METHOD_SHA512)))
 	printf 'eve:the realm:%s\n' \
 	    "$(printf 'eve:the realm:eve-pw' | sha256sum | cut -c1-64)" \
 	    >>"$F/htdigest"
+	printf 'mo:the realm:%s\n' \
+	    "$(printf 'mo:the realm:mo-pw' | md5sum | cut -c1-32)" \
+	    >>"$F/htdigest"
 }
 
 setup() {
@@ -96,6 +99,10 @@ log_level      2
   AuthTrans fn=auth-digest realm="the realm" algorithm="SHA-256 MD5" userfile=$F/htdigest
   Service fn=env
 </Object>
+<Object ppath="/dboth">
+  AuthTrans fn=auth-digest realm="the realm" userfile=$F/htdigest
+  Service fn=env
+</Object>
 <Object ppath="/dfilemd5">
   AuthTrans fn=auth-digest realm="the realm" algorithm=MD5 userfile=$F/htdigest
   Service fn=env
@@ -112,6 +119,13 @@ EOF
 
 teardown() {
 	local p
+	if [ -n "${LOCKER:-}" ]; then
+		kill "$LOCKER" 2>/dev/null
+		wait "$LOCKER" 2>/dev/null
+	fi
+	if [ -n "${MOUNTED:-}" ]; then
+		umount "$MOUNTED" 2>/dev/null
+	fi
 	if [ -n "${TCPSERVER_PID:-}" ]; then
 		for p in $(pgrep -P "$TCPSERVER_PID"); do
 			kill "$p" 2>/dev/null
@@ -225,6 +239,35 @@ piped() {
 	[ "$(grep -ci '^WWW-Authenticate' <<<"$output")" -eq 1 ]
 }
 
+@test "Basic: an unknown user costs what the bcrypt user costs, not the apr1 last line" {
+	# the review's file: bcrypt (cost 10, ~60 ms) first, apr1 (~0.2 ms) last
+	htpasswd -cbB -C 10 "$T/timing" slow slow-pw 2>/dev/null
+	htpasswd -bm "$T/timing" fast fast-pw 2>/dev/null
+	sed -i "s|userfile=$F/htpasswd|userfile=$T/timing|" "$CONF"
+	run python3 - "$IHTTPD" "$CONF" <<'PY'
+import base64, statistics, subprocess, sys, time
+ihttpd, conf = sys.argv[1:3]
+def once(cred):
+    b = base64.b64encode(cred.encode()).decode()
+    req = ("GET /basic/ HTTP/1.1\r\nHost: t\r\nAuthorization: Basic %s\r\n"
+           "Connection: close\r\n\r\n" % b).encode()
+    t = time.monotonic()
+    out = subprocess.run([ihttpd, "-c", conf], input=req,
+                         capture_output=True, timeout=10).stdout
+    assert out.startswith(b"HTTP/1.1 401 "), out[:40]
+    return time.monotonic() - t
+known, unknown = [], []
+for i in range(7):	# interleaved: the machine's noise hits both
+    known.append(once("slow:wrong-pw"))
+    unknown.append(once("nobody:wrong-pw"))
+k, u = statistics.median(known), statistics.median(unknown)
+print("known %.1f ms unknown %.1f ms ratio %.2f" % (k * 1e3, u * 1e3, u / k))
+sys.exit(0 if u >= 0.3 * k else 1)
+PY
+	echo "$output" >&2
+	[ "$status" -eq 0 ]
+}
+
 @test "Basic: credentials split at the first ':' (alice / pa:ss)" {
 	srv
 	run curl -s --max-time 5 --basic -u 'alice:pa:ss' "$(url /basic/)"
@@ -289,6 +332,50 @@ piped() {
 	[ "$(st --digest -u eve:eve-pw "$(url /dfilemd5/)")" = 401 ]
 }
 
+@test "Digest: a stock htdigest user, no algorithm= in the config: curl --digest and Python urllib get in" {
+	python3 "$DIG" tty-htdigest "$T/hd" stock larry stock-pw ||
+	    skip "htdigest could not be driven on a pseudo-terminal"
+	grep -Eq '^larry:stock:[0-9a-f]{32}$' "$T/hd"
+	printf '<Object ppath="/dstock">\n  AuthTrans fn=auth-digest realm="stock" userfile=%s\n  Service fn=env\n</Object>\n' \
+	    "$T/hd" >>"$CONF"
+	srv
+	run curl -sv --max-time 5 --digest -u larry:stock-pw "$(url /dstock/)"
+	has '^< HTTP/1\.1 200 '
+	has '^> Authorization: Digest .*algorithm=MD5'
+	has '<th>REMOTE_USER</th><td>larry</td>'
+	# urllib reads only the first WWW-Authenticate and knows MD5, not SHA-256
+	run python3 "$DIG" urllib "$(url /dstock/)" larry stock-pw
+	has '^STATUS 200'
+	has '^USER larry'
+	run python3 "$DIG" urllib "$(url /dstock/)" larry wrong
+	has '^STATUS 401'
+	[ "$(st --digest -u larry:wrong "$(url /dstock/)")" = 401 ]
+}
+
+@test "Digest userfile: the log names the real reason (no SHA-256 line, no MD5 line, unknown user)" {
+	srv
+	challenge /dboth/
+	# mo has an MD5 line only (as htdigest writes); his client chose SHA-256
+	dget /dboth/ "Authorization: $(dhdr mo mo-pw 'the realm' "$NONCE" /dboth/ --alg SHA-256)"
+	has '^STATUS 401'
+	dget /dboth/ "Authorization: $(dhdr mo mo-pw 'the realm' "$NONCE" /dboth/ --alg MD5)"
+	has '^STATUS 200'
+	# eve has a SHA-256 line only
+	dget /dboth/ "Authorization: $(dhdr eve eve-pw 'the realm' "$NONCE" /dboth/ --alg MD5 --nc 00000002)"
+	has '^STATUS 401'
+	dget /dboth/ "Authorization: $(dhdr eve eve-pw 'the realm' "$NONCE" /dboth/ --nc 00000003)"
+	has '^STATUS 200'
+	dget /dboth/ "Authorization: $(dhdr nobody x 'the realm' "$NONCE" /dboth/ --alg MD5 --nc 00000004)"
+	has '^STATUS 401'
+	run cat "$ERR"
+	has "401 Unauthorized: user mo has no SHA-256 line for realm the realm in $F/htdigest \(htdigest writes MD5 only\) for /dboth/"
+	has "401 Unauthorized: user eve has no MD5 line for realm the realm in $F/htdigest for /dboth/"
+	has '401 Unauthorized: unknown user for /dboth/'
+	hasnt 'user (mo|eve).*unknown user'
+	[ "$(grep -c 'unknown user' "$ERR")" -eq 1 ]
+	[ "$(grep -c '(htdigest writes MD5 only)' "$ERR")" -eq 1 ]
+}
+
 @test "Digest: with algorithm=\"SHA-256 MD5\" curl picks SHA-256" {
 	srv
 	run curl -sv --max-time 5 --digest -u larry:wall "$(url /ddemo/)"
@@ -321,16 +408,19 @@ piped() {
 	has '^STATUS 401'
 }
 
-@test "Digest: default algorithm is SHA-256 only; credentials without algorithm= mean MD5" {
+@test "Digest: the default offers MD5 then SHA-256; credentials without algorithm= mean MD5" {
 	srv
 	dget /dsha/
-	[ "$(grep -c '^WWW ' <<<"$output")" -eq 1 ]
+	[ "$(grep -c '^WWW ' <<<"$output")" -eq 2 ]
+	[[ $(grep -m1 '^WWW ' <<<"$output") =~ ^WWW\ Digest\ realm=\"sha\",\ .*algorithm=MD5, ]]
 	has '^WWW Digest realm="sha", .*algorithm=SHA-256,'
 	challenge /dsha/
 	dget /dsha/ "Authorization: $(dhdr larry wall sha "$NONCE" /dsha/ --alg MD5 --no-alg)"
-	has '^STATUS 401'
-	dget /dsha/ "Authorization: $(dhdr larry wall sha "$NONCE" /dsha/)"
 	has '^STATUS 200'
+	dget /dsha/ "Authorization: $(dhdr larry wall sha "$NONCE" /dsha/ --nc 00000002)"
+	has '^STATUS 200'
+	dget /dsha/ "Authorization: $(dhdr larry wall sha "$NONCE" /dsha/ --alg MD5-sess --nc 00000003)"
+	has '^STATUS 401'
 }
 
 # ---- nonces across processes -------------------------------------------------
@@ -384,6 +474,124 @@ piped() {
 	has '^HTTP/1\.1 200 '
 }
 
+@test "Digest nonce table: 600 logins through --nonce_slots 256: constant size, no 500, every replay refused, fresh logins still work" {
+	unset IHTTPD_FIXED_TIME	# nonce times from the clock, as in service
+	srv --nonce_slots 256
+	[ "$(st --digest -u larry:wall "$(url /dmd5/)")" = 200 ]
+	local size=$((512 * (1 + 18)))
+	[ "$(stat -c %s "$T/data/nonces/digest.table")" -eq "$size" ]
+	# 600 nonces: 40 times a bucket, more than twice the slots
+	run python3 "$DIG" flood "$PORT" /dmd5/ larry wall "md5 only" 600
+	echo "$output" >&2
+	has '^LOGIN 200 600$'
+	[ "$(grep -c '^LOGIN ' <<<"$output")" -eq 1 ]
+	has '^REPLAY 401-stale 600$'
+	[ "$(grep -c '^REPLAY ' <<<"$output")" -eq 1 ]
+	[ "$(stat -c %s "$T/data/nonces/digest.table")" -eq "$size" ]
+	run python3 "$DIG" table "$T/data/nonces/digest.table"
+	has '^BUCKETS 18 SLOTS 256 '
+	[ "$(grep -c '^ENTRY ' <<<"$output")" -le 270 ]
+	[ "$(grep -c '^WM ' <<<"$output")" -eq 18 ]
+	# the evicted ones stale, the ones still held replays; no 5xx
+	run cat "$ERR"
+	has 'nonce forgotten by the nonce table for /dmd5/'
+	has 'replayed nonce count for /dmd5/'
+	hasnt ' 50[0-9] '
+	# fresh logins after the flood
+	[ "$(st --digest -u larry:wall "$(url /dmd5/)")" = 200 ]
+	run python3 "$DIG" urllib "$(url /dmd5/)" larry wall
+	has '^STATUS 200'
+}
+
+@test "Digest nonce table: a table for another nonce_slots is made anew; what it accepted is refused stale, fresh logins work" {
+	local t0=$IHTTPD_FIXED_TIME nonce auth
+	piped 'GET /ddemo/ HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n' \
+	    --nonce_slots 256
+	nonce=$(printf '%s\n' "$output" | python3 "$DIG" nonce | cut -d' ' -f1)
+	[ -n "$nonce" ]
+	auth=$(dhdr larry wall demo "$nonce" /ddemo/)
+	piped "GET /ddemo/ HTTP/1.1\r\nHost: t\r\nAuthorization: $auth\r\nConnection: close\r\n\r\n" --nonce_slots 256
+	has '^HTTP/1\.1 200 '
+	[ "$(stat -c %s "$T/data/nonces/digest.table")" -eq $((512 * 19)) ]
+	# a second later, another size: the counts are gone, so the replay is
+	# refused (stale: the client retries with a fresh nonce)
+	IHTTPD_FIXED_TIME=$((t0 + 1)) piped "GET /ddemo/ HTTP/1.1\r\nHost: t\r\nAuthorization: $auth\r\nConnection: close\r\n\r\n" --nonce_slots 512
+	has '^HTTP/1\.1 401 '
+	has '^WWW-Authenticate: Digest .*, stale=true'
+	[ "$(stat -c %s "$T/data/nonces/digest.table")" -eq $((512 * 36)) ]
+	nonce=$(printf '%s\n' "$output" | python3 "$DIG" nonce | cut -d' ' -f1)
+	IHTTPD_FIXED_TIME=$((t0 + 1)) piped "GET /ddemo/ HTTP/1.1\r\nHost: t\r\nAuthorization: $(dhdr larry wall demo "$nonce" /ddemo/)\r\nConnection: close\r\n\r\n" --nonce_slots 512
+	has '^HTTP/1\.1 200 '
+	run cat "$ERR"
+	has 'digest\.table: not a table for nonce_slots 512: made anew'
+	[ -z "$(find "$T/data/nonces" -name '.digest.table.*')" ]
+}
+
+@test "Digest nonce table: a bucket locked past lock_timeout is 503 with Retry-After, not a hang; then 200" {
+	local nonce auth t
+	piped 'GET /ddemo/ HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n'
+	nonce=$(printf '%s\n' "$output" | python3 "$DIG" nonce | cut -d' ' -f1)
+	auth=$(dhdr larry wall demo "$nonce" /ddemo/)
+	python3 -c '
+import fcntl, sys, time
+f = open(sys.argv[1], "r+b")
+fcntl.lockf(f, fcntl.LOCK_EX)
+open(sys.argv[2], "w").close()
+time.sleep(30)
+' "$T/data/nonces/digest.table" "$T/locked" &
+	LOCKER=$!
+	for t in $(seq 100); do [ -e "$T/locked" ] && break; sleep 0.05; done
+	[ -e "$T/locked" ]
+	t=$(date +%s%N)
+	piped "GET /ddemo/ HTTP/1.1\r\nHost: t\r\nAuthorization: $auth\r\nConnection: close\r\n\r\n" --lock_timeout 1
+	t=$((($(date +%s%N) - t) / 1000000))
+	has '^HTTP/1\.1 503 '
+	has '^Retry-After: [0-9]+'
+	[ "$t" -ge 900 ] && [ "$t" -lt 4000 ]
+	# a challenge needs no lock meanwhile
+	piped 'GET /ddemo/ HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n' --lock_timeout 1
+	has '^HTTP/1\.1 401 '
+	kill "$LOCKER"
+	wait "$LOCKER" 2>/dev/null || true
+	LOCKER=
+	piped "GET /ddemo/ HTTP/1.1\r\nHost: t\r\nAuthorization: $auth\r\nConnection: close\r\n\r\n"
+	has '^HTTP/1\.1 200 '
+	run cat "$ERR"
+	has 'Digest nonce table: lock not granted within lock_timeout'
+	has '503 Service Unavailable: nonce count store failed'
+}
+
+@test "Digest nonce table: a full nonces file system is 503 with Retry-After; Basic and the secret go on" {
+	[ "$(id -u)" = 0 ] || skip "mounting a small tmpfs needs root"
+	mkdir -p "$T/data/nonces"
+	mount -t tmpfs -o size=64k,mode=0700 tmpfs "$T/data/nonces" 2>/dev/null ||
+	    skip "cannot mount a tmpfs here"
+	MOUNTED=$T/data/nonces
+	head -c 65536 /dev/zero >"$T/data/nonces/fill" 2>/dev/null || true
+	piped 'GET /ddemo/ HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n' \
+	    --nonce_slots 256
+	has '^HTTP/1\.1 503 '
+	has '^Retry-After: [0-9]+'
+	hasnt '^WWW-Authenticate'
+	[ "$(ls -A "$T/data/nonces")" = fill ]
+	[ "$(stat -c %s "$T/data/secret/digest.secret")" = 32 ]
+	piped "GET /bdemo/ HTTP/1.1\r\nHost: t\r\nAuthorization: Basic $(printf larry:wall | base64)\r\nConnection: close\r\n\r\n"
+	has '^HTTP/1\.1 200 '
+	run cat "$ERR"
+	has 'Digest nonce table: No space left on device'
+	# room again: the next challenge makes the table, and logins work
+	rm "$T/data/nonces/fill"
+	piped 'GET /ddemo/ HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n' \
+	    --nonce_slots 256
+	has '^HTTP/1\.1 401 '
+	local nonce
+	nonce=$(printf '%s\n' "$output" | python3 "$DIG" nonce | cut -d' ' -f1)
+	piped "GET /ddemo/ HTTP/1.1\r\nHost: t\r\nAuthorization: $(dhdr larry wall demo "$nonce" /ddemo/)\r\nConnection: close\r\n\r\n" --nonce_slots 256
+	has '^HTTP/1\.1 200 '
+	umount "$MOUNTED"
+	MOUNTED=
+}
+
 @test "Digest: a forged nonce (one HMAC char, fake timestamp, other realm) is 401 without stale" {
 	srv
 	challenge /ddemo/
@@ -393,8 +601,8 @@ piped() {
 	has '^STATUS 401'
 	has '^WWW Digest '
 	hasnt 'stale'
-	# a timestamp 100 s older, the HMAC kept
-	ts=$(printf '%016x' $((16#${NONCE:0:16} - 100)))
+	# a timestamp 100 s older (milliseconds), the HMAC kept
+	ts=$(printf '%016x' $((16#${NONCE:0:16} - 100000)))
 	forged=$ts${NONCE:16}
 	dget /ddemo/ "Authorization: $(dhdr larry wall demo "$forged" /ddemo/)"
 	has '^STATUS 401'
@@ -421,7 +629,7 @@ piped() {
 	    --nonce_ttl 10
 	nonce=$(printf '%s\n' "$output" | python3 "$DIG" nonce | cut -d' ' -f1)
 	[ -n "$nonce" ]
-	[ "${nonce:0:16}" = "$(printf '%016x' $t0)" ]
+	[ "${nonce:0:16}" = "$(printf '%016x' $((t0 * 1000)))" ]
 	req="GET /ddemo/ HTTP/1.1\r\nHost: t\r\nAuthorization: $(dhdr larry wall demo "$nonce" /ddemo/)\r\nConnection: close\r\n\r\n"
 	# 20 s later, ttl 10: stale, in every challenge
 	IHTTPD_FIXED_TIME=$((t0 + 20)) piped "$req" --nonce_ttl 10
@@ -437,7 +645,7 @@ piped() {
 	# the stale challenge's fresh nonce works at that later time
 	IHTTPD_FIXED_TIME=$((t0 + 20)) piped "GET /ddemo/ HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" --nonce_ttl 10
 	nonce=$(printf '%s\n' "$output" | python3 "$DIG" nonce | cut -d' ' -f1)
-	[ "${nonce:0:16}" = "$(printf '%016x' $((t0 + 20)))" ]
+	[ "${nonce:0:16}" = "$(printf '%016x' $(((t0 + 20) * 1000)))" ]
 	IHTTPD_FIXED_TIME=$((t0 + 20)) piped "GET /ddemo/ HTTP/1.1\r\nHost: t\r\nAuthorization: $(dhdr larry wall demo "$nonce" /ddemo/)\r\nConnection: close\r\n\r\n" --nonce_ttl 10
 	has '^HTTP/1\.1 200 '
 }
@@ -557,20 +765,43 @@ piped() {
 
 # ---- the secret ---------------------------------------------------------------------
 
-@test "datadir/digest.secret is 32 bytes, mode 0600, created once for all processes" {
+@test "datadir/secret/digest.secret is 32 bytes, mode 0600, created once for all processes; the nonce table beside it" {
 	[ ! -e "$T/data" ]
 	srv
 	[ "$(st --digest -u larry:wall "$(url /ddemo/)")" = 200 ]
-	[ "$(stat -c '%a %s' "$T/data/digest.secret")" = "600 32" ]
-	[ "$(stat -c '%a' "$T/data")" = 700 ]
+	[ "$(stat -c '%a %s' "$T/data/secret/digest.secret")" = "600 32" ]
+	[ "$(stat -c '%a' "$T/data" "$T/data/secret" "$T/data/nonces" | sort -u)" = 700 ]
 	local sum
-	sum=$(sha256sum <"$T/data/digest.secret")
+	sum=$(sha256sum <"$T/data/secret/digest.secret")
 	[ "$(st --digest -u larry:wall "$(url /ddemo/)")" = 200 ]
 	[ "$(st --digest -u larry:wall "$(url /dmd5/)")" = 200 ]
-	[ "$(sha256sum <"$T/data/digest.secret")" = "$sum" ]
-	# no temporary file left behind
-	[ -z "$(find "$T/data" -name '.digest.secret.*')" ]
-	[ "$(stat -c '%a' "$T/data/digest.nc")" = 600 ]
+	[ "$(sha256sum <"$T/data/secret/digest.secret")" = "$sum" ]
+	# no temporary file left behind, nothing else in datadir
+	[ "$(cd "$T/data" && find . -type f | sort | tr '\n' ' ')" = \
+	    "./nonces/digest.table ./secret/digest.secret " ]
+	# the default 16384 slots: a header and 1093 buckets of 15, 512 bytes each
+	[ "$(stat -c '%a %s' "$T/data/nonces/digest.table")" = "600 560128" ]
+	run python3 "$DIG" table "$T/data/nonces/digest.table"
+	has '^BUCKETS 1093 SLOTS 16384 '
+	[ "$(grep -c '^ENTRY ' <<<"$output")" -eq 3 ]
+}
+
+@test "an earlier version's datadir/digest.secret is adopted: its nonces are stale, not forged" {
+	mkdir -m 700 "$T/data"
+	head -c 32 /dev/urandom >"$T/data/digest.secret"
+	# a nonce as the earlier version made it (time in seconds), with that secret
+	local t0=$IHTTPD_FIXED_TIME nonce
+	nonce=$(python3 -c '
+import base64, hashlib, hmac, sys
+key = open(sys.argv[1], "rb").read()
+text = "%016x%016x" % (int(sys.argv[2]), 12345)
+mac = hmac.new(key, (text + ":demo").encode(), hashlib.sha256).digest()
+print(text + "-" + base64.urlsafe_b64encode(mac).decode().rstrip("="))
+' "$T/data/digest.secret" "$t0")
+	piped "GET /ddemo/ HTTP/1.1\r\nHost: t\r\nAuthorization: $(dhdr larry wall demo "$nonce" /ddemo/)\r\nConnection: close\r\n\r\n"
+	has '^HTTP/1\.1 401 '
+	[ "$(grep -c '^WWW-Authenticate: Digest .*, stale=true' <<<"$output")" -eq 2 ]
+	cmp "$T/data/digest.secret" "$T/data/secret/digest.secret"
 }
 
 # ---- REMOTE_USER, AUTH_TYPE, the access log ---------------------------------------------
@@ -767,7 +998,9 @@ piped() {
 		    echo "client $i: $(cat "$T/code.$i")" >&2
 	done
 	[ "$n" -eq 8 ]
-	[ "$(stat -c '%s' "$T/data/digest.secret")" = 32 ]
+	[ "$(stat -c '%s' "$T/data/secret/digest.secret")" = 32 ]
 	# eight nonces recorded once each, nc 1
-	[ "$(wc -l <"$T/data/digest.nc")" -eq 8 ]
+	run python3 "$DIG" table "$T/data/nonces/digest.table"
+	[ "$(grep -c '^ENTRY .* 1$' <<<"$output")" -eq 8 ]
+	[ "$(grep -c '^ENTRY ' <<<"$output")" -eq 8 ]
 }

@@ -1,18 +1,23 @@
 /*
- * test_auth.c - src/auth.c: the Digest response against the RFC 7616
- * 3.9.1 examples (and -sess, computed here with EVP), strict base64 with
- * the RFC 7617 examples, htpasswd formats against hashes made by the real
- * tools (htpasswd, openssl passwd, crypt_gensalt_rn), the Digest
- * auth-param parser, nonce verification (forged, truncated, genuine ones
- * minted through the auth-digest function) and the nc replay store
- * (ordering, pruning, mode, bounds; the bounds cases run in a child).
+ * test_auth.c - src/auth.c and src/nonce.c: the Digest response against
+ * the RFC 7616 3.9.1 examples (and -sess, computed here with EVP), strict
+ * base64 with the RFC 7617 examples, htpasswd formats against hashes made
+ * by the real tools (htpasswd, openssl passwd, crypt_gensalt_rn), the
+ * decoy an unknown Basic user is checked against (the file's costliest
+ * hash), the Digest auth-param parser, nonce verification (forged,
+ * truncated, genuine ones minted through the auth-digest function), nc
+ * ordering through auth_nc_check, and the nonce table itself (eviction and
+ * watermarks, expiry, more nonces than slots, remade on another size, a
+ * damaged header or removal, lock timeouts, no room; the last in a child).
  */
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <crypt.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 
 #include <openssl/evp.h>
@@ -360,6 +365,112 @@ test_htpasswd(void)
 	CHECK_INT(auth_apr1("pw", "", out), -1, "auth_apr1 refuses \"\"");
 }
 
+/* ---- the decoy of an unknown user ------------------------------------- */
+
+static void
+test_decoy(void)
+{
+	char bc5[128], bc10[128], apr[128], path[sizeof(datadir) + 32];
+	char out[256], decoy[256], big[3000];
+	FILE *fp;
+
+	/* Costs in the order the real work takes. */
+	CHECK(auth_hash_cost("$2y$10$abcdefghijklmnopqrstuuabcdefghijklmnopqrstuvwxyz012") >
+	    auth_hash_cost("$2y$05$abcdefghijklmnopqrstuuabcdefghijklmnopqrstuvwxyz012"),
+	    "cost: bcrypt 10 > bcrypt 5");
+	CHECK(auth_hash_cost("$2b$06$x") > auth_hash_cost("$6$salt$x") &&
+	    auth_hash_cost("$6$salt$x") > auth_hash_cost("$2b$04$x"),
+	    "cost: bcrypt 6 > SHA-512-crypt (5000 rounds) > bcrypt 4");
+	CHECK(auth_hash_cost("$5$rounds=50000$salt$x") >
+	    auth_hash_cost("$2y$05$x"), "cost: SHA-256-crypt 50000 rounds > "
+	    "bcrypt 5");
+	CHECK(auth_hash_cost("$6$salt$x") > auth_hash_cost("$6$rounds=1000$s$x"),
+	    "cost: default rounds (5000) > rounds=1000");
+	CHECK(auth_hash_cost("$6$rounds=1000$s$x") >
+	    auth_hash_cost("$apr1$abcdefgh$x"), "cost: SHA-crypt 1000 > apr1");
+	CHECK_INT(auth_hash_cost("$apr1$abcdefgh$x"), auth_hash_cost("$1$ab$x"),
+	    "cost: apr1 = MD5-crypt");
+	CHECK(auth_hash_cost("$1$ab$x") > auth_hash_cost("abJnggxhB/yWI"),
+	    "cost: MD5-crypt > DES");
+	CHECK(auth_hash_cost("abJnggxhB/yWI") >
+	    auth_hash_cost("{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g="),
+	    "cost: DES > {SHA}");
+	CHECK(auth_hash_cost("{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=") >
+	    auth_hash_cost("plain-text"), "cost: {SHA} > plain text (0)");
+	CHECK_INT(auth_hash_cost("$2y$99$x"), 0, "cost: bcrypt 99 is no hash");
+	CHECK_INT(auth_hash_cost(""), 0, "cost: empty: 0");
+
+	if (!CHECK(htpasswd_hash('B', "bob-pw", bc5, sizeof(bc5)) == 0 &&
+	    htpasswd_hash('m', "mary-pw", apr, sizeof(apr)) == 0,
+	    "htpasswd -B and -m ran"))
+		return;
+	{
+		char cmd[256], line[256];
+
+		fmt(cmd, sizeof(cmd), "htpasswd -nbB -C 10 user pw 2>/dev/null");
+		if (!CHECK(run1(cmd, line, sizeof(line)) == 0,
+		    "htpasswd -B -C 10 ran"))
+			return;
+		fmt(bc10, sizeof(bc10), "%s", line + 5);
+	}
+	fmt(path, sizeof(path), "%s/htpasswd", datadir);
+
+	/* The review's case: bcrypt first, apr1 last. */
+	fp = fopen(path, "w");
+	fprintf(fp, "bob:%s\nsam:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n"
+	    "des:abJnggxhB/yWI\nmary:%s\n", bc5, apr);
+	fclose(fp);
+	CHECK_INT(auth_htpasswd_find(path, "nobody", out, decoy, sizeof(out)),
+	    0, "unknown user: 0");
+	CHECK_STR(decoy, bc5, "unknown user's decoy: the bcrypt hash (first "
+	    "line), not the apr1 last line");
+	CHECK_INT(auth_htpasswd_find(path, "mary", out, decoy, sizeof(out)), 1,
+	    "last user found");
+	CHECK_STR(out, apr, "...her apr1 hash");
+	CHECK_INT(auth_htpasswd_find(path, "bob", out, decoy, sizeof(out)), 1,
+	    "first user found");
+	CHECK_STR(out, bc5, "...his bcrypt hash");
+	CHECK_INT(auth_htpasswd_find(path, "bo", out, decoy, sizeof(out)), 0,
+	    "a prefix of a user is no user");
+
+	/* A costlier hash after the found user: the scan went on. */
+	fp = fopen(path, "a");
+	fprintf(fp, "ten:%s\n", bc10);
+	fclose(fp);
+	CHECK_INT(auth_htpasswd_find(path, "bob", out, decoy, sizeof(out)), 1,
+	    "bob found again");
+	CHECK_STR(decoy, bc10, "decoy: the cost-10 line after bob's (the "
+	    "whole file is read)");
+	CHECK_INT(auth_htpasswd_find(path, "nobody", out, decoy, sizeof(out)),
+	    0, "unknown user");
+	CHECK_STR(decoy, bc10, "...checked against bcrypt cost 10");
+
+	/*
+	 * An overlong line is skipped whole: its tail past the 1023 bytes a
+	 * read takes is no line of its own.
+	 */
+	memset(big, 'a', 1021);
+	big[1021] = '\0';
+	fp = fopen(path, "w");
+	fprintf(fp, "x:%sevil:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\nmary:%s\n",
+	    big, apr);
+	fclose(fp);
+	CHECK_INT(auth_htpasswd_find(path, "evil", out, decoy, sizeof(out)), 0,
+	    "the tail of an overlong line is no line");
+	CHECK_INT(auth_htpasswd_find(path, "mary", out, decoy, sizeof(out)), 1,
+	    "the line after an overlong one is read");
+	CHECK_STR(decoy, apr, "decoy from the well-formed line");
+
+	fp = fopen(path, "w");
+	fclose(fp);
+	CHECK_INT(auth_htpasswd_find(path, "bob", out, decoy, sizeof(out)), 0,
+	    "empty file: 0");
+	CHECK_STR(decoy, "", "empty file: no decoy");
+	unlink(path);
+	CHECK_INT(auth_htpasswd_find(path, "bob", out, decoy, sizeof(out)), -1,
+	    "missing file: -1");
+}
+
 /* ---- auth_digest_parse ------------------------------------------------- */
 
 static struct arena A;
@@ -582,9 +693,9 @@ test_nonces(void)
 	static const unsigned char zero[32];
 	char forged[128], bad[128], hdr[1024], ha1[129];
 	char path[sizeof(datadir) + 32];
-	unsigned long long now = (unsigned long long)time(NULL);
+	unsigned long long now = (unsigned long long)now_real_ms();
 	struct stat st;
-	time_t t = 0;
+	int64_t t = 0;
 	FILE *fp;
 	int rc;
 
@@ -618,14 +729,18 @@ test_nonces(void)
 	CHECK(R.rh != NULL && strstr(R.rh, "algorithm=SHA-256,") != NULL &&
 	    strstr(R.rh, "algorithm=MD5,") != NULL, "one challenge per alg");
 	CHECK_INT(strlen(nonce_g), 76, "nonce is 76 characters");
-	fmt(path, sizeof(path), "%s/digest.secret", datadir);
+	fmt(path, sizeof(path), "%s/secret/digest.secret", datadir);
 	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600 &&
-	    st.st_size == 32, "digest.secret: 32 bytes, mode 0600");
+	    st.st_size == 32, "secret/digest.secret: 32 bytes, mode 0600");
+	fmt(path, sizeof(path), "%s/nonces/digest.table", datadir);
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600 &&
+	    st.st_size == nonce_table_size(),
+	    "the challenge made nonces/digest.table, mode 0600");
 
 	t = 0;
 	CHECK_INT(auth_nonce_verify(RLM, nonce_g, &t), 1, "genuine nonce: 1");
-	CHECK((unsigned long long)t + 5 >= now &&
-	    (unsigned long long)t <= now + 5, "its time is now");
+	CHECK((unsigned long long)t + 5000 >= now &&
+	    (unsigned long long)t <= now + 5000, "its time is now, in ms");
 	CHECK_INT(auth_nonce_verify("other", nonce_g, &t), 0,
 	    "genuine nonce, other realm: 0");
 	fmt(bad, sizeof(bad), "%s", nonce_g);
@@ -690,41 +805,12 @@ test_nonces(void)
 	arena_reset(&A);
 }
 
-/* ---- auth_nc_check ------------------------------------------------------- */
+/* ---- auth_nc_check and the nonce table ------------------------------------ */
 
 static void
 mk_nonce(char *out, unsigned long long t, unsigned long long rnd)
 {
 	sprintf(out, "%016llx%016llx-%043llu", t, rnd, rnd);
-}
-
-static int
-file_has(const char *path, const char *needle)
-{
-	static char buf[262144];
-	ssize_t n;
-	int fd = open(path, O_RDONLY);
-
-	if (fd == -1)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n < 0)
-		return 0;
-	buf[n] = '\0';
-	return strstr(buf, needle) != NULL;
-}
-
-static void
-append(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_APPEND);
-
-	if (fd == -1 || write(fd, text, strlen(text)) != (ssize_t)strlen(text)) {
-		perror(path);
-		exit(2);
-	}
-	close(fd);
 }
 
 /* Run fn in a child; its exit status (128 + signal when killed). */
@@ -747,106 +833,315 @@ in_child(void (*fn)(void))
 	    128 + WTERMSIG(status);
 }
 
-static char ncpath[sizeof(datadir) + 32], longnonce[301];
+static char tabpath[sizeof(datadir) + 64], longnonce[301];
 
-/*
- * 1000 lines "NONCE " without a count: each grows by a byte ("NONCE 0")
- * when rewritten, 1000 bytes past a buffer of st_size + 128.
- */
-static void
-child_empty_counts(void)
+static long long
+file_size(const char *path)
 {
-	char n[128], line[160];
-	int fd, i;
+	struct stat st;
 
-	unlink(ncpath);
-	fd = open(ncpath, O_WRONLY | O_CREAT, 0600);
-	for (i = 0; i < 1000; i++) {
-		mk_nonce(n, (unsigned long long)time(NULL), (unsigned)i + 1000);
-		sprintf(line, "%s \n", n);
-		if (write(fd, line, strlen(line)) != (ssize_t)strlen(line))
-			_exit(3);
-	}
-	close(fd);
-	mk_nonce(n, (unsigned long long)time(NULL), 1);
-	_exit(auth_nc_check(n, 1) == 1 ? 0 : 4);
+	return stat(path, &st) == 0 ? (long long)st.st_size : -1;
 }
 
-static void
-child_long_nonce(void)
+/* Files in dir other than . and ..: the table alone, no temporary ones. */
+static int
+entries(const char *dir)
 {
-	unlink(ncpath);
-	_exit(auth_nc_check(longnonce, 1) == -1 ? 0 : 4);
+	char cmd[256], out[64];
+
+	fmt(cmd, sizeof(cmd), "ls -A '%s' | wc -l", dir);
+	return run1(cmd, out, sizeof(out)) == 0 ? atoi(out) : -1;
 }
 
 static void
 test_nc(void)
 {
-	char a[128], b[128], old[128], recent[128], line[256];
-	char dir2[sizeof(datadir) + 8];
-	unsigned long long now = (unsigned long long)time(NULL);
+	char a[128], b[128], old[128], dir2[sizeof(datadir) + 8];
+	char ndir[sizeof(datadir) + 32];
+	int64_t now;
 	struct stat st;
 	mode_t um;
-	int rc;
 
 	fmt(dir2, sizeof(dir2), "%s/nc", datadir);	/* created on use */
 	cfg.datadir = dir2;
-	fmt(ncpath, sizeof(ncpath), "%s/digest.nc", dir2);
-	mk_nonce(a, now, 1);
-	mk_nonce(b, now, 2);
+	fmt(ndir, sizeof(ndir), "%s/nonces", dir2);
+	fmt(tabpath, sizeof(tabpath), "%s/digest.table", ndir);
 
+	/* Made as a challenge makes it: before the nonces it covers. */
 	um = umask(0);
-	CHECK_INT(auth_nc_check(a, 1), 1, "first nc 1: 1");
+	CHECK_INT(nonce_table_ready(), 0, "nonce table made");
 	umask(um);
-	CHECK(stat(ncpath, &st) == 0 && (st.st_mode & 0777) == 0600,
-	    "digest.nc is mode 0600 (umask 0)");
-	CHECK(stat(dir2, &st) == 0 && (st.st_mode & 0777) == 0700,
-	    "datadir created 0700");
-	CHECK_INT(auth_nc_check(a, 1), 0, "same nc: 0");
-	CHECK_INT(auth_nc_check(a, 0), 0, "lower nc: 0");
-	CHECK_INT(auth_nc_check(a, 2), 1, "higher nc: 1");
-	CHECK_INT(auth_nc_check(a, 9), 1, "skip ahead: 1");
-	CHECK_INT(auth_nc_check(a, 5), 0, "below the highest: 0");
-	CHECK_INT(auth_nc_check(b, 1), 1, "another nonce, nc 1: 1");
-	CHECK_INT(auth_nc_check(b, 1), 0, "another nonce, replay: 0");
-	CHECK_INT(auth_nc_check(a, 9), 0, "first nonce unaffected: 0");
-	CHECK_INT(auth_nc_check(a, 0xffffffffUL), 1, "nc ffffffff: 1");
-	CHECK_INT(auth_nc_check(a, 0xffffffffUL), 0, "nc ffffffff again: 0");
+	CHECK(stat(tabpath, &st) == 0 && (st.st_mode & 0777) == 0600,
+	    "nonces/digest.table is mode 0600 (umask 0)");
+	CHECK(stat(ndir, &st) == 0 && (st.st_mode & 0777) == 0700 &&
+	    stat(dir2, &st) == 0 && (st.st_mode & 0777) == 0700,
+	    "datadir and datadir/nonces created 0700");
+	CHECK_INT(file_size(tabpath), NC_BLOCK * (1 + (256 + 14) / 15),
+	    "256 slots: a header and 18 buckets of 15");
+	CHECK_INT(entries(ndir), 1, "no temporary file left");
 
-	/* Pruning: an entry past nonce_ttl goes, a younger one stays. */
-	mk_nonce(old, now - 1000, 3);
-	mk_nonce(recent, now - 200, 4);
-	fmt(line, sizeof(line), "%s 7\n%s 5\n", old, recent);
-	append(ncpath, line);
-	CHECK(file_has(ncpath, old), "old entry written by hand");
-	CHECK_INT(auth_nc_check(b, 2), 1, "nc check with old entries: 1");
-	CHECK(!file_has(ncpath, old), "entry older than nonce_ttl pruned");
-	CHECK(file_has(ncpath, recent), "entry within nonce_ttl kept");
-	CHECK_INT(auth_nc_check(recent, 5), 0, "kept entry still counts");
-	CHECK_INT(auth_nc_check(old, 1), 1,
-	    "pruned nonce starts over (its age is checked elsewhere)");
-	CHECK(stat(ncpath, &st) == 0 && (st.st_mode & 0777) == 0600,
-	    "still 0600 after rewrites");
-
-	/* Bounds of the rewrite buffer: in a child, it may corrupt memory. */
-	rc = in_child(child_empty_counts);
-	CHECK_INT(rc, 0, "1000 lines without a count: rewrite ran clean "
-	    "(134: glibc abort, i.e. heap overflow)");
-	mk_nonce(a, now, 1);
-	fmt(line, sizeof(line), "%s 1\n", a);
-	CHECK(file_has(ncpath, line), "...and recorded the new nonce");
+	now = now_real_ms();
+	mk_nonce(a, (unsigned long long)now, 1);
+	mk_nonce(b, (unsigned long long)now, 2);
+	CHECK_INT(auth_nc_check(a, 1), NONCE_FRESH, "first nc 1: fresh");
+	CHECK_INT(auth_nc_check(a, 1), NONCE_REPLAY, "same nc: replay");
+	CHECK_INT(auth_nc_check(a, 0), NONCE_REPLAY, "lower nc: replay");
+	CHECK_INT(auth_nc_check(a, 2), NONCE_FRESH, "higher nc: fresh");
+	CHECK_INT(auth_nc_check(a, 9), NONCE_FRESH, "skip ahead: fresh");
+	CHECK_INT(auth_nc_check(a, 5), NONCE_REPLAY, "below the highest");
+	CHECK_INT(auth_nc_check(b, 1), NONCE_FRESH, "another nonce, nc 1");
+	CHECK_INT(auth_nc_check(b, 1), NONCE_REPLAY, "another nonce, replay");
+	CHECK_INT(auth_nc_check(a, 9), NONCE_REPLAY, "first nonce unaffected");
+	CHECK_INT(auth_nc_check(a, 0xffffffffUL), NONCE_FRESH, "nc ffffffff");
+	CHECK_INT(auth_nc_check(a, 0xffffffffUL), NONCE_REPLAY,
+	    "nc ffffffff again: replay");
+	mk_nonce(old, (unsigned long long)now - 2000, 3);
+	CHECK_INT(auth_nc_check(old, 1), NONCE_STALE,
+	    "a nonce older than the table, never seen: stale");
+	CHECK_INT(file_size(tabpath), NC_BLOCK * (1 + (256 + 14) / 15),
+	    "file size unchanged");
+	CHECK(stat(tabpath, &st) == 0 && (st.st_mode & 0777) == 0600,
+	    "still 0600 after writes");
 
 	memset(longnonce, 'a', 300);
-	mk_nonce(a, now, 9);
 	memcpy(longnonce, a, 33);
-	rc = in_child(child_long_nonce);
-	CHECK_INT(rc, 0, "300-char nonce: refused (-1), no overread");
-	{
-		char want[400];
+	CHECK_INT(auth_nc_check(longnonce, 1), NONCE_ERROR,
+	    "300-char nonce: refused");
+	CHECK_INT(auth_nc_check("zz", 1), NONCE_ERROR, "2-char nonce: refused");
+	cfg.datadir = datadir;
+}
 
-		fmt(want, sizeof(want), "%s 1\n", longnonce);
-		CHECK(!file_has(ncpath, want), "300-char nonce not recorded");
+/* A key for bucket b (of 18 with 256 slots), naming nonce n. */
+static const unsigned char *
+key(uint64_t b, unsigned n)
+{
+	static unsigned char k[NONCE_KEY_LEN];
+
+	memset(k, 0, sizeof(k));
+	memcpy(k, &b, sizeof(b));
+	memcpy(k + 8, &n, sizeof(n));
+	k[NONCE_KEY_LEN - 1] = 0x5a;
+	return k;
+}
+
+static int64_t
+bucket_wm(uint64_t b)
+{
+	int64_t wm = -1;
+	int fd = open(tabpath, O_RDONLY);
+
+	if (fd != -1 && pread(fd, &wm, sizeof(wm), (off_t)NC_BLOCK *
+	    (off_t)(1 + b)) != (ssize_t)sizeof(wm))
+		wm = -1;
+	if (fd != -1)
+		close(fd);
+	return wm;
+}
+
+static void
+bucket_read(uint64_t b, unsigned char *out)
+{
+	int fd = open(tabpath, O_RDONLY);
+
+	memset(out, 0, NC_BLOCK);
+	if (fd != -1) {
+		if (pread(fd, out, NC_BLOCK, (off_t)NC_BLOCK * (off_t)(1 + b)) !=
+		    NC_BLOCK)
+			memset(out, 0xff, NC_BLOCK);
+		close(fd);
 	}
+}
+
+static void
+child_no_room(void)
+{
+	struct rlimit rl = { 4096, 4096 };
+
+	signal(SIGXFSZ, SIG_IGN);
+	unlink(tabpath);
+	if (setrlimit(RLIMIT_FSIZE, &rl) == -1)
+		_exit(3);
+	if (nonce_table_ready() != -1)
+		_exit(4);
+	if (errno != EFBIG)
+		_exit(5);
+	if (nonce_count(key(1, 1), now_real_ms(), 1, now_real_ms()) !=
+	    NONCE_ERROR)
+		_exit(6);
+	_exit(0);
+}
+
+static void
+test_table(void)
+{
+	char dir2[sizeof(datadir) + 8], ndir[sizeof(datadir) + 32];
+	unsigned char before[NC_BLOCK], after[NC_BLOCK];
+	long long size = NC_BLOCK * (1 + (256 + 14) / 15);
+	int64_t t0, now, t1, t2;
+	unsigned i, n, fresh, bad;
+	int fd, rc;
+
+	fmt(dir2, sizeof(dir2), "%s/tab", datadir);
+	cfg.datadir = dir2;
+	fmt(ndir, sizeof(ndir), "%s/nonces", dir2);
+	fmt(tabpath, sizeof(tabpath), "%s/digest.table", ndir);
+	CHECK_INT(nonce_table_ready(), 0, "table: made");
+	t0 = now_real_ms() + 10;	/* nonces newer than the floor */
+	now = t0 + 1000;
+
+	/* One bucket: 15 live nonces fit; the 16th drops the oldest. */
+	for (i = 0, fresh = 0; i < NC_SLOTS; i++)
+		fresh += nonce_count(key(3, i), t0 + 10 * (i + 1), 1, now) ==
+		    NONCE_FRESH;
+	CHECK_INT(fresh, NC_SLOTS, "15 nonces in bucket 3: all fresh");
+	CHECK_INT(bucket_wm(3), 0, "bucket 3's watermark still 0");
+	CHECK_INT(nonce_count(key(3, 99), t0 + 160, 1, now), NONCE_FRESH,
+	    "the 16th: fresh");
+	CHECK_INT(bucket_wm(3), t0 + 10, "...it dropped the oldest (t0+10), "
+	    "now the watermark");
+	CHECK_INT(nonce_count(key(3, 0), t0 + 10, 2, now), NONCE_STALE,
+	    "the dropped nonce, even with a higher nc: stale");
+	CHECK_INT(nonce_count(key(3, 0), t0 + 10, 1, now), NONCE_STALE,
+	    "the dropped nonce replayed: stale, never fresh");
+	CHECK_INT(nonce_count(key(3, 1), t0 + 20, 2, now), NONCE_FRESH,
+	    "the second oldest is still there: nc 2 fresh");
+	CHECK_INT(nonce_count(key(3, 1), t0 + 20, 2, now), NONCE_REPLAY,
+	    "...and replayed: replay");
+	CHECK_INT(nonce_count(key(3, 77), t0 + 5, 1, now), NONCE_STALE,
+	    "an unseen nonce not above the watermark: stale");
+	bucket_read(3, before);
+	CHECK_INT(nonce_count(key(3, 78), t0 + 15, 1, now), NONCE_STALE,
+	    "an unseen nonce older than a full bucket of live ones: stale");
+	bucket_read(3, after);
+	CHECK(memcmp(before, after, NC_BLOCK) == 0, "...and nothing written");
+	CHECK_INT(nonce_count(key(4, 0), t0 + 5, 1, now), NONCE_FRESH,
+	    "another bucket has its own watermark: fresh");
+	CHECK_INT(nonce_count(key(3 + 18, 500), t0 + 170, 1, now), NONCE_FRESH,
+	    "key 21 lands in bucket 3 (21 mod 18): fresh, drops t0+20");
+	CHECK_INT(bucket_wm(3), t0 + 20, "watermark rose to t0+20");
+	CHECK_INT(nonce_count(key(3, 1), t0 + 20, 3, now), NONCE_STALE,
+	    "dropped t0+20 nonce: stale");
+
+	/* Expiry: past nonce_ttl a slot is free, without waiting for a flood. */
+	t1 = t0 + cfg.nonce_ttl * 1000 + 5000;
+	for (i = 0, fresh = 0; i < NC_SLOTS; i++)
+		fresh += nonce_count(key(3, 1000 + i), t1 + i, 1, t1 + 100) ==
+		    NONCE_FRESH;
+	CHECK_INT(fresh, NC_SLOTS, "15 new nonces after the old ones expired: "
+	    "all fresh");
+	CHECK_INT(bucket_wm(3), t0 + 170, "watermark: the newest expired one "
+	    "reused (t0+170)");
+	CHECK_INT(nonce_count(key(3, 99), t0 + 160, 2, t1 + 100), NONCE_STALE,
+	    "an expired, reused nonce (if the clock went back): stale");
+
+	/* More nonces than slots, spread over every bucket. */
+	t2 = t1 + 1000;
+	n = 4000;
+	for (i = 0, fresh = 0; i < n; i++)
+		fresh += nonce_count(key(i * 2654435761u, 5000 + i), t2 + i, 1,
+		    t2 + i) == NONCE_FRESH;
+	CHECK_INT(fresh, n, "4000 nonces through 256 slots: all fresh");
+	CHECK_INT(file_size(tabpath), size, "file size constant");
+	for (i = 0, bad = 0, fresh = 0; i < n; i++) {
+		rc = nonce_count(key(i * 2654435761u, 5000 + i), t2 + i, 1,
+		    t2 + n);
+		bad += rc == NONCE_FRESH || rc == NONCE_ERROR;
+		fresh += rc == NONCE_REPLAY;
+	}
+	CHECK_INT(bad, 0, "each of the 4000 replayed: never fresh");
+	CHECK(fresh > 0 && fresh <= 270, "the recent ones are known replays "
+	    "(%u), the rest stale", fresh);
+	CHECK_INT(nonce_count(key(7, 9999), t2 + n + 10, 1, t2 + n + 10),
+	    NONCE_FRESH, "a fresh nonce after the flood: fresh");
+	CHECK_INT(entries(ndir), 1, "no temporary file left");
+
+	/*
+	 * From here on, times from the clock: the floor of a remade table
+	 * is the clock's time, and the watermarks the flood left lie in the
+	 * future.  Removed: made again, and what it held is stale.
+	 */
+	unlink(tabpath);
+	CHECK_INT(nonce_table_ready(), 0, "table removed: made again");
+	CHECK_INT(file_size(tabpath), size, "...the same size");
+	now = now_real_ms();
+	CHECK_INT(nonce_count(key(2, 2), now, 1, now), NONCE_FRESH, "recorded");
+	unlink(tabpath);
+	CHECK_INT(nonce_count(key(2, 2), now, 1, now), NONCE_STALE,
+	    "table removed again: its replay stale");
+
+	/* Another size: remade, older nonces refused, newer ones fine. */
+	now = now_real_ms();
+	CHECK_INT(nonce_count(key(3, 1), now, 1, now), NONCE_FRESH, "recorded");
+	cfg.nonce_slots = 512;
+	CHECK_INT(nonce_count(key(3, 1), now, 1, now), NONCE_STALE,
+	    "nonce_slots changed: the table is remade, a replay of what it "
+	    "held is stale");
+	CHECK_INT(file_size(tabpath), NC_BLOCK * (1 + (512 + 14) / 15),
+	    "...at the new size");
+	now = now_real_ms();
+	CHECK_INT(nonce_count(key(3, 2), now, 1, now), NONCE_FRESH,
+	    "a nonce newer than the remade table: fresh");
+	cfg.nonce_slots = 256;
+	CHECK_INT(nonce_table_ready(), 0, "back to 256 slots");
+	CHECK_INT(file_size(tabpath), size, "...remade at 256");
+	CHECK_INT(nonce_count(key(3, 2), now, 2, now), NONCE_STALE,
+	    "its count was lost: stale");
+	CHECK_INT(entries(ndir), 1, "no temporary file left");
+
+	/* The same size but a damaged header: remade. */
+	now = now_real_ms();
+	CHECK_INT(nonce_count(key(2, 1), now, 1, now), NONCE_FRESH, "recorded");
+	fd = open(tabpath, O_WRONLY);
+	CHECK(fd != -1 && pwrite(fd, "garbage", 7, 0) == 7, "header damaged");
+	close(fd);
+	CHECK_INT(nonce_count(key(2, 1), now, 1, now), NONCE_STALE,
+	    "damaged header: remade, its replay stale");
+	CHECK_INT(file_size(tabpath), size, "...same size");
+
+	/* A bucket's lock held elsewhere: that bucket waits lock_timeout,
+	 * and only that bucket. */
+	{
+		struct flock fl;
+		int64_t t, ms;
+		int e;
+
+		fd = open(tabpath, O_RDWR);
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET;
+		fl.l_start = NC_BLOCK * (1 + 7);
+		fl.l_len = NC_BLOCK;
+		CHECK(fd != -1 && fcntl(fd, F_OFD_SETLK, &fl) == 0,
+		    "bucket 7 locked by another open file");
+		cfg.lock_timeout = 1;
+		t = now_real_ms();
+		ms = mono_ms();
+		CHECK_INT(nonce_count(key(8, 1), t, 1, t), NONCE_FRESH,
+		    "bucket 8 meanwhile: fresh");
+		CHECK(mono_ms() - ms < 500, "...at once (%lld ms)",
+		    (long long)(mono_ms() - ms));
+		ms = mono_ms();
+		errno = 0;
+		rc = nonce_count(key(7, 1), t, 1, t);
+		e = errno;
+		ms = mono_ms() - ms;
+		CHECK(rc == NONCE_ERROR && e == ETIMEDOUT, "bucket 7: error, "
+		    "ETIMEDOUT (rc %d, %s)", rc, strerror(e));
+		CHECK(ms >= 900 && ms < 3000, "...after lock_timeout 1 s "
+		    "(%lld ms)", (long long)ms);
+		close(fd);
+		CHECK_INT(nonce_count(key(7, 1), t, 1, t), NONCE_FRESH,
+		    "bucket 7 once released: fresh");
+		cfg.lock_timeout = 2;
+	}
+
+	/* No room for the table (a file size limit stands in for ENOSPC). */
+	rc = in_child(child_no_room);
+	CHECK_INT(rc, 0, "table that cannot be allocated: -1 EFBIG, and the "
+	    "count an error (child status)");
+	CHECK(access(tabpath, F_OK) == -1, "...no table left in place");
+	CHECK_INT(entries(ndir), 0, "...and no temporary file");
+	CHECK_INT(nonce_table_ready(), 0, "room again: made");
 	cfg.datadir = datadir;
 }
 
@@ -860,13 +1155,17 @@ main(void)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.datadir = datadir;
 	cfg.nonce_ttl = 300;
+	cfg.nonce_slots = 256;
+	cfg.lock_timeout = 2;
 
 	test_digest_response();
 	test_b64();
 	test_htpasswd();
+	test_decoy();
 	test_digest_parse();
 	test_nonces();
 	test_nc();
+	test_table();
 
 	arena_reset(&A);
 	free(A.head);
