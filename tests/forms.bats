@@ -388,12 +388,14 @@ size_sum() {
 
 @test "spooled uploads are close-on-exec in datadir/uploads: O_TMPFILE, and the mkostemp fallback where the file system has none" {
 	strace -o /dev/null true 2>/dev/null || skip "strace cannot trace here"
+	# LeakSanitizer (make asan) refuses to run under ptrace
+	NOLSAN=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
 	local k line
 	python3 "$MP" raw 'multipart/form-data; boundary=B' \
 	    '--B\r\nContent-Disposition: form-data; name="f"; filename="x"\r\n\r\nhello\r\n--B\r\nContent-Disposition: form-data; name="note"\r\n\r\nkept\r\n--B--\r\n' \
 	    "$T/req" /env
-	strace -e trace=openat -o "$T/t1" "$IHTTPD" -c "$CONF" <"$T/req" \
-	    >"$T/o1" 2>/dev/null
+	ASAN_OPTIONS=$NOLSAN strace -e trace=openat -o "$T/t1" "$IHTTPD" \
+	    -c "$CONF" <"$T/req" >"$T/o1" 2>/dev/null
 	grep -q '^<tr><th>note</th><td>kept</td></tr>' "$T/o1"
 	line=$(grep -F "openat(AT_FDCWD, \"$D/uploads\"," "$T/t1")
 	echo "# $line" >&3
@@ -401,11 +403,12 @@ size_sum() {
 	grep -q O_CLOEXEC <<<"$line"
 	# the same request with that openat failing as on a file system
 	# without O_TMPFILE: the named-then-unlinked fallback
-	k=$(awk -v p="\"$D/uploads\"," '/^openat\(/ { n++ } index($0, p) { print n; exit }' \
-	    "$T/t1")
+	k=$(awk -v p="\"$D/uploads\"," \
+	    '/^openat\(/ { n++ } index($0, p) { print n; exit }' "$T/t1")
 	[ -n "$k" ]
-	strace -e trace=openat -e inject=openat:error=EOPNOTSUPP:when="$k" \
-	    -o "$T/t2" "$IHTTPD" -c "$CONF" <"$T/req" >"$T/o2" 2>/dev/null
+	ASAN_OPTIONS=$NOLSAN strace -e trace=openat \
+	    -e inject=openat:error=EOPNOTSUPP:when="$k" -o "$T/t2" "$IHTTPD" \
+	    -c "$CONF" <"$T/req" >"$T/o2" 2>/dev/null
 	grep -F "\"$D/uploads\"," "$T/t2" | grep -q INJECTED
 	line=$(grep -F "\"$D/uploads/.upload." "$T/t2")
 	echo "# $line" >&3
