@@ -1,12 +1,15 @@
 /*
  * counter - how many times this browser has been here, kept in its
- * server-side session (`sessions on`).  Concurrent requests of one
- * session are serialised by the session lock, so no visit is lost.
+ * server-side session (`sessions on`).  The first visit's set makes the
+ * session (and its cookie); concurrent requests of one session are
+ * serialised by the session lock, so no visit is lost.  A store that is
+ * full or busy past lock_timeout gets 503 with Retry-After.
  *
  *	<Object path="/counter">
  *	  Service fn=counter
  *	</Object>
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +24,10 @@ counter_service(struct ih_request *r, const struct ih_args *args)
 	unsigned long long visits = 0;
 
 	(void)args;
-	if (ih_session_id(r) == NULL)
-		return ih_error(r, 500, "counter needs sessions on and datadir");
+	/* NULL with errno 0: no session yet, the set below makes one. */
+	if (ih_session_id(r) == NULL && errno != 0)
+		return ih_error(r, 500, "counter needs sessions on and a "
+		    "usable datadir");
 	if ((v = ih_session_get(r, "visits", NULL)) != NULL)
 		visits = strtoull(v, NULL, 10);
 	visits++;

@@ -2,7 +2,9 @@
  * login, logout - a form login kept in the session: the user and
  * password are checked through an authentication lookup (the contract
  * of auth-basic/auth-digest: 200 allowed, 401 unknown or wrong, 403
- * forbidden), and the login lives in the server-side session.
+ * forbidden), and the login lives in the server-side session.  Only a
+ * successful login makes a session: showing the form, a refused login
+ * and a logout without a session store nothing and set no cookie.
  *
  *	<Object path="/login">
  *	  Service fn=login lookup=demo-users
@@ -11,6 +13,7 @@
  *	  Service fn=logout
  *	</Object>
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -56,8 +59,10 @@ login_service(struct ih_request *r, const struct ih_args *args)
 	const char *user, *pw;
 	int st;
 
-	if (ih_session_id(r) == NULL)
-		return ih_error(r, 500, "login needs sessions on and datadir");
+	/* NULL with errno 0: nobody is logged in on this browser. */
+	if (ih_session_id(r) == NULL && errno != 0)
+		return ih_error(r, 500, "login needs sessions on and a usable "
+		    "datadir");
 	if (strcmp(ih_method(r), "POST") != 0) {
 		page(r, ih_session_get(r, "user", NULL), NULL);
 		return IH_PROCEED;
@@ -87,8 +92,9 @@ static int
 logout_service(struct ih_request *r, const struct ih_args *args)
 {
 	(void)args;
-	if (ih_session_id(r) != NULL)
-		ih_session_destroy(r);
+	/* Without a session there is nothing to end: just the redirect. */
+	if (ih_session_destroy(r) == -1)
+		return ih_error(r, 500, "cannot end the session");
 	return ih_redirect(r, 303, "/login");
 }
 IH_FUNCTION("logout", IH_PH(IH_SERVICE), logout_service, NULL);

@@ -449,21 +449,28 @@ ih_part_next(struct ih_request *r, struct ih_part *part)
 	}
 }
 
-/* An unlinked temporary file in datadir for a spooled part. */
+/* An unlinked temporary file in datadir/uploads for a spooled part. */
 static int
 spool_file(void)
 {
-	char tmp[4096];
-	int fd;
+	char dir[4096], tmp[4096];
+	int fd, n;
 
-	if (mkdir(cfg.datadir, 0700) == -1 && errno != EEXIST)
+	/* Its own subdirectory: a full session store cannot stop uploads,
+	 * nor a flood of uploads the sessions. */
+	if (store_dir("uploads", dir, sizeof(dir)) == -1)
 		return -1;
-	fd = open(cfg.datadir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd != -1 || (errno != EOPNOTSUPP && errno != EISDIR &&
 	    errno != EINVAL))
 		return fd;
-	snprintf(tmp, sizeof(tmp), "%s/.upload.XXXXXX", cfg.datadir);
-	if ((fd = mkstemp(tmp)) != -1)
+	n = snprintf(tmp, sizeof(tmp), "%s/.upload.XXXXXX", dir);
+	if (n < 0 || (size_t)n >= sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	/* Close-on-exec like O_TMPFILE: no child inherits an upload. */
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) != -1)
 		unlink(tmp);
 	return fd;
 }

@@ -222,26 +222,49 @@ int		 ih_error(struct ih_request *, int status, const char *detail);
 
 /*
  * Sessions (`sessions on`): server-side, keyed by a cookie whose id (128
- * bits from the kernel's CSPRNG) the server issued itself.  The first
- * call loads the session, or creates one and sets its cookie (so call
- * before writing the body); the session stays locked against other
- * requests until this one ends, and is saved then, once, if changed.
- * Values are byte strings.  Functions return NULL / -1 when sessions are
- * off or the store fails.
+ * bits from the kernel's CSPRNG) the server issued itself.  The first call
+ * loads the session the client's cookie names, if it is live; nothing is
+ * made until a value is stored, so a request that only reads (or a
+ * client without the cookie) leaves nothing on disk and gets no cookie.
+ * A loaded or made session stays locked against other requests until
+ * this one ends (at most lock_timeout seconds of waiting, then the store
+ * fails: 503).  Values are byte strings.  Every set, del and renew is
+ * stored before it returns; when the store fails (a lock not granted in
+ * time, a full disk, max_sessions reached) the call answers -1, the store
+ * keeps its last good state, the request has no session from then on,
+ * and ih_error(r, 500, ...) answers 503 with Retry-After.
+ */
+/*
+ * The id of the session this request loaded or made, or NULL: with errno
+ * 0 when there is none (yet: the first ih_session_set makes one), with
+ * errno set when sessions are off (ENOTSUP) or the store failed.
  */
 const char	*ih_session_id(struct ih_request *);
+/* The value of key, NUL-terminated, len set if not NULL; NULL when the
+ * key or the session is absent. */
 const char	*ih_session_get(struct ih_request *, const char *key,
 		    size_t *len);
+/*
+ * Store key=value (a key of 1 to 256 bytes, a value up to 64 KiB, 256 KiB
+ * per session).  Without a session this makes one and queues its cookie,
+ * so it must come before the response head goes out: after, -1.  0 or -1.
+ */
 int		 ih_session_set(struct ih_request *, const char *key,
 		    const void *value, size_t len);
+/* Remove key: 0, or -1 when it is absent or cannot be stored. */
 int		 ih_session_del(struct ih_request *, const char *key);
 /*
  * Give the session a new id (and cookie), keeping its data: call it when
  * a user logs in, so that an id known before the login is worth nothing.
- * 0 or -1.
+ * Without a session, or with one this request made, nothing changes; a
+ * session without data just ends.  0 or -1.
  */
 int		 ih_session_renew(struct ih_request *);
-/* Remove the session and expire its cookie.  0 or -1. */
+/*
+ * Remove the session and expire the client's cookie (a cookie is sent
+ * only if the client sent one).  0, also when there was no session; -1
+ * when sessions are off or the store failed.
+ */
 int		 ih_session_destroy(struct ih_request *);
 
 /* ---- Logging -------------------------------------------------------- */

@@ -1,22 +1,36 @@
 /*
  * session.c - server-side sessions.  The id is 128 bits from the kernel's
  * CSPRNG, base64url, sent as `Path=/; HttpOnly; SameSite=Lax`; an id the
- * server did not issue (no file) or one past session_ttl is never adopted:
- * a new session is made, so a planted id fixes nothing.  The store is one
- * file per session, datadir/sessions/ID (0600, in a 0700 directory),
- * length-prefixed key/value records that are only ever parsed as data,
- * replaced by write-to-temp and rename.  A lock file per session, held
- * with flock from the first access until the request ends, serialises
- * concurrent requests of one session, so no update is lost.  Expired
- * files are collected with probability 1/100 per opened session.
+ * server did not issue (no file) or one past session_ttl is never adopted,
+ * so a planted id fixes nothing.  A session exists only once a handler
+ * stores a value: a request without a cookie of a live session creates
+ * nothing on disk and sends no cookie, so requests alone cannot fill the
+ * store, and at most max_sessions live at once.
+ *
+ * The store is one file per session, datadir/sessions/ID (0600, in a 0700
+ * directory), length-prefixed key/value records that are only ever parsed
+ * as data.  Every change is written through at once, to a temporary file
+ * renamed over the old one: a failed write (a full disk) leaves the last
+ * good state and is reported to the caller.
+ *
+ * Locking: one file, datadir/sessions/.lock, made once and never removed,
+ * holds an OFD byte-range lock per session at a byte chosen by hashing
+ * its id (store_lock: bounded by lock_timeout, then 503), taken when the
+ * session is loaded or made and held until the request ends; concurrent
+ * requests of one session therefore run one after another and no update
+ * is lost.  Two sessions share a byte with odds of 1 in 2^32, which only
+ * serialises them.  Byte 0 is held while a session is made (count, then
+ * store), so max_sessions is exact.  A crash leaves no lock behind (the
+ * kernel drops the locks of a dead process) and destroy or expiry removes
+ * one file.
  */
-#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -28,6 +42,18 @@
 #define SESS_VAL_MAX	(64 * 1024)
 #define SESS_TOTAL_MAX	(256 * 1024)
 #define SESS_MAGIC	"ihttpd-session 1\n"
+#define SESS_LOCKFILE	".lock"
+#define LOCK_CREATE	0		/* the byte held while making one */
+#define LOCK_SLOTS	(1ULL << 32)	/* bytes 1..2^32: one per id hash */
+#define TMP_LEN		(1 + SID_LEN + 7)	/* ".ID.XXXXXX" */
+#define COLLECT_ONE_IN	100
+
+enum sess_state {
+	S_NONE = 0,	/* no session (yet): the first set makes one */
+	S_LIVE,		/* loaded or made; its byte locked */
+	S_DESTROYED,	/* gone for the rest of the request */
+	S_FAILED	/* the store failed: NULL / -1 from now on */
+};
 
 struct skv {
 	char	*key;
@@ -36,25 +62,29 @@ struct skv {
 };
 
 struct session {
-	char		 id[SID_LEN + 1];
-	int		 lock_fd;
-	int		 dirty;
-	int		 destroyed;
-	int		 failed;
+	char		 id[SID_LEN + 1];	/* "" unless S_LIVE */
+	enum sess_state	 state;
+	int		 lock_fd;	/* datadir/sessions/.lock, or -1 */
+	off_t		 slot;		/* the byte locked for id, 0 none */
 	int		 fresh;		/* its id was issued by this request */
+	int		 err;		/* errno of the failure (S_FAILED) */
 	struct skv	*v;
 	size_t		 n, cap;
 	size_t		 total;
 };
 
+static int save(struct session *, const char *id);
+
+/* datadir/sessions/NAME in out (nothing is created); 0, or -1. */
 static int
-sess_dir(char *out, size_t len)
+sess_path(char *out, size_t len, const char *name)
 {
-	if (mkdir(cfg.datadir, 0700) == -1 && errno != EEXIST)
+	int n = snprintf(out, len, "%s/sessions/%s", cfg.datadir, name);
+
+	if (n < 0 || (size_t)n >= len) {
+		errno = ENAMETOOLONG;
 		return -1;
-	snprintf(out, len, "%s/sessions", cfg.datadir);
-	if (mkdir(out, 0700) == -1 && errno != EEXIST)
-		return -1;
+	}
 	return 0;
 }
 
@@ -197,64 +227,76 @@ out:
 	return rc;
 }
 
-/* Remove expired sessions, now and then (1 in 100 opens). */
 static void
-collect(const char *dir)
+clear(struct session *s)
 {
-	unsigned short dice;
-	struct dirent *de;
-	time_t now = now_real();
-	DIR *d;
-	int dfd;
-
-	if (getrandom(&dice, sizeof(dice), GRND_NONBLOCK) != sizeof(dice) ||
-	    dice % 100 != 0)
-		return;
-	if ((d = opendir(dir)) == NULL)
-		return;
-	dfd = dirfd(d);
-	while ((de = readdir(d)) != NULL) {
-		struct stat st;
-
-		/* ".ID.XXXXXX" temporaries left by a crash go by age too. */
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		size_t nl = strlen(de->d_name);
-
-		if (nl == SID_LEN + 5 && strcmp(de->d_name + SID_LEN,
-		    ".lock") == 0) {
-			/* A lock goes once its session is gone. */
-			char data[SID_LEN + 1];
-
-			memcpy(data, de->d_name, SID_LEN);
-			data[SID_LEN] = '\0';
-			if (fstatat(dfd, data, &st, AT_SYMLINK_NOFOLLOW) == -1 &&
-			    errno == ENOENT && fstatat(dfd, de->d_name, &st,
-			    AT_SYMLINK_NOFOLLOW) == 0 && st.st_mtime +
-			    cfg.session_ttl < now)
-				unlinkat(dfd, de->d_name, 0);
-		} else if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) ==
-		    0 && S_ISREG(st.st_mode) && st.st_mtime + cfg.session_ttl <
-		    now)
-			unlinkat(dfd, de->d_name, 0);
+	while (s->n > 0) {
+		s->n--;
+		free(s->v[s->n].key);
+		free(s->v[s->n].val);
 	}
-	closedir(d);
+	s->total = 0;
 }
 
+/*
+ * The store failed this request: logged, the request marked (its 500
+ * becomes 503), and the session unusable until the request ends; what is
+ * on disk keeps its last good state.  Returns -1 with errno kept.
+ */
 static int
-lock_session(struct session *s, const char *dir)
+fail(struct ih_request *r, struct session *s, const char *what)
+{
+	int e = errno;
+
+	store_failed(r, what);
+	clear(s);
+	s->id[0] = '\0';
+	s->state = S_FAILED;
+	s->err = e;
+	errno = e;
+	return -1;
+}
+
+/* The lock byte of an id: FNV-1a, so that ids spread over LOCK_SLOTS. */
+static off_t
+slot_of(const char *id)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (; *id != '\0'; id++) {
+		h ^= (unsigned char)*id;
+		h *= 1099511628211ULL;
+	}
+	return (off_t)(1 + h % LOCK_SLOTS);
+}
+
+/*
+ * Lock byte off of datadir/sessions/.lock, opening (and the first time
+ * making) the file on first use.  It is opened per request, never
+ * inherited: an OFD lock belongs to the open file, and a descriptor shared
+ * across fork would let two processes hold the same byte.  0, or -1.
+ */
+static int
+lock_byte(struct session *s, off_t off)
 {
 	char path[4096];
 
-	snprintf(path, sizeof(path), "%s/%s.lock", dir, s->id);
-	s->lock_fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-	    0600);
-	if (s->lock_fd == -1)
-		return -1;
-	while (flock(s->lock_fd, LOCK_EX) == -1)
-		if (errno != EINTR)
+	if (s->lock_fd == -1) {
+		if (sess_path(path, sizeof(path), SESS_LOCKFILE) == -1)
 			return -1;
-	return 0;
+		s->lock_fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW |
+		    O_CLOEXEC, 0600);
+		if (s->lock_fd == -1)
+			return -1;
+	}
+	return store_lock(s->lock_fd, off, 1);
+}
+
+static void
+unlock_byte(struct session *s, off_t off)
+{
+	if (s->lock_fd != -1 && off > 0)
+		store_unlock(s->lock_fd, off, 1);
 }
 
 static int
@@ -267,98 +309,315 @@ set_cookie(struct ih_request *r, const char *value, int expire)
 	return ih_set_cookie(r, cfg.session_cookie, value, attrs);
 }
 
-static int save(struct session *);
-
-/* A fresh id from the kernel's CSPRNG, locked, with its cookie set. */
+/* A fresh id from the kernel's CSPRNG in out.  0 or -1. */
 static int
-new_id(struct ih_request *r, struct session *s, const char *dir)
+new_id(char *out)
 {
 	unsigned char raw[16];
 
 	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw) ||
-	    url_b64_encode(raw, sizeof(raw), s->id, sizeof(s->id)) != SID_LEN ||
-	    lock_session(s, dir) == -1 || set_cookie(r, s->id, 0) == -1)
+	    url_b64_encode(raw, sizeof(raw), out, SID_LEN + 1) != SID_LEN) {
+		if (errno == 0)
+			errno = EIO;
 		return -1;
+	}
 	return 0;
 }
 
-/* Load the client's session, or make a new one.  NULL on failure. */
+static int
+is_tmp(const char *name)
+{
+	return strlen(name) == TMP_LEN && name[0] == '.' &&
+	    valid_id(name + 1, SID_LEN) && name[1 + SID_LEN] == '.';
+}
+
+/* "ID.lock": a per-session lock file of the layout before .lock. */
+static int
+is_old_lock(const char *name)
+{
+	return strlen(name) == SID_LEN + 5 && valid_id(name, SID_LEN) &&
+	    strcmp(name + SID_LEN, ".lock") == 0;
+}
+
+/*
+ * One pass over the store's names: the number of sessions in it.  With
+ * sweep, each entry is also stat'ed, and expired sessions, temporaries a
+ * crash left behind and the ID.lock files of the older layout (older
+ * than session_ttl) are removed and not counted; .lock is never touched.  -1 when the directory cannot be read.
+ */
+static long
+scan(const char *dir, int sweep)
+{
+	struct dirent *de;
+	time_t now = now_real();
+	long n = 0;
+	DIR *d;
+	int dfd;
+
+	if ((d = opendir(dir)) == NULL)
+		return -1;
+	dfd = dirfd(d);
+	while ((de = readdir(d)) != NULL) {
+		int sid = valid_id(de->d_name, strlen(de->d_name));
+		struct stat st;
+
+		if (!sid && !is_tmp(de->d_name) && !is_old_lock(de->d_name))
+			continue;
+		if (sweep && fstatat(dfd, de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+		    st.st_mtime + cfg.session_ttl < now &&
+		    unlinkat(dfd, de->d_name, 0) == 0)
+			continue;
+		n += sid;
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * Room for one more session?  Called with the creation byte held.  The
+ * common case reads names only (getdents: some 30 bytes an entry, about
+ * a millisecond for 10,000 sessions); one creation in COLLECT_ONE_IN, and
+ * every one that finds the store full, sweeps it as well (a stat per
+ * entry) so that expired sessions make room.  0, or -1 with errno
+ * (EDQUOT: max_sessions live sessions).
+ */
+static int
+room(const char *dir)
+{
+	unsigned short dice = 1;
+	long n;
+
+	if (getrandom(&dice, sizeof(dice), GRND_NONBLOCK) != sizeof(dice))
+		dice = 1;
+	if ((n = scan(dir, dice % COLLECT_ONE_IN == 0)) == -1)
+		return -1;
+	if (n >= cfg.max_sessions && (n = scan(dir, 1)) == -1)
+		return -1;
+	if (n >= cfg.max_sessions) {
+		errno = EDQUOT;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Make the session the first stored value creates: a new id, its byte
+ * locked, its store file written with s's data, then its cookie queued.
+ * The file exists before the cookie can reach the client, so a second
+ * request carrying it finds the session and waits for this one.  0 or
+ * -1 (the store failed: r is marked).
+ */
+static int
+create(struct ih_request *r, struct session *s)
+{
+	char dir[4096], id[SID_LEN + 1];
+	off_t slot = 0;
+	int held = 0;
+
+	if (store_dir("sessions", dir, sizeof(dir)) == -1)
+		goto err;
+	if (lock_byte(s, LOCK_CREATE) == -1)
+		goto err;
+	held = 1;
+	if (room(dir) == -1 || new_id(id) == -1)
+		goto err;
+	if (lock_byte(s, slot_of(id)) == -1)
+		goto err;
+	slot = slot_of(id);
+	if (save(s, id) == -1)
+		goto err;
+	if (set_cookie(r, id, 0) == -1) {
+		/* Not for want of room: never stored without its cookie. */
+		char path[4096];
+
+		if (sess_path(path, sizeof(path), id) == 0)
+			unlink(path);
+		errno = EINVAL;
+		goto err;
+	}
+	unlock_byte(s, LOCK_CREATE);
+	memcpy(s->id, id, sizeof(s->id));
+	s->slot = slot;
+	s->state = S_LIVE;
+	s->fresh = 1;
+	ih_debug(IH_DBG_REQ, "session %.6s... made", s->id);
+	return 0;
+err:
+	{
+		int e = errno;
+
+		if (slot != 0)
+			unlock_byte(s, slot);
+		if (held)
+			unlock_byte(s, LOCK_CREATE);
+		errno = e;
+	}
+	return fail(r, s, errno == EDQUOT ? "new session: max_sessions "
+	    "reached" : "new session");
+}
+
+/*
+ * Adopt the session named id if its store file exists, is younger than
+ * session_ttl and parses.  1 loaded (its byte locked), 0 not adopted (no
+ * file, expired, corrupt: nothing is made or kept for it), -1 the store
+ * failed (r marked).
+ */
+static int
+try_load(struct ih_request *r, struct session *s, const char *id)
+{
+	char path[4096];
+	struct stat st;
+	time_t now;
+	off_t slot = slot_of(id);
+	int fd, ok;
+
+	/* No file for an id we never issued: not even a lock is taken. */
+	if (sess_path(path, sizeof(path), id) == -1 ||
+	    lstat(path, &st) == -1 || !S_ISREG(st.st_mode))
+		return 0;
+	if (lock_byte(s, slot) == -1)
+		return fail(r, s, "session lock");
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+		if (errno == ENOENT || errno == ELOOP) {
+			/* Destroyed or renewed while we waited. */
+			unlock_byte(s, slot);
+			return 0;
+		}
+		unlock_byte(s, slot);
+		return fail(r, s, "session load");
+	}
+	now = now_real();
+	ok = fstat(fd, &st) == 0 && st.st_mtime + cfg.session_ttl >= now &&
+	    load(s, fd) == 0;
+	close(fd);
+	if (!ok) {
+		/* An expired file is dead: remove it while we hold its byte. */
+		if (st.st_mtime + cfg.session_ttl < now)
+			unlink(path);
+		clear(s);
+		unlock_byte(s, slot);
+		return 0;
+	}
+	/* Sliding expiry: a visit keeps it alive. */
+	if (st.st_mtime + cfg.session_ttl / 4 < now)
+		utimensat(AT_FDCWD, path, NULL, 0);
+	memcpy(s->id, id, sizeof(s->id));
+	s->slot = slot;
+	s->state = S_LIVE;
+	ih_debug(IH_DBG_REQ, "session %.6s... loaded", s->id);
+	return 1;
+}
+
+/*
+ * The request's session state, loading the client's session on first
+ * use.  NULL with errno when sessions are off (ENOTSUP) or the store
+ * failed; otherwise a session that may be S_NONE (nothing is made here).
+ */
 static struct session *
 sess_open(struct ih_request *r)
 {
-	char dir[4096], path[4200], sent[SID_LEN + 1];
+	char sent[SID_LEN + 1];
 	struct session *s;
 	const char *id;
-	int fd, k;
+	int k;
 
-	if (r->sess != NULL)
-		return r->sess->failed || r->sess->destroyed ? NULL : r->sess;
-	if (!cfg.sessions || sess_dir(dir, sizeof(dir)) == -1)
+	if ((s = r->sess) != NULL) {
+		if (s->state != S_FAILED)
+			return s;
+		errno = s->err;
 		return NULL;
+	}
+	if (!cfg.sessions) {
+		errno = ENOTSUP;
+		return NULL;
+	}
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
 	s->lock_fd = -1;
 	r->sess = s;
-	collect(dir);
-	for (k = 0; k < 4 && (id = cookie_id(r, sent, k)) != NULL; k++) {
-		struct stat pre;
-
-		memcpy(s->id, id, SID_LEN + 1);
-		snprintf(path, sizeof(path), "%s/%s", dir, s->id);
-		/* No file for an id we never issued: not even a lock file. */
-		if (stat(path, &pre) == 0 && lock_session(s, dir) == 0 &&
-		    (fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) != -1) {
-			struct stat st;
-			time_t now = now_real();
-			int ok = fstat(fd, &st) == 0 && st.st_mtime +
-			    cfg.session_ttl >= now && load(s, fd) == 0;
-
-			close(fd);
-			if (ok) {
-				/* Sliding expiry: a visit keeps it alive. */
-				if (st.st_mtime + cfg.session_ttl / 4 < now)
-					utimensat(AT_FDCWD, path, NULL, 0);
-				ih_debug(IH_DBG_REQ, "session %.6s... loaded",
-				    s->id);
-				return s;
-			}
+	for (k = 0; k < 4 && (id = cookie_id(r, sent, k)) != NULL; k++)
+		switch (try_load(r, s, id)) {
+		case 1:
+			return s;
+		case -1:
+			return NULL;
 		}
-		/* Unknown, expired or unreadable: not adopted. */
-		while (s->n > 0) {
-			s->n--;
-			free(s->v[s->n].key);
-			free(s->v[s->n].val);
-		}
-		s->total = 0;
-		if (s->lock_fd != -1)
-			close(s->lock_fd);
-		s->lock_fd = -1;
-	}
-	if (new_id(r, s, dir) == -1) {
-		s->failed = 1;
-		return NULL;
-	}
-	s->fresh = 1;
-	s->dirty = 1;
-	/*
-	 * Store it now, before its cookie can reach the client: a second
-	 * request with that cookie then finds the file and waits on the
-	 * lock instead of making a session of its own.
-	 */
-	if (save(s) == -1) {
-		s->failed = 1;
-		return NULL;
-	}
 	return s;
 }
 
+/* Write the session's store file as id: a temporary beside it, renamed
+ * over it.  On failure the old file is untouched.  0, or -1 with errno. */
+static int
+save(struct session *s, const char *id)
+{
+	char path[4096], tmp[4096], head[64], t[TMP_LEN + 1];
+	size_t i;
+	int fd, bad, e;
+	FILE *fp;
+
+	snprintf(t, sizeof(t), ".%s.XXXXXX", id);
+	if (sess_path(path, sizeof(path), id) == -1 ||
+	    sess_path(tmp, sizeof(tmp), t) == -1)
+		return -1;
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1)
+		return -1;
+	if ((fp = fdopen(fd, "w")) == NULL) {
+		e = errno;
+		close(fd);
+		unlink(tmp);
+		errno = e;
+		return -1;
+	}
+	errno = 0;
+	fputs(SESS_MAGIC, fp);
+	for (i = 0; i < s->n; i++) {
+		snprintf(head, sizeof(head), "%zu %zu\n", strlen(s->v[i].key),
+		    s->v[i].vlen);
+		fputs(head, fp);
+		fputs(s->v[i].key, fp);
+		fwrite(s->v[i].val, 1, s->v[i].vlen, fp);
+		fputc('\n', fp);
+	}
+	bad = fflush(fp) != 0 || ferror(fp);
+	e = errno;
+	if (fclose(fp) != 0 && !bad) {
+		bad = 1;
+		e = errno;
+	}
+	if (bad || rename(tmp, path) == -1) {
+		if (!bad)
+			e = errno;
+		unlink(tmp);
+		errno = e != 0 ? e : EIO;
+		return -1;
+	}
+	return 0;
+}
+
+/* Store a change of a live session at once, or make the session. */
+static int
+commit(struct ih_request *r, struct session *s)
+{
+	if (s->state == S_NONE)
+		return create(r, s);
+	if (save(s, s->id) == -1)
+		return fail(r, s, "session save");
+	return 0;
+}
 
 const char *
 ih_session_id(struct ih_request *r)
 {
 	struct session *s = sess_open(r);
 
-	return s != NULL ? s->id : NULL;
+	if (s == NULL)
+		return NULL;
+	if (s->state != S_LIVE) {
+		errno = 0;
+		return NULL;
+	}
+	return s->id;
 }
 
 const char *
@@ -382,10 +641,19 @@ ih_session_set(struct ih_request *r, const char *key, const void *val,
 {
 	struct session *s = sess_open(r);
 
-	if (s == NULL || put(s, key, strlen(key), val, len) == -1)
+	if (s == NULL)
 		return -1;
-	s->dirty = 1;
-	return 0;
+	if (s->state == S_DESTROYED ||
+	    (s->state == S_NONE && r->head_len > 0)) {
+		/* No cookie can go out any more: no session can be made. */
+		errno = EINVAL;
+		return -1;
+	}
+	if (put(s, key, strlen(key), val, len) == -1) {
+		errno = EINVAL;
+		return -1;
+	}
+	return commit(r, s);
 }
 
 int
@@ -394,14 +662,13 @@ ih_session_del(struct ih_request *r, const char *key)
 	struct session *s = sess_open(r);
 	size_t i;
 
-	for (i = 0; s != NULL && i < s->n; i++)
+	for (i = 0; s != NULL && s->state == S_LIVE && i < s->n; i++)
 		if (strcmp(s->v[i].key, key) == 0) {
 			s->total -= s->v[i].vlen;
 			free(s->v[i].key);
 			free(s->v[i].val);
 			s->v[i] = s->v[--s->n];
-			s->dirty = 1;
-			return 0;
+			return commit(r, s);
 		}
 	return -1;
 }
@@ -410,103 +677,91 @@ int
 ih_session_renew(struct ih_request *r)
 {
 	struct session *s = sess_open(r);
-	char dir[4096], path[4200];
+	char path[4096], id[SID_LEN + 1];
+	off_t slot;
 
-	if (s == NULL || sess_dir(dir, sizeof(dir)) == -1)
+	if (s == NULL || s->state == S_DESTROYED)
 		return -1;
-	if (s->fresh)
-		return 0;	/* issued by this very request: nobody knew it */
-	/* The old id dies with its files; the data moves to a new id. */
-	snprintf(path, sizeof(path), "%s/%s", dir, s->id);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/%s.lock", dir, s->id);
-	unlink(path);
-	if (s->lock_fd != -1)
-		close(s->lock_fd);
-	s->lock_fd = -1;
-	if (new_id(r, s, dir) == -1 || save(s) == -1) {
-		s->failed = 1;
+	if (s->state == S_NONE || s->fresh)
+		return 0;	/* nothing anyone knows the id of */
+	if (sess_path(path, sizeof(path), s->id) == -1)
+		return fail(r, s, "session renew");
+	if (s->n == 0) {
+		/* Nothing to keep: the old id just ends; a set makes anew. */
+		unlink(path);
+		unlock_byte(s, s->slot);
+		s->slot = 0;
+		s->id[0] = '\0';
+		s->state = S_NONE;
+		return 0;
+	}
+	if (r->head_len > 0) {
+		errno = EINVAL;
 		return -1;
 	}
-	s->dirty = 1;
-	return 0;
+	/* The data moves to a new id; the old file goes only once the new
+	 * one is stored, so a failure leaves the session as it was. */
+	if (new_id(id) == -1 || lock_byte(s, slot_of(id)) == -1)
+		return fail(r, s, "session renew");
+	slot = slot_of(id);
+	if (save(s, id) == -1) {
+		int e = errno;
+
+		if (slot != s->slot)
+			unlock_byte(s, slot);
+		errno = e;
+		return fail(r, s, "session renew");
+	}
+	unlink(path);
+	if (s->slot != slot)
+		unlock_byte(s, s->slot);
+	memcpy(s->id, id, sizeof(s->id));
+	s->slot = slot;
+	s->fresh = 1;
+	return set_cookie(r, s->id, 0);
 }
 
 int
 ih_session_destroy(struct ih_request *r)
 {
 	struct session *s = sess_open(r);
-	char dir[4096], path[4200];
+	char path[4096], sent[SID_LEN + 1];
+	int expire;
 
-	if (s == NULL || sess_dir(dir, sizeof(dir)) == -1)
+	if (s == NULL)
 		return -1;
-	snprintf(path, sizeof(path), "%s/%s", dir, s->id);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/%s.lock", dir, s->id);
-	unlink(path);
-	s->destroyed = 1;
-	s->dirty = 0;
-	return set_cookie(r, "", 1);
-}
-
-/* Write the store file beside the old one and rename it over. */
-static int
-save(struct session *s)
-{
-	char dir[4096], path[4200], tmp[4200], head[64];
-	size_t i;
-	int fd, bad;
-	FILE *fp;
-
-	if (sess_dir(dir, sizeof(dir)) == -1)
-		return -1;
-	snprintf(path, sizeof(path), "%s/%s", dir, s->id);
-	snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, s->id);
-	if ((fd = mkstemp(tmp)) == -1)
-		return -1;
-	if ((fp = fdopen(fd, "w")) == NULL) {
-		close(fd);
-		unlink(tmp);
-		return -1;
+	if (s->state == S_DESTROYED)
+		return 0;
+	expire = s->state == S_LIVE || cookie_id(r, sent, 0) != NULL;
+	if (s->state == S_LIVE) {
+		if (sess_path(path, sizeof(path), s->id) == -1 ||
+		    (unlink(path) == -1 && errno != ENOENT))
+			return fail(r, s, "session destroy");
+		unlock_byte(s, s->slot);
+		s->slot = 0;
 	}
-	fputs(SESS_MAGIC, fp);
-	for (i = 0; i < s->n; i++) {
-		snprintf(head, sizeof(head), "%zu %zu\n", strlen(s->v[i].key),
-		    s->v[i].vlen);
-		fputs(head, fp);
-		fputs(s->v[i].key, fp);
-		fwrite(s->v[i].val, 1, s->v[i].vlen, fp);
-		fputc('\n', fp);
-	}
-	bad = fflush(fp) != 0 || ferror(fp);
-	if (fclose(fp) != 0 || bad || rename(tmp, path) == -1) {
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
+	clear(s);
+	s->id[0] = '\0';
+	s->state = S_DESTROYED;
+	/* Expire the client's cookie, if it sent one; none made, none sent. */
+	return expire ? set_cookie(r, "", 1) : 0;
 }
 
 /*
- * At the end of a request: save a changed session once, release its lock,
- * free it.
+ * At the end of a request: every change is already stored, so only the
+ * lock is released (closing its descriptor drops every byte it held) and
+ * the session freed.
  */
 void
 sess_finish(struct ih_request *r)
 {
 	struct session *s = r->sess;
-	size_t i;
 
 	if (s == NULL)
 		return;
-	if (s->dirty && !s->destroyed && !s->failed && save(s) == -1)
-		ih_log(IH_LOG_ERR, "session store: cannot save: %s",
-		    strerror(errno));
 	if (s->lock_fd != -1)
-		close(s->lock_fd);	/* releases the flock */
-	for (i = 0; i < s->n; i++) {
-		free(s->v[i].key);
-		free(s->v[i].val);
-	}
+		close(s->lock_fd);
+	clear(s);
 	free(s->v);
 	free(s);
 	r->sess = NULL;

@@ -4,8 +4,9 @@
 # escapes, max_form / max_field / max_body, streaming multipart through
 # /upload (50 MiB, size and SHA-256, peak RSS), raw and chunked bodies,
 # Expect: 100-continue and 417, multipart errors, client file names, and
-# no spooled file left in datadir.  curl and Python through tcpserver on
-# 127.0.0.1 (teardown stops it by pid), and pipe mode.
+# spooled files: unnamed, close-on-exec, in datadir/uploads, none left.
+# curl and Python through tcpserver on 127.0.0.1 (teardown stops it by
+# pid), and pipe mode.
 
 load helpers
 load fixtures/forms/common
@@ -344,7 +345,7 @@ size_sum() {
 	has '^file file \(y\.txt\): 1 bytes'
 }
 
-@test "uploads through ih_parse_body (/env) are spooled unnamed: nothing in datadir during or after, nothing outside" {
+@test "uploads through ih_parse_body (/env) are spooled unnamed in datadir/uploads: nothing there during or after, nothing outside" {
 	srv --max_body 100m
 	touch "$T/marker"
 	run curl -s --max-time 30 -F "a=@$F/f2m;filename=../../evil" \
@@ -352,21 +353,25 @@ size_sum() {
 	    -F note=kept "$(url /env)"
 	run params
 	[ "$output" = "note=kept" ]
-	# datadir: created, holds nothing (the session store is not opened)
+	# datadir: created, holds only the spool's directory, which is empty
+	# (the session store is not opened)
 	[ -d "$D" ]
-	[ -z "$(ls -A "$D")" ]
+	[ "$(ls -A "$D")" = uploads ]
+	[ -z "$(ls -A "$D/uploads")" ]
 	[ "$(stat -c %a "$D")" = 700 ]
+	[ "$(stat -c %a "$D/uploads")" = 700 ]
 	# no file named by the client anywhere near
 	[ -z "$(find "$T" "$T/.." "$ROOT" -maxdepth 3 -newer "$T/marker" \
 	    \( -name 'evil*' -o -name '*.upload*' \) 2>/dev/null)" ]
-	# during a slow upload: still nothing with a name in datadir
-	run python3 "$MP" slow "$PORT" "$D" "$F/f2m"
+	# during a slow upload: still nothing with a name in the spool
+	run python3 "$MP" slow "$PORT" "$D/uploads" "$F/f2m"
 	has '^DURING *$'
 	has '^STATUS HTTP/1\.1 200 '
-	[ -z "$(ls -A "$D")" ]
+	[ -z "$(ls -A "$D/uploads")" ]
 	# a big one through /upload (streamed, not spooled) leaves nothing either
 	[ "$(st -F "file=@$F/big" "$(url /upload)")" = 200 ]
-	[ -z "$(ls -A "$D")" ]
+	[ -z "$(ls -A "$D/uploads")" ]
+	[ "$(ls -A "$D")" = uploads ]
 }
 
 @test "a bad multipart body to /env (ih_param ignores the error): 200, no crash, no leftovers" {
@@ -377,7 +382,40 @@ size_sum() {
 	[ "$status" -eq 0 ]
 	[ "$(resp_status)" = 200 ]
 	[ ! -s "$T/stderr" ]
-	[ -z "$(ls -A "$D" 2>/dev/null)" ]
+	[ -z "$(ls -A "$D/uploads" 2>/dev/null)" ]
+	[ -z "$(ls -A "$D" 2>/dev/null | grep -vx uploads)" ]
+}
+
+@test "spooled uploads are close-on-exec in datadir/uploads: O_TMPFILE, and the mkostemp fallback where the file system has none" {
+	strace -o /dev/null true 2>/dev/null || skip "strace cannot trace here"
+	# LeakSanitizer (make asan) refuses to run under ptrace
+	NOLSAN=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
+	local k line
+	python3 "$MP" raw 'multipart/form-data; boundary=B' \
+	    '--B\r\nContent-Disposition: form-data; name="f"; filename="x"\r\n\r\nhello\r\n--B\r\nContent-Disposition: form-data; name="note"\r\n\r\nkept\r\n--B--\r\n' \
+	    "$T/req" /env
+	ASAN_OPTIONS=$NOLSAN strace -e trace=openat -o "$T/t1" "$IHTTPD" \
+	    -c "$CONF" <"$T/req" >"$T/o1" 2>/dev/null
+	grep -q '^<tr><th>note</th><td>kept</td></tr>' "$T/o1"
+	line=$(grep -F "openat(AT_FDCWD, \"$D/uploads\"," "$T/t1")
+	echo "# $line" >&3
+	grep -q O_TMPFILE <<<"$line"
+	grep -q O_CLOEXEC <<<"$line"
+	# the same request with that openat failing as on a file system
+	# without O_TMPFILE: the named-then-unlinked fallback
+	k=$(awk -v p="\"$D/uploads\"," \
+	    '/^openat\(/ { n++ } index($0, p) { print n; exit }' "$T/t1")
+	[ -n "$k" ]
+	ASAN_OPTIONS=$NOLSAN strace -e trace=openat \
+	    -e inject=openat:error=EOPNOTSUPP:when="$k" -o "$T/t2" "$IHTTPD" \
+	    -c "$CONF" <"$T/req" >"$T/o2" 2>/dev/null
+	grep -F "\"$D/uploads\"," "$T/t2" | grep -q INJECTED
+	line=$(grep -F "\"$D/uploads/.upload." "$T/t2")
+	echo "# $line" >&3
+	[ -n "$line" ]
+	grep -q O_CLOEXEC <<<"$line"
+	grep -q '^<tr><th>note</th><td>kept</td></tr>' "$T/o2"
+	[ -z "$(ls -A "$D/uploads")" ]
 }
 
 # ---- many parts -----------------------------------------------------------------

@@ -1,10 +1,14 @@
 #!/usr/bin/env bats
 # Server-side sessions: curl cookie jars on /counter, the Set-Cookie
 # format, ids the server did not issue (forged, malformed, duplicated),
-# the store on disk (modes, format, temp+rename, saved only if changed),
-# expiry by session_ttl (pipe mode with IHTTPD_FIXED_TIME), the form login
-# and logout, 16 concurrent clients on one session, and the probabilistic
-# GC.  tcpserver on 127.0.0.1 (stopped by pid in teardown) and pipe mode.
+# the store on disk (modes, format, temp+rename, saved only if changed,
+# one .lock file), nothing made by requests that store nothing, expiry by
+# session_ttl (pipe mode with IHTTPD_FIXED_TIME), the form login and
+# logout, 16 concurrent clients on one session, lock_timeout against a
+# lock held by another process, max_sessions, a full datadir and a full
+# store or spool on their own file systems (tiny tmpfs mounts, as root),
+# close-on-exec files, and the GC.  tcpserver on 127.0.0.1 (stopped by
+# pid in teardown) and pipe mode.
 
 load helpers
 load fixtures/forms/common
@@ -61,7 +65,10 @@ pcounter() {
 	[ "$(grep -c ihttpd_session "$T/jar")" -eq 1 ]
 	[ "$(awk '$6 == "ihttpd_session" {print $7}' "$T/jar")" != \
 	    "$(awk '$6 == "ihttpd_session" {print $7}' "$T/jar2")" ]
-	[ "$(ls "$S" | grep -vc '\.lock$')" -eq 2 ]
+	# two store files and the one lock file, nothing else
+	[ "$(ls -A "$S" | grep -Ec '^[A-Za-z0-9_-]{22}$')" -eq 2 ]
+	[ "$(ls -A "$S" | wc -l)" -eq 3 ]
+	[ -f "$S/.lock" ]
 }
 
 @test "Set-Cookie: 22 base64url characters (128 bits), exactly Path=/; HttpOnly; SameSite=Lax; sent only for a new session" {
@@ -157,8 +164,8 @@ pcounter() {
 		[[ $id =~ ^[A-Za-z0-9_-]{22}$ ]] && [ "$id" != "$good" ] ||
 		    { echo "#$n: id '$id'" >&2; return 1; }
 	done
-	# nothing but 22-character ids (and their locks) in the store
-	[ -z "$(ls -A "$S" | grep -Ev '^[A-Za-z0-9_-]{22}(\.lock)?$')" ]
+	# nothing but 22-character ids (and the one .lock) in the store
+	[ -z "$(ls -A "$S" | grep -Ev '^([A-Za-z0-9_-]{22}|\.lock)$')" ]
 	[ ! -e "$S/CCCCCCCCCCCCCCCCCCCCCC" ]
 	[ ! -e "$S/DDDDDDDDDDDDDDDDDDDDDD.lock" ]
 	[ -z "$(find "$T" / -maxdepth 2 -name passwd -newer "$CONF" 2>/dev/null)" ]
@@ -182,7 +189,9 @@ pcounter() {
 	[ "$(stat -c %a "$D")" = 700 ]
 	[ "$(stat -c %a "$S")" = 700 ]
 	[ "$(stat -c %a "$S/$id")" = 600 ]
-	[ "$(stat -c %a "$S/$id.lock")" = 600 ]
+	# one lock file for the whole store, none per session
+	[ "$(stat -c %a "$S/.lock")" = 600 ]
+	[ ! -e "$S/$id.lock" ]
 	[ "$(head -1 "$S/$id")" = "ihttpd-session 1" ]
 	# length-prefixed records: "6 1\nvisits1\n"
 	[ "$(tail -c +18 "$S/$id" | od -An -c | tr -s ' ')" = \
@@ -198,11 +207,11 @@ pcounter() {
 	has '^visits: 2'
 	[ "$(stat -c %i "$S/$id")" != "$ino" ]
 	[ "$(stat -c %a "$S/$id")" = 600 ]
-	[ -z "$(ls -A "$S" | grep '^\.')" ]
+	[ -z "$(ls -A "$S" | grep '^\.' | grep -vx '\.lock')" ]
 	# a handler without sessions opens none
 	get /hello
 	hasnt '^Set-Cookie'
-	[ "$(ls "$S" | wc -l)" -eq 2 ]
+	[ "$(ls -A "$S" | wc -l)" -eq 2 ]
 }
 
 @test "a store file that does not parse is not adopted: a fresh session" {
@@ -265,11 +274,14 @@ pcounter() {
 	has $'^Set-Cookie: ihttpd_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0\r$'
 	[ ! -e "$S/$id" ]
 	[ ! -e "$S/$id.lock" ]
-	# the old cookie no longer logs in
+	# the old cookie no longer logs in, and showing the form makes nothing
+	local before
+	before=$(ls -A "$S")
 	get /login -b "ihttpd_session=$id"
 	hasnt 'logged in as'
 	has '<form method="post" action="/login">'
-	[ "$(set_id)" != "$id" ]
+	hasnt '^Set-Cookie'
+	[ "$(ls -A "$S")" = "$before" ]
 	# and a jar that took the expiry holds no session cookie
 	run curl -s --max-time 5 -c "$T/jar" -b "$T/jar" "$(url /logout)"
 	! grep -q 'ihttpd_session' "$T/jar"
@@ -299,8 +311,9 @@ pcounter() {
 @test "login issues a new session id (a session id planted before login is not logged in)" {
 	srv
 	local pre
-	# the attacker's own session, a valid server-issued id
-	get /login
+	# the attacker's own session, a valid server-issued id (the login
+	# form alone makes none: a stored value does)
+	get /counter
 	pre=$(set_id)
 	[ -n "$pre" ]
 	# the victim logs in carrying the planted id
@@ -345,12 +358,234 @@ pcounter() {
 	get /counter -b "ihttpd_session=$id"
 	has '^visits: 162'
 	hasnt '^Set-Cookie'
-	[ "$(ls "$S" | wc -l)" -eq 2 ]
+	# one session, the one lock file: nothing per request or per waiter
+	[ "$(ls -A "$S" | sort | tr '\n' ' ')" = ".lock $id " ]
+}
+
+# ---- nothing made by requests that store nothing --------------------------------------
+
+# pipe_file FILE [ihttpd args]: the requests in FILE through one piped
+# connection; the responses in $output, stderr in $T/stderr.
+pipe_file() {
+	local f=$1
+	shift
+	run bash -c '"$1" -c "$2" "${@:5}" <"$3" 2>"$4"' _ "$IHTTPD" "$CONF" \
+	    "$f" "$T/stderr" --keepalive_requests 1000 "$@"
+}
+
+# count REGEX: lines of $output that match.
+count() {
+	grep -Ec -- "$1" <<<"$output" || true
+}
+
+@test "50 cookie-less GET /login and /logout, a refused login, a dead id: no store file, no lock file, no Set-Cookie" {
+	local i
+	for i in $(seq 50); do
+		printf 'GET /login HTTP/1.1\r\nHost: t\r\n\r\n'
+		printf 'GET /logout HTTP/1.1\r\nHost: t\r\n\r\n'
+	done >"$T/req"
+	printf 'POST /login HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 24\r\n\r\nuser=larry&password=Wall' >>"$T/req"
+	printf 'GET /login HTTP/1.1\r\nHost: t\r\nCookie: ihttpd_session=AAAAAAAAAAAAAAAAAAAAAA\r\n\r\n' >>"$T/req"
+	pipe_file "$T/req"
+	[ "$(count '^HTTP/1\.1 200 ')" -eq 51 ]
+	[ "$(count '^HTTP/1\.1 303 ')" -eq 50 ]
+	[ "$(count '^HTTP/1\.1 403 ')" -eq 1 ]
+	[ "$(count '<form method="post" action="/login">')" -eq 52 ]
+	hasnt '^Set-Cookie'
+	# nothing on disk: no store file, no lock, not even the directory
+	[ -z "$(find "$D" -mindepth 1 2>/dev/null)" ]
+}
+
+@test "max_sessions 5: 50 cookie-less /counter hits make 5 sessions, the rest get 503 with Retry-After; live sessions still count" {
+	local i first
+	for i in $(seq 50); do
+		printf 'GET /counter HTTP/1.1\r\nHost: t\r\n\r\n'
+	done >"$T/req"
+	pipe_file "$T/req" --max_sessions 5
+	[ "$(count '^visits: 1')" -eq 5 ]
+	[ "$(count '^Set-Cookie: ihttpd_session=')" -eq 5 ]
+	[ "$(count '^HTTP/1\.1 503 ')" -eq 45 ]
+	[ "$(count $'^Retry-After: [0-9]+\r$')" -eq 45 ]
+	[ "$(ls -A "$S" | grep -Ec '^[A-Za-z0-9_-]{22}$')" -eq 5 ]
+	[ "$(ls -A "$S" | wc -l)" -eq 6 ]
+	grep -q 'new session: max_sessions reached' "$T/error.log"
+	first=$(set_id | head -1)
+	pcounter "Cookie: ihttpd_session=$first\r\n" --max_sessions 5
+	has '^visits: 2'
+	# a login past the bound: 503, try later (never 500)
+	pipe_req 'POST /login HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 24\r\nConnection: close\r\n\r\nuser=larry&password=wall' \
+	    -c "$CONF" --max_sessions 5
+	has '^HTTP/1\.1 503 '
+	hasnt '^Set-Cookie'
+	[ "$(ls -A "$S" | wc -l)" -eq 6 ]
+}
+
+# ---- the lock deadline ------------------------------------------------------------------
+
+@test "lock_timeout 1: the store's lock held by another process: 503 with Retry-After in 1 to 3 s, not a hang; a stranger's form needs no lock" {
+	local id i t0 ms
+	pcounter ''
+	id=$(set_id)
+	[ -n "$id" ]
+	[ -f "$S/.lock" ]
+	# An OFD write lock over the whole file (every session's byte).
+	python3 -c '
+import fcntl, os, struct, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR)
+# struct flock: l_type, l_whence, l_start, l_len (0: to the end), l_pid
+fcntl.fcntl(fd, fcntl.F_OFD_SETLK,
+            struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0))
+print("held", flush=True)
+time.sleep(60)
+' "$S/.lock" >"$T/holder" 2>&1 3>&- &
+	HOLDER_PID=$!
+	for i in $(seq 100); do
+		grep -q held "$T/holder" && break
+		sleep 0.05
+	done
+	grep -q held "$T/holder"
+	t0=$(date +%s%N)
+	pcounter "Cookie: ihttpd_session=$id\r\n" --lock_timeout 1
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	echo "# 503 after $ms ms" >&3
+	has '^HTTP/1\.1 503 '
+	has $'^Retry-After: [0-9]+\r$'
+	[ "$ms" -ge 900 ] && [ "$ms" -lt 3000 ]
+	grep -q 'session lock: lock not granted within lock_timeout' "$T/error.log"
+	# making a session needs the lock too
+	pcounter '' --lock_timeout 1
+	has '^HTTP/1\.1 503 '
+	hasnt '^Set-Cookie'
+	# showing the form to a stranger takes none: at once
+	t0=$(date +%s%N)
+	pipe_req 'GET /login HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n' \
+	    -c "$CONF" --lock_timeout 1
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	has '^HTTP/1\.1 200 '
+	[ "$ms" -lt 900 ]
+	kill "$HOLDER_PID"
+	wait "$HOLDER_PID" 2>/dev/null || true
+	HOLDER_PID=
+	pcounter "Cookie: ihttpd_session=$id\r\n" --lock_timeout 1
+	has '^visits: 2'
+}
+
+# ---- full disks -------------------------------------------------------------------------
+
+@test "a full datadir (tmpfs of 64k, 24 inodes): a login keeps its data, 50 hits each to /login, /logout, /counter make nothing, then at most max_sessions; no lock file left" {
+	local id i
+	tiny_tmpfs "$D"
+	srv --max_sessions 5
+	get /login -X POST -c "$T/jar" -d 'user=larry&password=wall'
+	has '^HTTP/1\.1 303 '
+	id=$(awk '$6 == "ihttpd_session" {print $7}' "$T/jar")
+	[ -f "$S/$id" ]
+	cp "$S/$id" "$T/before"
+	fill "$D"
+	# the existing session still loads, with its data
+	get /login -b "ihttpd_session=$id"
+	has 'logged in as <b>larry</b>'
+	# a change that cannot be written: 503, and the last good state kept
+	get /counter -b "ihttpd_session=$id"
+	has '^HTTP/1\.1 503 '
+	has $'^Retry-After: [0-9]+\r$'
+	cmp "$S/$id" "$T/before"
+	grep -q 'session save: No space left on device' "$T/error.log"
+	get /login -b "ihttpd_session=$id"
+	has 'logged in as <b>larry</b>'
+	# strangers: nothing made, no cookie; /counter cannot make one (503)
+	for i in $(seq 50); do
+		printf 'GET /login HTTP/1.1\r\nHost: t\r\n\r\n'
+		printf 'GET /logout HTTP/1.1\r\nHost: t\r\n\r\n'
+		printf 'GET /counter HTTP/1.1\r\nHost: t\r\n\r\n'
+	done >"$T/req"
+	pipe_file "$T/req" --max_sessions 5
+	[ "$(count '^HTTP/1\.1 200 ')" -eq 50 ]
+	[ "$(count '^HTTP/1\.1 303 ')" -eq 50 ]
+	[ "$(count '^HTTP/1\.1 503 ')" -eq 50 ]
+	hasnt '^Set-Cookie'
+	[ "$(ls -A "$S" | sort | tr '\n' ' ')" = ".lock $id " ]
+	# room again: /counter makes sessions up to max_sessions (larry's is
+	# one of the 5), then 503
+	rm -f "$D"/fill.*
+	pipe_file "$T/req" --max_sessions 5
+	[ "$(count '^visits: 1')" -eq 4 ]
+	[ "$(count '^Set-Cookie: ihttpd_session=[A-Za-z0-9_-]{22};')" -eq 4 ]
+	[ "$(count '^HTTP/1\.1 503 ')" -eq 46 ]
+	[ "$(ls -A "$S" | grep -Ec '^[A-Za-z0-9_-]{22}$')" -eq 5 ]
+	# no lock file but the store's one, no temporary, anywhere
+	[ "$(find "$D" -name '*lock*')" = "$S/.lock" ]
+	[ -z "$(find "$D" -mindepth 1 -name '.*' ! -name .lock)" ]
+	get /login -b "ihttpd_session=$id"
+	has 'logged in as <b>larry</b>'
+	cmp "$S/$id" "$T/before"
+}
+
+@test "a full session store on its own file system (datadir/sessions) does not stop uploads" {
+	local id
+	mkdir -p "$D"
+	chmod 700 "$D"
+	tiny_tmpfs "$S"
+	srv --max_body 10m
+	get /login -X POST -c "$T/jar" -d 'user=larry&password=wall'
+	has '^HTTP/1\.1 303 '
+	id=$(awk '$6 == "ihttpd_session" {print $7}' "$T/jar")
+	fill "$S"
+	head -c 2M /dev/urandom >"$T/f2m"
+	run curl -s --max-time 30 -F "a=@$T/f2m" -F note=kept "$(url /env)"
+	has '^<tr><th>note</th><td>kept</td></tr>'
+	# the store itself: larry still in, a new login 503
+	get /login -b "ihttpd_session=$id"
+	has 'logged in as <b>larry</b>'
+	get /login -X POST -d 'user=larry&password=wall'
+	has '^HTTP/1\.1 503 '
+}
+
+@test "a full upload spool on its own file system (datadir/uploads) does not stop logins" {
+	mkdir -p "$D"
+	chmod 700 "$D"
+	tiny_tmpfs "$D/uploads"
+	fill "$D/uploads"
+	srv --max_body 10m
+	head -c 2M /dev/urandom >"$T/f2m"
+	# the spool is full: the file part cannot be spooled, the field
+	# after it is not reached
+	run curl -s --max-time 30 -F "a=@$T/f2m" -F note=kept "$(url /env)"
+	hasnt 'note'
+	# while sessions, in datadir/sessions on the other file system, work
+	get /login -X POST -c "$T/jar" -d 'user=larry&password=wall'
+	has '^HTTP/1\.1 303 '
+	run curl -s --max-time 5 -b "$T/jar" "$(url /login)"
+	has 'logged in as <b>larry</b>'
+}
+
+# ---- close-on-exec ----------------------------------------------------------------------
+
+@test "every file the session store opens is close-on-exec (.lock, store files, temporaries)" {
+	strace -o /dev/null true 2>/dev/null || skip "strace cannot trace here"
+	# LeakSanitizer (make asan) refuses to run under ptrace
+	NOLSAN=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
+	local id
+	printf 'GET /counter HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n' >"$T/req"
+	ASAN_OPTIONS=$NOLSAN strace -e trace=open,openat -o "$T/t1" "$IHTTPD" \
+	    -c "$CONF" <"$T/req" >"$T/o1" 2>/dev/null
+	id=$(sed -n 's/^Set-Cookie: ihttpd_session=\([^;]*\);.*/\1/p' "$T/o1")
+	[ -n "$id" ]
+	printf 'GET /counter HTTP/1.1\r\nHost: t\r\nCookie: ihttpd_session=%s\r\nConnection: close\r\n\r\n' \
+	    "$id" >"$T/req"
+	ASAN_OPTIONS=$NOLSAN strace -e trace=open,openat -o "$T/t2" "$IHTTPD" \
+	    -c "$CONF" <"$T/req" >"$T/o2" 2>/dev/null
+	grep -q '^visits: 2' "$T/o2"
+	cat "$T/t1" "$T/t2" | grep -F "\"$S/" >"$T/opens"
+	grep -qF "\"$S/.lock\"" "$T/opens"
+	grep -qF "\"$S/.$id." "$T/opens"
+	grep -qF "\"$S/$id\"" "$T/opens"
+	[ -z "$(grep -v O_CLOEXEC "$T/opens")" ]
 }
 
 # ---- GC ---------------------------------------------------------------------------------
 
-@test "GC: 50 expired store files (2 days old, session_ttl 60) are collected by opening sessions" {
+@test "GC: 50 expired store files (2 days old, session_ttl 60) and lock files of the old layout are collected by making sessions" {
 	local i f req n=0 left=50
 	mkdir -p "$S"
 	chmod 700 "$D" "$S"
@@ -362,8 +597,9 @@ pcounter() {
 	done
 	# a fresh, unexpired file that must survive
 	printf 'ihttpd-session 1\n' >"$S/keepkeepkeepkeepkeep00"
-	# 50 keep-alive requests per connection, each opening a new session;
-	# at most 20 connections (1000 opens: P(no collection) < 1e-5)
+	# 50 keep-alive requests per connection, each making a new session
+	# (1 in 100 sweeps the store); at most 20 connections (1000 sessions
+	# made: P(no collection) < 1e-4)
 	for i in $(seq 50); do
 		printf 'GET /counter HTTP/1.1\r\nHost: t\r\n\r\n'
 	done >"$T/req"
@@ -371,10 +607,9 @@ pcounter() {
 		"$IHTTPD" -c "$CONF" --session_ttl 60 <"$T/req" >"$T/out" 2>/dev/null
 		n=$((n + 50))
 		left=$(ls "$S" | grep -c '^old' || true)
-		# a lock goes on a pass after its data file: wait for both
 		[ "$left" -eq 0 ] && break
 	done
-	echo "# GC: after $n opens, $left of 100 old files (data+lock) left" >&3
+	echo "# GC: after $n sessions made, $left of 100 old files (data+lock) left" >&3
 	[ "$(grep -c '^visits: 1' "$T/out")" -eq 50 ]
 	[ "$left" -eq 0 ]
 	[ -f "$S/keepkeepkeepkeepkeep00" ]

@@ -676,19 +676,47 @@ test_multipart_transport(void)
 /* ---- ih_parse_body ----------------------------------------------------- */
 
 static int
-datadir_entries(void)
+dir_entries(const char *path, const char *except)
 {
-	DIR *d = opendir(datadir);
+	DIR *d = opendir(path);
 	struct dirent *de;
 	int n = 0;
 
 	if (d == NULL)
 		return -1;
 	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") !=
+		    0 && (except == NULL || strcmp(de->d_name, except) != 0))
 			n++;
 	closedir(d);
 	return n;
+}
+
+/* Named entries in the spool (datadir/uploads) and beside it. */
+static int
+datadir_entries(void)
+{
+	char up[sizeof(datadir) + 16];
+
+	fmt(up, sizeof(up), "%s/uploads", datadir);
+	return dir_entries(up, NULL) + dir_entries(datadir, "uploads");
+}
+
+/* The spooled file behind fd: close-on-exec, unlinked, in the spool. */
+static int
+spooled_apart(int fd)
+{
+	char link[64], target[4096], want[sizeof(datadir) + 16];
+	ssize_t n;
+
+	fmt(link, sizeof(link), "/proc/self/fd/%d", fd);
+	fmt(want, sizeof(want), "%s/uploads/", datadir);
+	if ((n = readlink(link, target, sizeof(target) - 1)) == -1)
+		return 0;
+	target[n] = '\0';
+	return (fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0 &&
+	    strncmp(target, want, strlen(want)) == 0 &&
+	    strstr(target, "(deleted)") != NULL;
 }
 
 #define UE	"application/x-www-form-urlencoded"
@@ -781,7 +809,9 @@ test_parse_body(void)
 	CHECK(ih_upload_at(&R, 2) == NULL, "parse_body: upload 2: NULL");
 	CHECK(R.body_done, "parse_body: epilogue drained");
 	CHECK_INT(datadir_entries(), 0, "parse_body: spooled files are "
-	    "unlinked (datadir empty)");
+	    "unlinked (datadir/uploads empty)");
+	CHECK(spooled_apart(fd), "parse_body: the spooled file is "
+	    "close-on-exec, in datadir/uploads, unlinked");
 	form_cleanup(&R);
 	CHECK(fcntl(fd, F_GETFD) == -1 && errno == EBADF,
 	    "form_cleanup closes the spooled files");

@@ -1,11 +1,15 @@
 /*
- * test_session.c - src/session.c through requests built by hand: ids and
- * the Set-Cookie header, byte-string values and their limits, the store
- * file (format, modes), loading by cookie, ids the server never issued,
- * corrupt and expired store files, destroy, the per-session lock (held
- * for the request, so concurrent updates are not lost), and collection.
+ * test_session.c - src/session.c through requests built by hand: nothing
+ * made until a value is stored, ids and the Set-Cookie header, byte-string
+ * values and their limits, the store file (format, modes, written through
+ * at every change), loading by cookie, ids the server never issued,
+ * corrupt and expired store files, destroy and renew, the lock (one file,
+ * a byte per session, held for the request so concurrent updates are not
+ * lost, bounded by lock_timeout, gone with a crashed process),
+ * max_sessions, a failed write keeping the last good state, and
+ * collection.
  */
-#include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -153,36 +157,86 @@ age(const char *path, long ago)
 		perror("utimes");
 }
 
-/* Entries of the sessions directory whose names start with '.'. */
+/*
+ * Entries of the sessions directory: those whose names start with '.'
+ * other than the one lock file (temporaries), and those that are not
+ * session ids (22 characters) or .lock (per-session lock files, say).
+ */
 static int
-dot_files(void)
+entries(int *dots, int *odd)
 {
 	DIR *d = opendir(sdir);
 	struct dirent *de;
 	int n = 0;
 
+	*dots = *odd = 0;
 	if (d == NULL)
 		return -1;
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] == '.' && strcmp(de->d_name, ".") != 0 &&
-		    strcmp(de->d_name, "..") != 0)
-			n++;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		n++;
+		if (strcmp(de->d_name, ".lock") == 0)
+			continue;
+		if (de->d_name[0] == '.')
+			(*dots)++;
+		else if (!b64url_id(de->d_name))
+			(*odd)++;
+	}
 	closedir(d);
 	return n;
 }
 
-/* A fresh id the server issued and stored, with k=v. */
+static int
+dot_files(void)
+{
+	int dots, odd;
+
+	return entries(&dots, &odd) == -1 ? -1 : dots;
+}
+
+/* Entries that are neither a session nor the one lock file. */
+static int
+odd_files(void)
+{
+	int dots, odd;
+
+	return entries(&dots, &odd) == -1 ? -1 : dots + odd;
+}
+
+/* Session store files (22-character names). */
+static int
+sessions(void)
+{
+	int dots, odd, n = entries(&dots, &odd);
+
+	return n == -1 ? 0 : n - dots - odd - (exists(".lock", "") ? 1 : 0);
+}
+
+/* A fresh id the server issued and stored, with k=v (made=1 if no k). */
 static void
 new_session(char *id, const char *k, const char *v)
 {
 	const char *s;
 
 	req(NULL);
+	if (k == NULL) {
+		k = "made";
+		v = "1";
+	}
+	ih_session_set(&R, k, v, strlen(v));
 	s = ih_session_id(&R);
 	fmt(id, 23, "%s", s != NULL ? s : "");
-	if (k != NULL)
-		ih_session_set(&R, k, v, strlen(v));
 	req_end();
+}
+
+/* The request has no session, and said so (NULL with errno 0). */
+static int
+no_session(void)
+{
+	errno = EINVAL;
+	return ih_session_id(&R) == NULL && errno == 0;
 }
 
 /* ---- tests -------------------------------------------------------------- */
@@ -192,10 +246,13 @@ test_off(void)
 {
 	cfg.sessions = 0;
 	req(NULL);
-	CHECK(ih_session_id(&R) == NULL && ih_session_get(&R, "a", NULL) ==
-	    NULL && ih_session_set(&R, "a", "1", 1) == -1 &&
+	errno = 0;
+	CHECK(ih_session_id(&R) == NULL && errno != 0 &&
+	    ih_session_get(&R, "a", NULL) == NULL &&
+	    ih_session_set(&R, "a", "1", 1) == -1 &&
 	    ih_session_del(&R, "a") == -1 && ih_session_destroy(&R) == -1 &&
-	    R.rhlen == 0, "sessions off: NULL/-1 everywhere, no cookie");
+	    R.rhlen == 0, "sessions off: NULL (errno set) / -1 everywhere, no "
+	    "cookie");
 	req_end();
 	CHECK(access(sdir, F_OK) == -1, "sessions off: no sessions directory");
 	cfg.sessions = 1;
@@ -212,10 +269,42 @@ test_create(void)
 	size_t len = 0, n;
 	mode_t um;
 
+	/* Reading, deleting, renewing, destroying: nothing is made. */
+	req(NULL);
+	CHECK(no_session(), "no cookie: ih_session_id is NULL, errno 0 (no "
+	    "session yet)");
+	CHECK(ih_session_get(&R, "bin", NULL) == NULL, "no cookie: get NULL");
+	CHECK_INT(ih_session_del(&R, "bin"), -1, "no cookie: del -1");
+	CHECK_INT(ih_session_renew(&R), 0, "no cookie: renew 0 (nothing to "
+	    "renew)");
+	CHECK(no_session() && R.rhlen == 0, "...still no session, no "
+	    "Set-Cookie");
+	req_end();
+	CHECK(access(sdir, F_OK) == -1, "no cookie, no set: nothing on disk, "
+	    "not even the sessions directory");
+	req(NULL);
+	CHECK_INT(ih_session_destroy(&R), 0, "no cookie: destroy 0");
+	CHECK_STR(rh(), "", "...and no Set-Cookie (no cookie to expire)");
+	req_end();
+	CHECK(access(sdir, F_OK) == -1, "...nothing on disk");
+
+	/* Past the head no cookie can go out: no session can be made. */
+	req(NULL);
+	R.head_len = 1;
+	CHECK_INT(ih_session_set(&R, "k", "v", 1), -1, "set after the head "
+	    "went out, no session: -1");
+	CHECK(no_session() && R.rhlen == 0 && !R.store_failed, "...no "
+	    "session, no cookie, not a store failure");
+	req_end();
+	CHECK(access(sdir, F_OK) == -1, "...nothing on disk");
+
+	/* The first set makes the session. */
 	um = umask(0);
 	req(NULL);
-	id = ih_session_id(&R);
+	CHECK_INT(ih_session_set(&R, "bin", "a\0b\r\n\0", 6), 0,
+	    "set a binary value: 0 (makes the session)");
 	umask(um);
+	id = ih_session_id(&R);
 	CHECK(b64url_id(id), "new session: id is 22 base64url characters");
 	fmt(ID1, sizeof(ID1), "%s", id != NULL ? id : "");
 	fmt(want, sizeof(want), "Set-Cookie: s=%s" ATTRS "\r\n", ID1);
@@ -228,10 +317,13 @@ test_create(void)
 	    "(umask 0)");
 	CHECK(exists(ID1, ""), "store file written at creation (before its "
 	    "cookie can come back)");
-	CHECK(exists(ID1, ".lock"), "lock file exists while the request runs");
-
-	CHECK_INT(ih_session_set(&R, "bin", "a\0b\r\n\0", 6), 0,
-	    "set a binary value");
+	CHECK(exists(".lock", "") && !exists(ID1, ".lock") &&
+	    odd_files() == 0 && sessions() == 1, "one lock file for the "
+	    "store (.lock), none per session");
+	n = read_file(spath(p, sizeof(p), ID1, ""), buf, sizeof(buf));
+	CHECK(n == strlen(MAGIC) + 14 && memcmp(buf + strlen(MAGIC),
+	    "3 6\nbina\0b\r\n\0\n", 14) == 0, "the value is in the store "
+	    "file at once");
 	v = ih_session_get(&R, "bin", &len);
 	CHECK(v != NULL && len == 6 && memcmp(v, "a\0b\r\n\0", 6) == 0,
 	    "get it back: bytes and length");
@@ -281,12 +373,11 @@ test_create(void)
 	key[256] = '\0';
 	CHECK_INT(ih_session_del(&R, key), 0, "del of the 256-byte key");
 
-	um = umask(0);
-	req_end();
-	umask(um);
 	CHECK(stat(spath(p, sizeof(p), ID1, ""), &st) == 0 &&
 	    S_ISREG(st.st_mode) && (st.st_mode & 0777) == 0600,
-	    "sess_finish writes datadir/sessions/ID, mode 0600 (umask 0)");
+	    "every change is written through to datadir/sessions/ID, mode "
+	    "0600 (umask 0)");
+	req_end();
 	n = read_file(p, buf, sizeof(buf));
 	{
 		static const char want_file[] = MAGIC "3 6\nbina\0b\r\n\0\n"
@@ -367,16 +458,17 @@ test_load(void)
 	CHECK_STR(ih_session_id(&R), ID1, "an unknown id before the known one "
 	    "(cookies of other paths): the known one is found");
 	req(fmt(c, sizeof(c), "ss=%s", ID1));
-	CHECK(ih_session_id(&R) != NULL && strcmp(ih_session_id(&R), ID1) !=
-	    0, "cookie ss=ID is not s");
+	CHECK(no_session(), "cookie ss=ID is not s: no session");
 	req(fmt(c, sizeof(c), "S=%s", ID1));
-	CHECK(ih_session_id(&R) != NULL && strcmp(ih_session_id(&R), ID1) !=
-	    0, "cookie names are case-sensitive: S=ID is not s");
+	CHECK(no_session(), "cookie names are case-sensitive: S=ID is not s");
 	req(fmt(c, sizeof(c), "s=%sA", ID1));
-	CHECK(ih_session_id(&R) != NULL && strcmp(ih_session_id(&R), ID1) !=
-	    0, "23-character id: new session");
+	CHECK(no_session(), "23-character id: no session");
 	req("s=../../../../etc/passwdxxxx");
-	CHECK(b64url_id(ih_session_id(&R)), "id with '/' and '.': new session");
+	CHECK(no_session() && R.rhlen == 0, "id with '/' and '.': no "
+	    "session, no Set-Cookie");
+	ih_session_set(&R, "x", "1", 1);
+	CHECK(b64url_id(ih_session_id(&R)) && strcmp(ih_session_id(&R), ID1) !=
+	    0, "...a set makes a fresh one");
 	fmt(want, sizeof(want), "Set-Cookie: s=%s" ATTRS "\r\n",
 	    ih_session_id(&R));
 	CHECK_STR(rh(), want, "...with its own Set-Cookie");
@@ -391,14 +483,16 @@ test_unknown(void)
 	char want[256];
 
 	req_id(unk);
-	id = ih_session_id(&R);
-	CHECK(b64url_id(id) && strcmp(id, unk) != 0,
-	    "unknown well-formed id: a new id is issued (no fixation)");
-	fmt(want, sizeof(want), "Set-Cookie: s=%s" ATTRS "\r\n", id);
-	CHECK_STR(rh(), want, "...and set as the cookie");
+	CHECK(no_session() && R.rhlen == 0, "unknown well-formed id: no "
+	    "session, no cookie");
 	CHECK(!exists(unk, "") && !exists(unk, ".lock"),
 	    "no file and no lock for the unknown id");
 	ih_session_set(&R, "x", "1", 1);
+	id = ih_session_id(&R);
+	CHECK(b64url_id(id) && strcmp(id, unk) != 0,
+	    "...a set issues a new id (no fixation)");
+	fmt(want, sizeof(want), "Set-Cookie: s=%s" ATTRS "\r\n", id);
+	CHECK_STR(rh(), want, "...and sets it as the cookie");
 	req_end();
 	CHECK(!exists(unk, "") && !exists(unk, ".lock"),
 	    "still none after the request");
@@ -442,11 +536,12 @@ test_corrupt(void)
 		write_file(spath(p, sizeof(p), id, ""), cases[i].data,
 		    cases[i].len);
 		req(fmt(c, sizeof(c), "s=%s", id));
+		errno = EINVAL;
 		got = ih_session_id(&R);
-		CHECK(got != NULL && strcmp(got, id) != 0 &&
+		CHECK(got == NULL && errno == 0 &&
 		    ih_session_get(&R, "key", NULL) == NULL &&
-		    ih_session_get(&R, "k", NULL) == NULL,
-		    "corrupt store (%s): no session, a new id", cases[i].what);
+		    ih_session_get(&R, "k", NULL) == NULL && R.rhlen == 0,
+		    "corrupt store (%s): not adopted, no session", cases[i].what);
 		req_end();
 	}
 
@@ -459,8 +554,7 @@ test_corrupt(void)
 	n += (size_t)sprintf(buf + n, "v\n");
 	write_file(spath(p, sizeof(p), id, ""), buf, n);
 	req_id(id);
-	CHECK(strcmp(ih_session_id(&R), id) != 0, "corrupt store (257-byte "
-	    "key): a new id");
+	CHECK(no_session(), "corrupt store (257-byte key): not adopted");
 	new_session(id, NULL, NULL);
 	n = (size_t)sprintf(buf, MAGIC "1 65537\nk");
 	memset(buf + n, 'v', 65537);
@@ -468,8 +562,8 @@ test_corrupt(void)
 	buf[n++] = '\n';
 	write_file(spath(p, sizeof(p), id, ""), buf, n);
 	req_id(id);
-	CHECK(strcmp(ih_session_id(&R), id) != 0, "corrupt store (value of "
-	    "64 KiB + 1): a new id");
+	CHECK(no_session(), "corrupt store (value of 64 KiB + 1): not "
+	    "adopted");
 	new_session(id, NULL, NULL);
 	n = (size_t)sprintf(buf, MAGIC);
 	for (i = 0; i < 5; i++) {
@@ -480,8 +574,7 @@ test_corrupt(void)
 	}
 	write_file(spath(p, sizeof(p), id, ""), buf, n);
 	req_id(id);
-	CHECK(strcmp(ih_session_id(&R), id) != 0, "corrupt store (320 KiB in "
-	    "all): a new id");
+	CHECK(no_session(), "corrupt store (320 KiB in all): not adopted");
 	free(buf);
 
 	/* A well-formed file written by hand is read as data. */
@@ -493,7 +586,8 @@ test_corrupt(void)
 		size_t len = 9;
 		const char *v = ih_session_get(&R, "a", &len);
 
-		CHECK(strcmp(ih_session_id(&R), id) == 0 && v != NULL &&
+		CHECK(ih_session_id(&R) != NULL &&
+		    strcmp(ih_session_id(&R), id) == 0 && v != NULL &&
 		    len == 3 && memcmp(v, "\0\n\n", 3) == 0 &&
 		    ih_session_get(&R, "bb", &len) != NULL && len == 0,
 		    "hand-written store: values with NUL and newlines loaded");
@@ -511,9 +605,8 @@ test_corrupt(void)
 		if (symlink(spath(p, sizeof(p), id, ""), p2) == -1)
 			perror("symlink");
 		req_id(id2);
-		CHECK(strcmp(ih_session_id(&R), id2) != 0 &&
-		    ih_session_get(&R, "who", NULL) == NULL,
-		    "store file that is a symlink: not followed, a new id");
+		CHECK(no_session() && ih_session_get(&R, "who", NULL) == NULL,
+		    "store file that is a symlink: not followed, no session");
 		req_end();
 	}
 }
@@ -526,42 +619,85 @@ test_expired(void)
 	new_session(id, "k", "v");
 	age(spath(p, sizeof(p), id, ""), 120);
 	req_id(id);
-	CHECK(strcmp(ih_session_id(&R), id) != 0 &&
-	    ih_session_get(&R, "k", NULL) == NULL,
-	    "store file older than session_ttl: a new session");
+	CHECK(no_session() && ih_session_get(&R, "k", NULL) == NULL,
+	    "store file older than session_ttl: not adopted");
 	req_end();
+	CHECK(!exists(id, ""), "...and removed once seen expired");
 	new_session(id, "k", "v");
 	age(spath(p, sizeof(p), id, ""), 55);
 	req_id(id);
-	CHECK(strcmp(ih_session_id(&R), id) == 0 &&
-	    ih_session_get(&R, "k", NULL) != NULL,
+	CHECK(ih_session_id(&R) != NULL && strcmp(ih_session_id(&R), id) ==
+	    0 && ih_session_get(&R, "k", NULL) != NULL,
 	    "store file younger than session_ttl: loaded");
 	req_end();
+}
+
+/* Run fn in a child; its exit status (or 128 + signal). */
+static int
+in_child(int (*fn)(const char *), const char *arg, int timeout)
+{
+	pid_t pid;
+	int st;
+
+	fflush(stdout);
+	if ((pid = fork()) == -1)
+		return -1;
+	if (pid == 0) {
+		alarm((unsigned)timeout);
+		/* The parent's request, not ours to finish (its lock
+		 * descriptor stays the parent's: we open our own). */
+		memset(&R, 0, sizeof(R));
+		_exit(fn(arg));
+	}
+	if (waitpid(pid, &st, 0) == -1)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/*
+ * Child: open the session by cookie without waiting for its lock.  0 if
+ * the lock is held by another (NULL, ETIMEDOUT, the request marked for
+ * 503), 1 if the session loaded, 2 otherwise.
+ */
+static int
+child_busy(const char *id)
+{
+	const char *got;
+
+	cfg.lock_timeout = 0;
+	req_id(id);
+	got = ih_session_id(&R);
+	if (got == NULL && errno == ETIMEDOUT && R.store_failed)
+		return 0;
+	return got != NULL && strcmp(got, id) == 0 ? 1 : 2;
 }
 
 static void
 test_destroy(void)
 {
-	char id[23], want[256];
+	char id[23], want[256], c[128];
 
 	new_session(id, "user", "larry");
 	req_id(id);
 	CHECK(ih_session_get(&R, "user", NULL) != NULL, "session to destroy "
 	    "loaded");
 	CHECK_INT(ih_session_destroy(&R), 0, "destroy: 0");
-	CHECK(!exists(id, "") && !exists(id, ".lock"),
-	    "destroy removes the store and lock files");
+	CHECK(!exists(id, "") && !exists(id, ".lock") && exists(".lock", ""),
+	    "destroy removes the one store file (the store's .lock stays)");
 	CHECK_STR(rh(), "Set-Cookie: s=" ATTRS "; Max-Age=0\r\n",
 	    "destroy queues Set-Cookie with Max-Age=0");
 	CHECK(ih_session_get(&R, "user", NULL) == NULL &&
-	    ih_session_set(&R, "user", "x", 1) == -1,
-	    "after destroy, in the same request: no session");
+	    ih_session_set(&R, "user", "x", 1) == -1 && no_session(),
+	    "after destroy, in the same request: no session, set -1");
 	req_end();
 	CHECK(!exists(id, ""), "nothing saved at the end of the request");
 	req_id(id);
-	CHECK(strcmp(ih_session_id(&R), id) != 0, "the destroyed id is not "
-	    "adopted again");
+	CHECK(no_session(), "the destroyed id is not adopted again");
+	CHECK_INT(ih_session_destroy(&R), 0, "destroy with a dead id: 0");
+	CHECK_STR(rh(), "Set-Cookie: s=" ATTRS "; Max-Age=0\r\n",
+	    "...expires the client's stale cookie");
 	req_end();
+	CHECK_INT(odd_files(), 0, "destroy: no lock or temporary file left");
 
 	/* Renew: a new id for the same data; the old id is dead. */
 	new_session(id, "user", "larry");
@@ -580,22 +716,22 @@ test_destroy(void)
 		CHECK_STR(rh(), want, "renew: Set-Cookie for the new id");
 		v = ih_session_get(&R, "user", NULL);
 		CHECK(v != NULL && strcmp(v, "larry") == 0, "renew: data kept");
-		CHECK(!exists(id, "") && !exists(id, ".lock"),
-		    "renew: the old id's files are gone");
-		CHECK(exists(nidc, ".lock"), "renew: the new id is locked");
+		CHECK(!exists(id, "") && exists(nidc, ""),
+		    "renew: stored under the new id, the old id's file gone");
+		CHECK_INT(in_child(child_busy, nidc, 5), 0,
+		    "renew: the new id is locked");
 		CHECK_INT(ih_session_set(&R, "after", "1", 1), 0,
 		    "renew: the session stays usable");
 		req_end();
-		CHECK(exists(nidc, "") && !exists(id, ""),
+		CHECK(exists(nidc, "") && !exists(id, "") && odd_files() == 0,
 		    "renew: saved under the new id only");
 		req_id(id);
-		CHECK(strcmp(ih_session_id(&R), id) != 0 &&
-		    strcmp(ih_session_id(&R), nidc) != 0 &&
-		    ih_session_get(&R, "user", NULL) == NULL,
+		CHECK(no_session() && ih_session_get(&R, "user", NULL) == NULL,
 		    "renew: the old id is not adopted any more");
 		req_id(nidc);
 		v = ih_session_get(&R, "user", NULL);
-		CHECK(strcmp(ih_session_id(&R), nidc) == 0 && v != NULL &&
+		CHECK(ih_session_id(&R) != NULL &&
+		    strcmp(ih_session_id(&R), nidc) == 0 && v != NULL &&
 		    strcmp(v, "larry") == 0 && ih_session_get(&R, "after",
 		    NULL) != NULL, "renew: the new id loads the data");
 		req_end();
@@ -606,6 +742,7 @@ test_destroy(void)
 		char first[23];
 		const char *nid;
 
+		ih_session_set(&R, "k", "v", 1);
 		fmt(first, sizeof(first), "%s", ih_session_id(&R));
 		CHECK_INT(ih_session_renew(&R), 0, "renew a brand-new session: 0");
 		nid = ih_session_id(&R);
@@ -615,8 +752,26 @@ test_destroy(void)
 		    "one Set-Cookie");
 	}
 	req_end();
+	/* Renew of a loaded session without data: the old id just ends. */
+	new_session(id, "k", "v");
+	req_id(id);
+	ih_session_del(&R, "k");
+	req_end();
+	req_id(id);
+	CHECK(ih_session_id(&R) != NULL, "an emptied session still loads");
+	CHECK(ih_session_renew(&R) == 0 && no_session() && R.rhlen == 0 &&
+	    !exists(id, ""), "renew of a session without data: 0, it ends, "
+	    "no new one made, no cookie");
+	req_end();
+	/* Login as the demo does it: renew (nothing yet), then a set. */
+	req(fmt(c, sizeof(c), "s=%s", id));
+	CHECK(ih_session_renew(&R) == 0 && ih_session_set(&R, "user", "larry",
+	    5) == 0 && b64url_id(ih_session_id(&R)) &&
+	    strcmp(ih_session_id(&R), id) != 0, "renew then set without a "
+	    "session: one new session, a new id");
+	req_end();
 	req(NULL);
-	ih_session_id(&R);
+	ih_session_set(&R, "k", "v", 1);
 	ih_session_destroy(&R);
 	CHECK_INT(ih_session_renew(&R), -1, "renew after destroy: -1");
 	req_end();
@@ -627,51 +782,14 @@ test_destroy(void)
 	cfg.sessions = 1;
 }
 
-/* Run fn in a child; its exit status (or 128 + signal). */
-static int
-in_child(int (*fn)(const char *), const char *arg, int timeout)
-{
-	pid_t pid;
-	int st;
-
-	fflush(stdout);
-	if ((pid = fork()) == -1)
-		return -1;
-	if (pid == 0) {
-		alarm((unsigned)timeout);
-		_exit(fn(arg));
-	}
-	if (waitpid(pid, &st, 0) == -1)
-		return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-/* Child: try the session's lock without waiting; 0 if it is taken. */
-static int
-child_trylock(const char *id)
-{
-	char p[256];
-	int fd = open(spath(p, sizeof(p), id, ".lock"), O_RDWR);
-
-	if (fd == -1)
-		return 2;
-	return flock(fd, LOCK_EX | LOCK_NB) == -1 && errno == EWOULDBLOCK ?
-	    0 : 1;
-}
-
 /* Child: open the session by cookie; 0 if it is the same one with t=1. */
 static int
 child_open(const char *id)
 {
 	const char *got, *t;
-
 	int fd;
 
-	/*
-	 * The parent's, not ours to finish; and its lock descriptor, which
-	 * fork copied, would hold the flock for us too: close every copy.
-	 */
-	memset(&R, 0, sizeof(R));
+	/* Close every inherited descriptor: we wait on a lock of our own. */
 	for (fd = 3; fd < 256; fd++)
 		close(fd);
 	req_id(id);
@@ -711,23 +829,82 @@ child_count(const char *id)
 	return 0;
 }
 
+/* Child: wait for a held lock with lock_timeout 1; 0 if it gave up with
+ * ETIMEDOUT, the request marked, after 0.9 to 3 seconds. */
+static int
+child_deadline(const char *id)
+{
+	int64_t t0 = mono_ms(), ms;
+	const char *got;
+
+	cfg.lock_timeout = 1;
+	req_id(id);
+	got = ih_session_id(&R);
+	ms = mono_ms() - t0;
+	printf("# lock_timeout 1: gave up after %lld ms\n", (long long)ms);
+	fflush(stdout);		/* _exit does not */
+	return got == NULL && errno == ETIMEDOUT && R.store_failed &&
+	    ih_session_set(&R, "k", "x", 1) == -1 && ms >= 900 && ms < 3000 ?
+	    0 : 1;
+}
+
+/* Child: make a session and die without ending the request. */
+static int
+child_crash(const char *out)
+{
+	req(NULL);
+	if (ih_session_set(&R, "k", "v", 1) == -1)
+		return 1;
+	fmt((char *)(uintptr_t)out, 23, "%s", ih_session_id(&R));
+	return 0;
+}
+
 static void
 test_lock(void)
 {
-	char id[23];
+	char id[23], other[23];
 	const char *v;
 	pid_t kids[3];
 	int i, st, ok;
 
 	/* A loaded session is locked until the request ends. */
 	new_session(id, "k", "v");
+	new_session(other, "k", "v");
 	req_id(id);
 	CHECK_STR(ih_session_id(&R), id, "lock: session loaded");
-	CHECK_INT(in_child(child_trylock, id, 5), 0,
-	    "lock: held while the request runs");
+	CHECK_INT(in_child(child_busy, id, 5), 0,
+	    "lock: held while the request runs (another request: NULL, "
+	    "ETIMEDOUT, 503)");
+	CHECK_INT(in_child(child_busy, other, 5), 1,
+	    "lock: another session is not held up");
+	CHECK_INT(in_child(child_deadline, id, 10), 0,
+	    "lock: a waiter gives up after lock_timeout (1 s): NULL, "
+	    "ETIMEDOUT, the request marked for 503, set -1");
 	req_end();
-	CHECK_INT(in_child(child_trylock, id, 5), 1,
+	CHECK_INT(in_child(child_busy, id, 5), 1,
 	    "lock: released when the request ends");
+	CHECK(!exists(id, ".lock") && odd_files() == 0,
+	    "lock: no per-session lock file");
+
+	/* A process that dies mid-request leaves nothing locked or behind. */
+	{
+		static char crashed[23];
+		char *shared = mmap(NULL, 23, PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+		if (shared != MAP_FAILED) {
+			CHECK_INT(in_child(child_crash, shared, 5), 0,
+			    "crash: a child made a session and exited "
+			    "mid-request");
+			fmt(crashed, sizeof(crashed), "%s", shared);
+			munmap(shared, 23);
+			CHECK(b64url_id(crashed) && in_child(child_busy,
+			    crashed, 5) == 1, "crash: its session loads at "
+			    "once (the kernel dropped its lock)");
+			CHECK_INT(odd_files(), 0, "crash: no lock or temporary "
+			    "file left");
+		}
+	}
 
 	/* Concurrent read-increment-write requests: no update lost. */
 	new_session(id, "n", "0");
@@ -762,12 +939,13 @@ test_lock(void)
 		const char *nid;
 
 		req(NULL);
+		ih_session_set(&R, "t", "1", 1);
 		nid = ih_session_id(&R);
 		fmt(id, sizeof(id), "%s", nid != NULL ? nid : "");
-		ih_session_set(&R, "t", "1", 1);
 		fflush(stdout);
 		if ((pid = fork()) == 0) {
 			alarm(10);
+			memset(&R, 0, sizeof(R));
 			_exit(child_open(id));
 		}
 		usleep(300000);
@@ -781,47 +959,133 @@ test_lock(void)
 	}
 }
 
-/* Collection: an expired file goes (1 in 100 opens), a live one stays. */
+/* max_sessions: a session past it is not made; expired ones make room. */
+static void
+test_max(void)
+{
+	char id[23], p[256];
+	int n0 = sessions();
+
+	cfg.max_sessions = n0 + 1;
+	new_session(id, "k", "v");
+	CHECK(b64url_id(id) && sessions() == n0 + 1, "max_sessions %d: the "
+	    "%dth session is made", n0 + 1, n0 + 1);
+	req(NULL);
+	CHECK(ih_session_set(&R, "k", "v", 1) == -1 && R.store_failed &&
+	    errno == EDQUOT && R.rhlen == 0, "...one more: set -1 (EDQUOT), "
+	    "no cookie, the request marked (its 500 goes out as 503)");
+	CHECK(no_session() == 0 && ih_session_set(&R, "k", "v", 1) == -1,
+	    "...and the store stays failed for the request");
+	req_end();
+	CHECK_INT(sessions(), n0 + 1, "...nothing stored for it");
+	req_id(id);
+	CHECK(ih_session_set(&R, "k2", "w", 1) == 0, "...a live session still "
+	    "takes changes at the bound");
+	req_end();
+	age(spath(p, sizeof(p), id, ""), 600);
+	new_session(id, "k", "v");
+	CHECK(b64url_id(id) && sessions() == n0 + 1, "...an expired one is "
+	    "collected to make room, then the new one is made");
+	cfg.max_sessions = 10000;
+}
+
+/* Child: with files capped at 1 KiB, try to store 4 KiB in id. */
+static int
+child_efbig(const char *id)
+{
+	struct rlimit rl = { 1024, 1024 };
+	char big[4096];
+
+	memset(big, 'x', sizeof(big));
+	signal(SIGXFSZ, SIG_IGN);
+	if (setrlimit(RLIMIT_FSIZE, &rl) == -1)
+		return 9;
+	req_id(id);
+	if (ih_session_get(&R, "k", NULL) == NULL)
+		return 2;
+	if (ih_session_set(&R, "big", big, sizeof(big)) != -1 ||
+	    !R.store_failed)
+		return 3;
+	if (ih_session_set(&R, "k", "w", 1) != -1)
+		return 4;	/* the request's session is gone, not half */
+	req_end();
+	req(NULL);
+	if (ih_session_set(&R, "big", big, sizeof(big)) != -1 ||
+	    !R.store_failed || R.rhlen != 0)
+		return 5;	/* a new one that cannot be stored: no cookie */
+	req_end();
+	return 0;
+}
+
+/* A write that fails (a full disk, a file size limit): the store file
+ * keeps its last good state, and the caller is told. */
+static void
+test_write_failure(void)
+{
+	char id[23], p[256], before[512], after[512];
+	size_t nb, na;
+	struct stat st;
+	ino_t ino;
+	int n0;
+
+	new_session(id, "k", "v");
+	spath(p, sizeof(p), id, "");
+	nb = read_file(p, before, sizeof(before));
+	stat(p, &st);
+	ino = st.st_ino;
+	n0 = sessions();
+	CHECK_INT(in_child(child_efbig, id, 10), 0, "write failure: set -1, "
+	    "the request marked for 503; a new session is not made and no "
+	    "cookie is sent");
+	na = read_file(p, after, sizeof(after));
+	CHECK(nb == na && memcmp(before, after, nb) == 0 && stat(p, &st) ==
+	    0 && st.st_ino == ino, "write failure: the store file is "
+	    "untouched (last good state)");
+	CHECK(dot_files() == 0 && sessions() == n0, "write failure: no "
+	    "temporary file, no new session left");
+	req_id(id);
+	CHECK(ih_session_get(&R, "k", NULL) != NULL &&
+	    strcmp(ih_session_get(&R, "k", NULL), "v") == 0,
+	    "write failure: the session still loads with its old data");
+	req_end();
+}
+
+/* Collection: on making a session (1 in 100, or at max_sessions),
+ * expired files go and live ones stay; .lock is never collected. */
 static void
 test_collect(void)
 {
-	char live[23], old[23], p[256], lp[256];
+	char live[23], old[23], p[256], tmp[256];
 	int i;
 
 	new_session(live, "k", "v");
 	new_session(old, "k", "v");
 	age(spath(p, sizeof(p), old, ""), 600);
-	spath(lp, sizeof(lp), old, ".lock");
-	age(lp, 600);
-	{
-		char tmp[256];
-
-		fmt(tmp, sizeof(tmp), "%s/.%s.AbCdEf", sdir, old);
-		write_file(tmp, "x", 1);
-		age(tmp, 600);
-	}
-	for (i = 0; i < 20000 && exists(old, ""); i++) {
+	age(spath(p, sizeof(p), ".lock", ""), 600);
+	fmt(tmp, sizeof(tmp), "%s/.%s.AbCdEf", sdir, old);
+	write_file(tmp, "x", 1);
+	age(tmp, 600);
+	for (i = 0; i < 2000; i++) {
 		req_id(live);
 		ih_session_id(&R);
+		req_end();
+	}
+	CHECK(exists(old, ""), "collect: loading sessions sweeps nothing "
+	    "(only making one may)");
+	for (i = 0; i < 20000 && exists(old, ""); i++) {
+		req(NULL);
+		ih_session_set(&R, "k", "v", 1);
+		ih_session_destroy(&R);
 		req_end();
 	}
 	CHECK(!exists(old, ""), "collect: expired store file removed "
-	    "(after %d opens)", i);
-	for (i = 0; i < 20000 && exists(old, ".lock"); i++) {
-		req_id(live);
-		ih_session_id(&R);
-		req_end();
-	}
-	CHECK(!exists(old, ".lock"), "collect: its stale lock file too");
-	{
-		char tmp[256];
-
-		fmt(tmp, sizeof(tmp), ".%s.AbCdEf", old);
-		CHECK(!exists(tmp, ""), "collect: a stale temporary file "
-		    "(\".ID.XXXXXX\") too");
-	}
-	CHECK(exists(live, "") && exists(live, ".lock"),
-	    "collect: the live session and its lock stay");
+	    "(after making %d sessions)", i);
+	fmt(tmp, sizeof(tmp), ".%s.AbCdEf", old);
+	CHECK(!exists(tmp, ""), "collect: a stale temporary file "
+	    "(\".ID.XXXXXX\") too");
+	CHECK(exists(live, "") && exists(".lock", ""),
+	    "collect: the live session and the store's .lock (however old) "
+	    "stay");
 }
 
 int
@@ -837,6 +1101,8 @@ main(void)
 	cfg.sessions = 1;
 	cfg.session_ttl = 60;
 	cfg.session_cookie = cookie_name;
+	cfg.max_sessions = 10000;
+	cfg.lock_timeout = 10;
 	cfg.log_level = 0;
 	signal(SIGPIPE, SIG_IGN);
 
@@ -848,6 +1114,8 @@ main(void)
 	test_expired();
 	test_destroy();
 	test_lock();
+	test_max();
+	test_write_failure();
 	test_collect();
 
 	req_end();
