@@ -1165,8 +1165,16 @@ config_load(int argc, char **argv, int *check_only)
 		cerr("session_cookie: the name must be a token (RFC 6265)");
 	if (has_ctl(cfg.server_tokens))
 		cerr("server_tokens: control characters are not allowed");
+	if (cfg.server_tokens != NULL && strlen(cfg.server_tokens) > TOKENS_MAX)
+		cerr("server_tokens: longer than %d bytes", TOKENS_MAX);
+	if (has_ctl(cfg.default_type) || (cfg.default_type != NULL &&
+	    strlen(cfg.default_type) > TYPE_MAX))
+		cerr("default_type: control characters, or longer than %d "
+		    "bytes", TYPE_MAX);
 	if (has_ctl(cfg.default_type) || has_ctl(cfg.charset))
 		cerr("default_type/charset: control characters are not allowed");
+	if (cfg.charset != NULL && strlen(cfg.charset) > 64)
+		cerr("charset: longer than 64 bytes");
 	sort_objects();
 	return errors > 0 ? -1 : 0;
 }

@@ -139,8 +139,8 @@ mime_by_ext(struct arena *a, const char *name)
 		for (te = ls; *te != ' ' && *te != '\t' && *te != '\n' &&
 		    *te != '\0'; te++)
 			;
-		if (te >= p)
-			continue;
+		if (te >= p || (size_t)(te - ls) > TYPE_MAX)
+			continue;	/* no type, or one too long to send */
 		if ((size_t)(te - ls) < sizeof(last_buf)) {
 			memcpy(last_ext, ext, n + 1);
 			memcpy(last_buf, ls, (size_t)(te - ls));

@@ -336,10 +336,18 @@ IH_FUNCTION("redirect", IH_PH(IH_NAMETRANS), builtin_redirect,
 static int
 force_type_check(const struct ih_args *a, char *err, size_t len)
 {
-	if (ih_arg(a, "type") == NULL) {
-		snprintf(err, len, "needs type=TYPE");
+	const char *t = ih_arg(a, "type"), *p;
+
+	if (t == NULL || *t == '\0' || strlen(t) > TYPE_MAX) {
+		snprintf(err, len, "needs type=TYPE (at most %d bytes)",
+		    TYPE_MAX);
 		return -1;
 	}
+	for (p = t; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			snprintf(err, len, "type holds a control byte");
+			return -1;
+		}
 	return 0;
 }
 
