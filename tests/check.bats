@@ -318,3 +318,17 @@ EOF
 	pipe_req 'GET /file.txt HTTP/1.0\r\n\r\n' -c "$CONF" --docroot "$DIR/other"
 	assert_output --partial "other docroot"
 }
+
+@test "every key --help lists has its entry in ihttpd(8) and ihttpd.conf(5), and no entry names a key that does not exist" {
+	local k missing=
+	for k in $("$IHTTPD" --help | sed -n 's/^  --\([a-z_]*\)  *[a-z].*\[.*\]$/\1/p; s/^  --\([a-z_]*\)  *[a-zA-Z].*[^]]$/\1/p' | sort -u); do
+		[ "$k" = check ] && continue
+		grep -q -- "^\.BI \\\\-\\\\-$k\( \|$\)" "$ROOT/src/ihttpd.8" || missing="$missing 8:$k"
+		grep -q "^\.BI $k\( \|$\)" "$ROOT/src/ihttpd.conf.5" || missing="$missing 5:$k"
+	done
+	for k in $(sed -n 's/^\.BI \\-\\-\([a-z_]*\).*/\1/p' "$ROOT/src/ihttpd.8"); do
+		[ "$k" = key ] || [ "$k" = config ] && continue
+		"$IHTTPD" --help | grep -q -- "^  --$k " || missing="$missing help:$k"
+	done
+	[ -z "$missing" ] || { echo "undocumented or stale:$missing"; return 1; }
+}
