@@ -41,18 +41,14 @@ EOF
 }
 
 teardown() {
-	local p
-	if [ -n "${TCPSERVER_PID:-}" ]; then
-		for p in $(pgrep -P "$TCPSERVER_PID"); do
-			kill "$p" 2>/dev/null
-		done
-	fi
-	stop_tcpserver
+	local p crashed=
+	stop_tcpserver || crashed=1
 	if [ -n "${INETD_PID:-}" ]; then
 		kill "$INETD_PID" 2>/dev/null
 		wait "$INETD_PID" 2>/dev/null || true
 		INETD_PID=
 	fi
+	[ -z "$crashed" ]	# no ihttpd was killed by a signal
 }
 
 

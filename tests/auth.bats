@@ -118,7 +118,7 @@ EOF
 }
 
 teardown() {
-	local p
+	local p crashed=
 	if [ -n "${LOCKER:-}" ]; then
 		kill "$LOCKER" 2>/dev/null
 		wait "$LOCKER" 2>/dev/null
@@ -126,12 +126,8 @@ teardown() {
 	if [ -n "${MOUNTED:-}" ]; then
 		umount "$MOUNTED" 2>/dev/null
 	fi
-	if [ -n "${TCPSERVER_PID:-}" ]; then
-		for p in $(pgrep -P "$TCPSERVER_PID"); do
-			kill "$p" 2>/dev/null
-		done
-	fi
-	stop_tcpserver
+	stop_tcpserver || crashed=1
+	[ -z "$crashed" ]	# no ihttpd was killed by a signal
 }
 
 

@@ -44,7 +44,9 @@ free_port() {
 start_tcpserver() {
 	PORT=$(free_port)
 	TCPSERVER_LOG=$BATS_TEST_TMPDIR/tcpserver.log
-	tcpserver -H -R -l 0 127.0.0.1 "$PORT" "$IHTTPD" "$@" \
+	# -v: tcpserver logs "end PID status S" for every child (S is the
+	# wait status), so stop_tcpserver can tell a crash from an exit.
+	tcpserver -v -H -R -l 0 127.0.0.1 "$PORT" "$IHTTPD" "$@" \
 	    >"$TCPSERVER_LOG" 2>&1 &
 	TCPSERVER_PID=$!
 	local i
@@ -58,11 +60,25 @@ start_tcpserver() {
 	return 1
 }
 
+# stop_tcpserver: fails when a child was killed by a signal (a crash:
+# SIGSEGV, SIGABRT from a sanitizer or the stack protector); then stops
+# the children still running, then tcpserver, by pid.
 stop_tcpserver() {
+	local p crashed=
 	if [ -n "${TCPSERVER_PID:-}" ]; then
+		crashed=$(awk '$2 == "end" && $5 % 256 % 128 != 0 {
+		    print "child " $3 " killed by signal " $5 % 128 }' \
+		    "$TCPSERVER_LOG" 2>/dev/null)
+		for p in $(pgrep -P "$TCPSERVER_PID"); do
+			kill "$p" 2>/dev/null
+		done
 		kill "$TCPSERVER_PID" 2>/dev/null
 		wait "$TCPSERVER_PID" 2>/dev/null
 		TCPSERVER_PID=
+	fi
+	if [ -n "$crashed" ]; then
+		echo "$crashed" >&2
+		return 1
 	fi
 }
 

@@ -23,17 +23,13 @@ setup() {
 }
 
 teardown() {
-	local p
-	if [ -n "${TCPSERVER_PID:-}" ]; then
-		for p in $(pgrep -P "$TCPSERVER_PID"); do
-			kill "$p" 2>/dev/null
-		done
-	fi
-	stop_tcpserver
+	local p crashed=
+	stop_tcpserver || crashed=1
 	if [ -n "${INETD6_PID:-}" ]; then
 		kill "$INETD6_PID" 2>/dev/null
 		wait "$INETD6_PID" 2>/dev/null || true
 	fi
+	[ -z "$crashed" ]	# no ihttpd was killed by a signal
 }
 
 # srv [ihttpd args...]: the repo config (/hello, /env, /echo) under
