@@ -559,32 +559,84 @@ rest_value(char *p, int *bad)
 	return p;
 }
 
+static int
+prefix_segments(const char *p, size_t n)
+{
+	size_t i;
+	int segs = 0;
+
+	/* Each '/' after the first closes a segment. */
+	for (i = 1; i < n; i++)
+		segs += p[i] == '/';
+	return segs;
+}
+
+/*
+ * A regex fixes the segments of its '^'-anchored literal prefix; with
+ * alternatives at the top level (a|b), only what every one fixes.
+ */
+static int
+regex_depth(const char *p)
+{
+	int best = -1, parens = 0;
+	const char *alt = p;
+
+	for (;; p++) {
+		if (*p == '\\' && p[1] != '\0') {
+			p++;
+			continue;
+		}
+		if (*p == '[') {
+			/* A bracket expression: ']' first is literal. */
+			p += p[1] == '^' ? 2 : 1;
+			if (*p == ']')
+				p++;
+			while (*p != '\0' && *p != ']')
+				p++;
+			if (*p == '\0')
+				return 0;
+			continue;
+		}
+		if (*p == '(')
+			parens++;
+		else if (*p == ')' && parens > 0)
+			parens--;
+		else if (*p == '\0' || (*p == '|' && parens == 0)) {
+			int d = 0;
+
+			if (*alt == '^')
+				d = prefix_segments(alt + 1, strcspn(alt + 1,
+				    ".[]()*+?{}|^$\\"));
+			if (best == -1 || d < best)
+				best = d;
+			if (*p == '\0')
+				return best;
+			alt = p + 1;
+		}
+	}
+}
+
 /*
  * How many leading path segments an object fixes, doubled, plus one for
  * an exact path: the rank of specificity that decides which object's
  * AuthTrans directives guard a request (pipeline.c).  A ppath fixes its
  * whole segments ("/" none, "/a/b" two); a wildcard ppath and a regex
  * anchored with '^' fix the whole segments of their literal prefix
- * ("/a/x*" and "^/a/.+\.txt$": one); an unanchored regex fixes none.
+ * ("/a/x*" and "^/a/.+\.txt$": one); an unanchored regex fixes none,
+ * and a regex with alternatives what the least specific one fixes.
  */
 static int
 object_depth(const struct object *o)
 {
 	const char *p = o->pattern;
-	size_t n = o->litlen, i;
-	int segs = 0;
+	size_t n = o->litlen;
+	int segs;
 
-	if (o->kind == OBJ_REGEX) {
-		if (p[0] != '^')
-			return 0;
-		p++;
-		n = strcspn(p, ".[]()*+?{}|^$\\");
-	}
-	/* Each '/' after the first closes a segment... */
-	for (i = 1; i < n; i++)
-		segs += p[i] == '/';
-	/* ...and a path or plain ppath ends on a whole one. */
-	if (o->kind != OBJ_REGEX && !o->wild && n > 1 && p[n - 1] != '/')
+	if (o->kind == OBJ_REGEX)
+		return regex_depth(p) * 2;
+	segs = prefix_segments(p, n);
+	/* A path or plain ppath ends on a whole segment. */
+	if (!o->wild && n > 1 && p[n - 1] != '/')
 		segs++;
 	return segs * 2 + (o->kind == OBJ_PATH);
 }

@@ -483,6 +483,7 @@ void	 form_cleanup(struct ih_request *);
 /* ---- session.c ----------------------------------------------------- */
 
 void	 sess_finish(struct ih_request *);
+int	 sess_locked(const struct ih_request *);
 
 /* ---- store.c -------------------------------------------------------- */
 

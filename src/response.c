@@ -60,26 +60,25 @@ head_out(const struct ih_request *r)
  * body bytes: the connection closes after this response (RFC 9110
  * 10.1.1; Apache does the same).  A chunked body is read now, bounded,
  * so that malformed framing is answered 400 and a good body leaves the
- * connection usable; the session lock is released first, so a trickling
- * client holds no lock.  A Content-Length body is drained after the
- * response (request_drain), or closes the connection when larger than
- * DRAIN_MAX.  Returns 0, or -1 with the status to answer set.
+ * connection usable - unless a session is open: its lock must not wait
+ * on a client, and the session belongs to the handler until the request
+ * ends, so then the connection closes instead.  A Content-Length body is
+ * drained after the response and after the session's lock is released
+ * (serve.c), or closes the connection when larger than DRAIN_MAX.
+ * Returns 0, or -1 with the status to answer set.
  */
 static int
 commit_body(struct ih_request *r)
 {
 	if (r->body_done || r->body_started || r->c->closing)
 		return 0;
-	if (r->hd.expect_continue) {
+	if (r->hd.expect_continue || sess_locked(r) || (!r->hd.chunked &&
+	    r->body_left > DRAIN_MAX)) {
 		r->c->closing = 1;
 		return 0;
 	}
-	if (!r->hd.chunked) {
-		if (r->body_left > DRAIN_MAX)
-			r->c->closing = 1;
+	if (!r->hd.chunked)
 		return 0;
-	}
-	sess_finish(r);
 	return request_discard(r, DRAIN_MAX) == -1 ? -1 : 0;
 }
 

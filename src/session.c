@@ -747,6 +747,13 @@ ih_session_destroy(struct ih_request *r)
 	return expire ? set_cookie(r, "", 1) : 0;
 }
 
+/* Does the request hold a session's lock (one was loaded or made)? */
+int
+sess_locked(const struct ih_request *r)
+{
+	return r->sess != NULL && r->sess->state == S_LIVE;
+}
+
 /*
  * At the end of a request: every change is already stored, so only the
  * lock is released (closing its descriptor drops every byte it held) and

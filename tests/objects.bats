@@ -46,6 +46,10 @@ error_log      $T/error.log
   AuthTrans fn=auth-basic realm="exact" userfile=$F/htpasswd
   Service fn=hello greeting=exact
 </Object>
+# Alternatives: only the least specific one counts (here none).
+<Object regex="^/pub/a/b/|\.html$">
+  AuthTrans fn=auth-basic realm="guest" userfile=$F/htpasswd
+</Object>
 <Object ppath="/sub/*">
   Service fn=hello greeting=wild
 </Object>
@@ -153,4 +157,11 @@ req() {	# req PATH [HEADER]
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
 	grep -q '"GET /wp-login.php HTTP/1.1" 444 - ' "$T/access.log"
+}
+
+@test "a regex with top-level alternatives ranks by its least specific one: no way around the deeper realm" {
+	req /private/index.html "$(basic tom:tom-pw)"
+	[ "$(resp_status)" = 401 ]
+	has '^WWW-Authenticate: Digest realm="private"'
+	hasnt 'file private/index.html'
 }

@@ -114,6 +114,41 @@ main(void)
 	CHECK_INT(r.nobjs, MAX_OBJECTS_MATCHED, "matches capped at "
 	    "MAX_OBJECTS_MATCHED");
 
+	/* The depth that ranks AuthTrans guards (config.c: object_depth). */
+	{
+		static const struct { const char *obj; int depth; } d[] = {
+			{ "ppath=\"/\"", 0 },
+			{ "ppath=\"/private\"", 2 },
+			{ "ppath=\"/a/b/\"", 4 },
+			{ "path=\"/a/b\"", 5 },
+			{ "path=\"/\"", 1 },
+			{ "ppath=\"/sub/*\"", 2 },
+			{ "ppath=\"/su*\"", 0 },
+			{ "regex=\"\\.txt$\"", 0 },
+			{ "regex=\"^/private/.*\\.txt$\"", 2 },
+			{ "regex=\"^/priv\"", 0 },
+			{ "regex=\"^/pub/a/b/|\\.txt$\"", 0 },
+			{ "regex=\"^/a/b/|^/a/c/\"", 4 },
+			{ "regex=\"^/a/b/|^/c/\"", 2 },
+			{ "regex=\"^/a/(b|c)/d\"", 2 },
+			{ "regex=\"^/a/[|]/|^/x/y/\"", 2 },
+			{ "regex=\"^/a/\\|/b/\"", 2 },
+		};
+
+		for (i = 0; i < sizeof(d) / sizeof(d[0]); i++) {
+			snprintf(text, sizeof(text), "<Object %s>\n  AuthTrans "
+			    "fn=auth-basic realm=r lookup=demo-users\n"
+			    "</Object>\n", d[i].obj);
+			if (load(text) != 0 || cfg.nobjs != 1) {
+				CHECK(0, "depth of %s: config loads", d[i].obj);
+				continue;
+			}
+			CHECK(cfg.objs[0].protects, "%s protects", d[i].obj);
+			CHECK_INT(cfg.objs[0].depth, d[i].depth, "depth of %s",
+			    d[i].obj);
+		}
+	}
+
 	config_free();
 	unlink(conf_path);
 	rmdir(tmpdir);

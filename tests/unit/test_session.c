@@ -1088,6 +1088,57 @@ test_collect(void)
 	    "stay");
 }
 
+/*
+ * A handler that streams its answer with a session open and a chunked
+ * body unread: the head going out must not end the session (it stays
+ * loaded and locked until the request ends; a value it returned stays
+ * valid), and the unread body closes the connection instead of being
+ * read under the lock.
+ */
+static void
+test_streaming(void)
+{
+	static const char body[] = "1\r\na\r\n0\r\n\r\n";
+	static char big[20000];
+	char id[23];
+	const char *v;
+	int p[2], out;
+
+	req(NULL);
+	ih_session_set(&R, "k", "streamed", 8);
+	fmt(id, sizeof(id), "%s", ih_session_id(&R) != NULL ?
+	    ih_session_id(&R) : "");
+	req_id(id);
+	if (pipe(p) == -1 || write_full(p[1], body, sizeof(body) - 1) == -1 ||
+	    (out = open("/dev/null", O_WRONLY)) == -1 ||
+	    conn_init(&C, p[0], out) == -1) {
+		perror("test_streaming");
+		abort();
+	}
+	close(p[1]);
+	R.hd.chunked = 1;
+	R.is_handler = 1;
+	v = ih_session_get(&R, "k", NULL);
+	CHECK(v != NULL && strcmp(v, "streamed") == 0, "streaming: the "
+	    "session's value before the body goes out");
+	memset(big, 'x', sizeof(big));
+	CHECK_INT(ih_write(&R, big, sizeof(big)), 0, "streaming: 20000 bytes "
+	    "written (the head went out)");
+	CHECK(R.head_len > 0, "streaming: the head is out");
+	CHECK(sess_locked(&R), "streaming: the session is still loaded and "
+	    "locked after the head went out");
+	CHECK(v != NULL && strcmp(v, "streamed") == 0, "streaming: the value "
+	    "ih_session_get returned is still valid");
+	CHECK(!R.body_started && C.closing, "streaming: the unread chunked "
+	    "body is not read under the lock; the connection closes");
+	CHECK_INT(ih_session_set(&R, "k", "again", 5), 0, "streaming: the "
+	    "session can still be changed");
+	sess_finish(&R);
+	close(out);
+	close(p[0]);
+	conn_free(&C);
+}
+
 int
 main(void)
 {
@@ -1104,6 +1155,10 @@ main(void)
 	cfg.max_sessions = 10000;
 	cfg.lock_timeout = 10;
 	cfg.log_level = 0;
+	cfg.max_header_size = 16384;
+	cfg.keepalive_requests = 100;
+	cfg.body_timeout = 5;
+	cfg.body_min_rate = 2048;
 	signal(SIGPIPE, SIG_IGN);
 
 	test_off();
@@ -1117,6 +1172,7 @@ main(void)
 	test_max();
 	test_write_failure();
 	test_collect();
+	test_streaming();
 
 	req_end();
 	arena_reset(&A);
