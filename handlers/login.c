@@ -53,12 +53,38 @@ page(struct ih_request *r, const char *user, const char *msg)
 	ih_puts(r, "<p><a href=\"/\">Home</a></p>\n</body></html>\n");
 }
 
+/*
+ * Is name one of the query's parameters?  ih_param_at lists the query's
+ * parameters first, one per non-empty '&'-separated piece.
+ */
+static int
+query_has(struct ih_request *r, const char *name)
+{
+	const char *q = ih_query(r), *k;
+	size_t n = 0, i;
+
+	for (; *q != '\0'; q++)
+		if (*q != '&' && (q == ih_query(r) || q[-1] == '&'))
+			n++;
+	for (i = 0; i < n && ih_param_at(r, i, &k) != NULL; i++)
+		if (strcmp(k, name) == 0)
+			return 1;
+	return 0;
+}
+
 static int
 login_service(struct ih_request *r, const struct ih_args *args)
 {
 	const char *user, *pw;
 	int st;
 
+	/*
+	 * The form's body is read before the session is touched, so that its
+	 * lock never waits on a slow client.
+	 */
+	if (strcmp(ih_method(r), "POST") == 0 &&
+	    (st = ih_parse_body(r)) != 0)
+		return ih_error(r, st, "login form refused");
 	/* NULL with errno 0: nobody is logged in on this browser. */
 	if (ih_session_id(r) == NULL && errno != 0)
 		return ih_error(r, 500, "login needs sessions on and a usable "
@@ -67,8 +93,14 @@ login_service(struct ih_request *r, const struct ih_args *args)
 		page(r, ih_session_get(r, "user", NULL), NULL);
 		return IH_PROCEED;
 	}
-	if ((st = ih_parse_body(r)) != 0)
-		return ih_error(r, st, "login form refused");
+	/*
+	 * A password belongs in the body: in a query string it would be in
+	 * every access log and proxy log on the way.  Refused, so that a form
+	 * that puts it there fails at once instead of working and leaking.
+	 */
+	if (query_has(r, "password"))
+		return ih_error(r, 400, "a password in the query string "
+		    "(it belongs in the body)");
 	user = ih_param(r, "user");
 	pw = ih_param(r, "password");
 	if (user == NULL || pw == NULL || *user == '\0')

@@ -516,6 +516,7 @@ parse_multipart(struct ih_request *r)
 		int fd = -1;
 
 		if (part.filename != NULL && (fd = spool_file()) == -1) {
+			store_failed(r, "upload spool");	/* 503 */
 			status = 500;
 			break;
 		}
@@ -551,6 +552,7 @@ parse_multipart(struct ih_request *r)
 		}
 		while ((n = ih_part_read(r, buf, 16384)) > 0) {
 			if (write_full(fd, buf, (size_t)n) == -1) {
+				store_failed(r, "upload spool");  /* ENOSPC */
 				n = -2;
 				break;
 			}

@@ -854,3 +854,16 @@ lock_case() {
 @test "a session's lock is released before an unread chunked body is read for its framing" {
 	lock_case 'Transfer-Encoding: chunked' "$(printf '1\\r\\na\\r\\n%.0s' $(seq 10))0\\r\\n\\r\\n"
 }
+
+@test "/login reads its form before it takes the session's lock: a slow form holds no lock" {
+	local cookie
+	srv --body_timeout 5 --datadir "$BATS_TEST_TMPDIR/data" --lock_timeout 3
+	cookie=$(curl -sS --max-time 5 -D - -o /dev/null "$(url /counter)" |
+	    sed -n 's/^Set-Cookie: \([^;]*\).*/\1/p')
+	[ -n "$cookie" ]
+	run python3 "$BODY" during "$PORT" "$cookie" 0.2 "POST /login HTTP/1.1\r\nHost: t\r\nCookie: $cookie\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 24\r\n\r\n" 'user=larry&password=wall'
+	[ "$status" -eq 0 ]
+	has '^B 200 '
+	le "$(sed -n 's/^B .* t=\([0-9.]*\)/\1/p' <<<"$output")" 1.5
+	has '^A 303 '
+}

@@ -552,6 +552,11 @@ time.sleep(60)
 	# after it is not reached
 	run curl -s --max-time 30 -F "a=@$T/f2m" -F note=kept "$(url /env)"
 	hasnt 'note'
+	# a handler that checks ih_parse_body: the store failed, 503
+	run curl -s --max-time 30 -D - -o /dev/null -F "a=@$T/f2m" \
+	    -F user=larry -F password=wall "$(url /login)"
+	has '^HTTP/1\.1 503 '
+	has '^Retry-After: '
 	# while sessions, in datadir/sessions on the other file system, work
 	get /login -X POST -c "$T/jar" -d 'user=larry&password=wall'
 	has '^HTTP/1\.1 303 '
