@@ -721,7 +721,7 @@ legacy_secret(unsigned char *out)
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/digest.secret",
 	    cfg.datadir) >= sizeof(path) ||
-	    (fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+	    (fd = store_open(path, O_RDONLY, 0)) == -1)
 		return -1;
 	n = read(fd, out, 32);
 	close(fd);
@@ -755,8 +755,7 @@ load_secret(void)
 		return -1;
 	}
 	for (tries = 0; tries < 2; tries++) {
-		if ((fd = open(secret_path, O_RDONLY | O_NOFOLLOW |
-		    O_CLOEXEC)) != -1) {
+		if ((fd = store_open(secret_path, O_RDONLY, 0)) != -1) {
 			n = read(fd, secret, sizeof(secret));
 			e = errno;
 			close(fd);

@@ -219,7 +219,7 @@ table_open(const char *dir, const char *path, int64_t *floor)
 	int fd, nfd, rc, tries, e;
 
 	for (tries = 0; tries < 4; tries++) {
-		if ((fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+		if ((fd = store_open(path, O_RDWR, 0)) == -1) {
 			if (errno != ENOENT)
 				return -1;
 			if ((fd = table_create(dir, path, 0)) == -1) {

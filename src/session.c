@@ -65,6 +65,7 @@ struct session {
 	char		 id[SID_LEN + 1];	/* "" unless S_LIVE */
 	enum sess_state	 state;
 	int		 lock_fd;	/* datadir/sessions/.lock, or -1 */
+	int		 held;		/* bytes locked on lock_fd */
 	off_t		 slot;		/* the byte locked for id, 0 none */
 	int		 fresh;		/* its id was issued by this request */
 	int		 err;		/* errno of the failure (S_FAILED) */
@@ -270,6 +271,19 @@ slot_of(const char *id)
 	return (off_t)(1 + h % LOCK_SLOTS);
 }
 
+/* Is the lock descriptor still the lock file at its path? */
+static int
+lock_current(const struct session *s)
+{
+	char path[4096];
+	struct stat a, b;
+
+	return s->lock_fd != -1 && sess_path(path, sizeof(path),
+	    SESS_LOCKFILE) == 0 && fstat(s->lock_fd, &a) == 0 &&
+	    stat(path, &b) == 0 && a.st_ino == b.st_ino &&
+	    a.st_dev == b.st_dev && a.st_nlink > 0;
+}
+
 /*
  * Lock byte off of datadir/sessions/.lock, opening (and the first time
  * making) the file on first use.  It is opened per request, never
@@ -280,23 +294,53 @@ static int
 lock_byte(struct session *s, off_t off)
 {
 	char path[4096];
+	int tries;
 
-	if (s->lock_fd == -1) {
-		if (sess_path(path, sizeof(path), SESS_LOCKFILE) == -1)
+	if (sess_path(path, sizeof(path), SESS_LOCKFILE) == -1)
+		return -1;
+	for (tries = 0; tries < 3; tries++) {
+		if (s->lock_fd == -1 && (s->lock_fd = store_open(path,
+		    O_RDWR | O_CREAT, 0600)) == -1)
 			return -1;
-		s->lock_fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW |
-		    O_CLOEXEC, 0600);
-		if (s->lock_fd == -1)
+		if (store_lock(s->lock_fd, off, 1) == -1)
 			return -1;
+		/*
+		 * The lock file removed or replaced meanwhile (a tmp cleaner):
+		 * a lock on it excludes nobody.  With no other byte held yet,
+		 * take the one at the path now; else give up on this request.
+		 */
+		if (lock_current(s)) {
+			s->held++;
+			return 0;
+		}
+		store_unlock(s->lock_fd, off, 1);
+		if (s->held > 0)
+			break;
+		close(s->lock_fd);
+		s->lock_fd = -1;
 	}
-	return store_lock(s->lock_fd, off, 1);
+	errno = EAGAIN;
+	return -1;
 }
 
+/* Release a byte lock_byte took (off 0 is "none" for s->slot). */
 static void
 unlock_byte(struct session *s, off_t off)
 {
-	if (s->lock_fd != -1 && off > 0)
+	if (s->lock_fd != -1 && off > 0) {
 		store_unlock(s->lock_fd, off, 1);
+		s->held--;
+	}
+}
+
+/* Release the creation byte (byte 0, which unlock_byte cannot name). */
+static void
+unlock_create(struct session *s)
+{
+	if (s->lock_fd != -1) {
+		store_unlock(s->lock_fd, LOCK_CREATE, 1);
+		s->held--;
+	}
 }
 
 static int
@@ -436,7 +480,7 @@ create(struct ih_request *r, struct session *s)
 		errno = EINVAL;
 		goto err;
 	}
-	unlock_byte(s, LOCK_CREATE);
+	unlock_create(s);
 	memcpy(s->id, id, sizeof(s->id));
 	s->slot = slot;
 	s->state = S_LIVE;
@@ -450,7 +494,7 @@ err:
 		if (slot != 0)
 			unlock_byte(s, slot);
 		if (held)
-			unlock_byte(s, LOCK_CREATE);
+			unlock_create(s);
 		errno = e;
 	}
 	return fail(r, s, errno == EDQUOT ? "new session: max_sessions "
@@ -478,8 +522,8 @@ try_load(struct ih_request *r, struct session *s, const char *id)
 		return 0;
 	if (lock_byte(s, slot) == -1)
 		return fail(r, s, "session lock");
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
-		if (errno == ENOENT || errno == ELOOP) {
+	if ((fd = store_open(path, O_RDONLY, 0)) == -1) {
+		if (errno == ENOENT || errno == ELOOP || errno == EINVAL) {
 			/* Destroyed or renewed while we waited. */
 			unlock_byte(s, slot);
 			return 0;
@@ -601,6 +645,15 @@ commit(struct ih_request *r, struct session *s)
 {
 	if (s->state == S_NONE)
 		return create(r, s);
+	/*
+	 * Our lock must still be on the lock file at the path: if someone
+	 * removed it meanwhile, another request may hold "our" byte on the
+	 * new file, and writing now could undo its update.
+	 */
+	if (!lock_current(s)) {
+		errno = EAGAIN;
+		return fail(r, s, "session save: the lock file was removed");
+	}
 	if (save(s, s->id) == -1)
 		return fail(r, s, "session save");
 	return 0;

@@ -17,21 +17,53 @@
 #include <fcntl.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
 
 /*
+ * A store's directory must be ours alone: a directory (datadir itself
+ * may be reached through a link, its subdirectories may not), owned by
+ * the user we run as, writable by nobody else, or anyone who can write
+ * there could plant a session or replace the Digest secret.
+ */
+static int
+dir_ours(const char *path, int follow, const char **why)
+{
+	struct stat st;
+
+	if ((follow ? stat(path, &st) : lstat(path, &st)) == -1) {
+		*why = strerror(errno);
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode))
+		*why = "not a directory";
+	else if (st.st_uid != geteuid())
+		*why = "owned by another user";
+	else if ((st.st_mode & 022) != 0)
+		*why = "writable by group or others (chmod 700)";
+	else
+		return 0;
+	errno = EPERM;
+	return -1;
+}
+
+/*
  * datadir/SUB (SUB may be NULL for datadir itself), both created mode
- * 0700 when missing; the path is written to out.  0, or -1 with errno
- * (logged once per process).
+ * 0700 when missing, and refused when another user could write there;
+ * the path is written to out.  0, or -1 with errno (logged once per
+ * process).
  */
 int
 store_dir(const char *sub, char *out, size_t len)
 {
 	static int logged;
+	const char *why = NULL;
 	int n;
 
 	if (mkdir(cfg.datadir, 0700) == -1 && errno != EEXIST)
+		goto err;
+	if (dir_ours(cfg.datadir, 1, &why) == -1)
 		goto err;
 	n = snprintf(out, len, "%s%s%s", cfg.datadir, sub != NULL ? "/" : "",
 	    sub != NULL ? sub : "");
@@ -41,13 +73,37 @@ store_dir(const char *sub, char *out, size_t len)
 	}
 	if (sub != NULL && mkdir(out, 0700) == -1 && errno != EEXIST)
 		goto err;
+	if (sub != NULL && dir_ours(out, 0, &why) == -1)
+		goto err;
 	return 0;
 err:
 	if (!logged++)
 		ih_log(IH_LOG_ERR, "datadir %s%s%s: %s", cfg.datadir,
 		    sub != NULL ? "/" : "", sub != NULL ? sub : "",
-		    strerror(errno));
+		    why != NULL ? why : strerror(errno));
 	return -1;
+}
+
+/*
+ * Open a file of a store: never through a symbolic link, never a FIFO
+ * or device (which could block or be anything), close-on-exec.  flags
+ * and mode as for open(2).  The fd, or -1 with errno.
+ */
+int
+store_open(const char *path, int flags, mode_t mode)
+{
+	struct stat st;
+	int fd;
+
+	if ((fd = open(path, flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK,
+	    mode)) == -1)
+		return -1;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	return fd;
 }
 
 /*

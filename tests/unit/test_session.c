@@ -848,6 +848,16 @@ child_deadline(const char *id)
 	    0 : 1;
 }
 
+/* Child: make a session at once (lock_timeout 0): 0 if it could. */
+static int
+child_create(const char *unused)
+{
+	(void)unused;
+	cfg.lock_timeout = 0;
+	req(NULL);
+	return ih_session_set(&R, "k", "child", 5) == 0 ? 0 : 1;
+}
+
 /* Child: make a session and die without ending the request. */
 static int
 child_crash(const char *out)
@@ -905,6 +915,48 @@ test_lock(void)
 			    "file left");
 		}
 	}
+
+	/*
+	 * Making a session holds byte 0 only while it counts and stores:
+	 * another process can make one while the first request goes on.
+	 */
+	req(NULL);
+	ih_session_set(&R, "k", "first", 5);
+	CHECK_INT(in_child(child_create, NULL, 5), 0, "create: a second "
+	    "process makes a session while the first request still runs");
+	req_end();
+
+	/*
+	 * The lock file removed (a tmp cleaner): a lock taken afterwards
+	 * must still exclude others, on the file now at the path.
+	 */
+	new_session(id, "k", "v");
+	{
+		char lp[256];
+
+		unlink(spath(lp, sizeof(lp), ".lock", ""));
+	}
+	req_id(id);
+	CHECK_STR(ih_session_id(&R), id, "lock file removed: the session "
+	    "loads (a new lock file is made)");
+	CHECK_INT(in_child(child_busy, id, 5), 0, "lock file removed: the "
+	    "session is still locked against another process");
+	{
+		char lp[256];
+
+		/* Removed while held: another process could now take "our"
+		 * byte on a new file, so this request must not write. */
+		unlink(spath(lp, sizeof(lp), ".lock", ""));
+	}
+	CHECK(ih_session_set(&R, "k", "late", 4) == -1 && R.store_failed,
+	    "lock file removed while held: the save is refused (503), no "
+	    "update can be undone");
+	req_end();
+	req_id(id);
+	v = ih_session_get(&R, "k", NULL);
+	CHECK(v != NULL && strcmp(v, "v") == 0, "lock file removed while "
+	    "held: the session keeps its last good value");
+	req_end();
 
 	/* Concurrent read-increment-write requests: no update lost. */
 	new_session(id, "n", "0");
