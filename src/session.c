@@ -580,6 +580,12 @@ sess_open(struct ih_request *r)
 		return NULL;
 	s->lock_fd = -1;
 	r->sess = s;
+	/* A store others could write is never read (nor made: store_dir). */
+	if (cookie_id(r, sent, 0) != NULL && store_dir_trusted("sessions") ==
+	    -1) {
+		fail(r, s, "session store");
+		return NULL;
+	}
 	for (k = 0; k < 4 && (id = cookie_id(r, sent, k)) != NULL; k++)
 		switch (try_load(r, s, id)) {
 		case 1:

@@ -85,6 +85,34 @@ err:
 }
 
 /*
+ * The check of store_dir without creating anything: 0 when datadir/SUB
+ * is ours alone or does not exist yet (then it holds nothing to trust),
+ * -1 with errno (logged) when it exists and another user could write
+ * there.
+ */
+int
+store_dir_trusted(const char *sub)
+{
+	char path[4096];
+	const char *why = NULL;
+	struct stat st;
+	int n;
+
+	n = snprintf(path, sizeof(path), "%s/%s", cfg.datadir, sub);
+	if (n < 0 || (size_t)n >= sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (lstat(path, &st) == -1 && errno == ENOENT)
+		return 0;
+	if (dir_ours(cfg.datadir, 1, &why) == 0 && dir_ours(path, 0,
+	    &why) == 0)
+		return 0;
+	ih_log(IH_LOG_ERR, "datadir %s: %s", path, why);
+	return -1;
+}
+
+/*
  * Open a file of a store: never through a symbolic link, never a FIFO
  * or device (which could block or be anything), close-on-exec.  flags
  * and mode as for open(2).  The fd, or -1 with errno.

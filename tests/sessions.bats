@@ -619,3 +619,29 @@ time.sleep(60)
 	[ "$left" -eq 0 ]
 	[ -f "$S/keepkeepkeepkeepkeep00" ]
 }
+
+# ---- a datadir only we may write ---------------------------------------------------
+
+@test "a sessions directory others may write is refused (503), never trusted: no planted session is adopted" {
+	mkdir -p "$S"
+	chmod 700 "$D"
+	chmod 777 "$S"
+	printf 'ihttpd-session 1\n4 5\nuserlarry\n' >"$S/AAAAAAAAAAAAAAAAAAAAAA"
+	pipe_req "GET /login HTTP/1.1\r\nHost: t\r\nCookie: ihttpd_session=AAAAAAAAAAAAAAAAAAAAAA\r\nConnection: close\r\n\r\n" -c "$CONF"
+	hasnt 'logged in as'
+	[ "$(resp_status)" = 503 ]
+	grep -q 'sessions: writable by group or others' "$T/error.log"
+	chmod 700 "$S"
+	pcounter ''
+	[ "$(resp_status)" = 200 ]
+}
+
+@test "a FIFO where the Digest secret belongs: 503 at once, no hang" {
+	mkdir -p "$D/secret"
+	chmod 700 "$D" "$D/secret"
+	mkfifo "$D/secret/digest.secret"
+	printf '<Object ppath="/private">\n  AuthTrans fn=auth-digest realm=r lookup=demo-users\n</Object>\n' >>"$CONF"
+	run timeout 10 bash -c 'printf "GET /private/ HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" | "$1" -c "$2" 2>/dev/null' _ "$IHTTPD" "$CONF"
+	[ "$status" -eq 0 ]
+	[ "$(resp_status)" = 503 ]
+}
