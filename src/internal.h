@@ -491,6 +491,7 @@ int	 store_dir(const char *sub, char *out, size_t len);
 int	 store_open(const char *path, int flags, mode_t mode);
 int	 store_dir_trusted(const char *sub);
 int	 store_lock(int fd, off_t off, off_t len);
+int	 store_trylock(int fd, off_t off, off_t len);
 void	 store_unlock(int fd, off_t off, off_t len);
 void	 store_failed(struct ih_request *, const char *what);
 

@@ -47,6 +47,7 @@
 #define LOCK_SLOTS	(1ULL << 32)	/* bytes 1..2^32: one per id hash */
 #define TMP_LEN		(1 + SID_LEN + 7)	/* ".ID.XXXXXX" */
 #define COLLECT_ONE_IN	100
+#define SWEEP_FULL_EVERY 10		/* s between sweeps of a full store */
 
 enum sess_state {
 	S_NONE = 0,	/* no session (yet): the first set makes one */
@@ -390,7 +391,7 @@ is_old_lock(const char *name)
  * than session_ttl) are removed and not counted; .lock is never touched.  -1 when the directory cannot be read.
  */
 static long
-scan(const char *dir, int sweep)
+scan(const char *dir, int sweep, int lock_fd, off_t own)
 {
 	struct dirent *de;
 	time_t now = now_real();
@@ -403,15 +404,28 @@ scan(const char *dir, int sweep)
 	dfd = dirfd(d);
 	while ((de = readdir(d)) != NULL) {
 		int sid = valid_id(de->d_name, strlen(de->d_name));
+		off_t slot = sid ? slot_of(de->d_name) : 0;
 		struct stat st;
 
 		if (!sid && !is_tmp(de->d_name) && !is_old_lock(de->d_name))
 			continue;
-		if (sweep && fstatat(dfd, de->d_name, &st,
-		    AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
-		    st.st_mtime + cfg.session_ttl < now &&
-		    unlinkat(dfd, de->d_name, 0) == 0)
-			continue;
+		/*
+		 * An expired session goes only under its own byte, taken
+		 * without waiting: a request that holds it may be saving it
+		 * anew this very moment, and a busy session is not expired.
+		 */
+		if (sweep && (slot == 0 || (slot != own &&
+		    store_trylock(lock_fd, slot, 1) == 0))) {
+			int gone = fstatat(dfd, de->d_name, &st,
+			    AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+			    st.st_mtime + cfg.session_ttl < now &&
+			    unlinkat(dfd, de->d_name, 0) == 0;
+
+			if (slot != 0)
+				store_unlock(lock_fd, slot, 1);
+			if (gone)
+				continue;
+		}
 		n += sid;
 	}
 	closedir(d);
@@ -427,17 +441,29 @@ scan(const char *dir, int sweep)
  * (EDQUOT: max_sessions live sessions).
  */
 static int
-room(const char *dir)
+room(const char *dir, int lock_fd, off_t own)
 {
 	unsigned short dice = 1;
+	struct stat st;
 	long n;
 
 	if (getrandom(&dice, sizeof(dice), GRND_NONBLOCK) != sizeof(dice))
 		dice = 1;
-	if ((n = scan(dir, dice % COLLECT_ONE_IN == 0)) == -1)
+	if ((n = scan(dir, dice % COLLECT_ONE_IN == 0, lock_fd, own)) == -1)
 		return -1;
-	if (n >= cfg.max_sessions && (n = scan(dir, 1)) == -1)
-		return -1;
+	/*
+	 * A full store is swept at once, but at most every SWEEP_FULL_EVERY
+	 * seconds (the time of the last sweep is the lock file's mtime):
+	 * a flood against a full store costs a name count per request, not
+	 * a stat of every session under the creation lock.
+	 */
+	if (n >= cfg.max_sessions && (fstat(lock_fd, &st) == -1 ||
+	    st.st_mtime + SWEEP_FULL_EVERY <= now_real() ||
+	    st.st_mtime > now_real())) {
+		if ((n = scan(dir, 1, lock_fd, own)) == -1)
+			return -1;
+		(void)futimens(lock_fd, NULL);
+	}
 	if (n >= cfg.max_sessions) {
 		errno = EDQUOT;
 		return -1;
@@ -464,7 +490,7 @@ create(struct ih_request *r, struct session *s)
 	if (lock_byte(s, LOCK_CREATE) == -1)
 		goto err;
 	held = 1;
-	if (room(dir) == -1 || new_id(id) == -1)
+	if (room(dir, s->lock_fd, s->slot) == -1 || new_id(id) == -1)
 		goto err;
 	if (lock_byte(s, slot_of(id)) == -1)
 		goto err;

@@ -172,6 +172,24 @@ store_lock(int fd, off_t off, off_t len)
 	}
 }
 
+/* store_lock without waiting: 0, or -1 (EAGAIN: held by another). */
+int
+store_trylock(int fd, off_t off, off_t len)
+{
+	struct flock fl;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = off;
+	fl.l_len = len;
+	if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
+		return 0;
+	if (errno == EACCES)
+		errno = EAGAIN;
+	return -1;
+}
+
 void
 store_unlock(int fd, off_t off, off_t len)
 {

@@ -1035,6 +1035,12 @@ test_max(void)
 	    "takes changes at the bound");
 	req_end();
 	age(spath(p, sizeof(p), id, ""), 600);
+	/* A full store was swept just now: the next sweep waits 10 s. */
+	req(NULL);
+	CHECK(ih_session_set(&R, "k", "v", 1) == -1 && errno == EDQUOT,
+	    "...a full store is swept at most every 10 s: still full");
+	req_end();
+	age(spath(p, sizeof(p), ".lock", ""), 600);
 	new_session(id, "k", "v");
 	CHECK(b64url_id(id) && sessions() == n0 + 1, "...an expired one is "
 	    "collected to make room, then the new one is made");
