@@ -21,9 +21,13 @@
  * whose time is not above the watermark may have been seen before, so
  * it is refused as stale (the client retries with a fresh nonce without
  * asking its user).  The header's floor does the same for the whole
- * table: a table made anew - missing, or of another size or layout -
- * refuses every nonce older than itself, never accepting a replay
- * because counts were lost.
+ * table: a table made anew - missing, damaged, of another layout, or
+ * made while the clock was far ahead - refuses every nonce older than
+ * itself (and than the file it replaces), never accepting a replay
+ * because counts were lost; a nonce dated ahead of the clock is stale
+ * as well, so that a clock stepped back cannot bring one in again.  A
+ * valid table keeps the size it was made with; nonce_slots sizes new
+ * ones.
  *
  * Layout (native byte order; the header records it):
  *
@@ -96,7 +100,8 @@ nonce_table_size(void)
 }
 
 static void
-header_make(unsigned char *h, int64_t floor)
+header_make(unsigned char *h, int64_t slots, uint64_t buckets,
+    int64_t floor)
 {
 	memset(h, 0, NC_BLOCK);
 	memcpy(h, nc_magic, sizeof(nc_magic));
@@ -104,34 +109,53 @@ header_make(unsigned char *h, int64_t floor)
 	put32(h + 20, NC_BLOCK);
 	put32(h + 24, NC_SLOT);
 	put32(h + 28, NC_SLOTS);
-	put64(h + 32, (int64_t)cfg.nonce_slots);
-	put64(h + 40, (int64_t)nc_buckets());
+	put64(h + 32, slots);
+	put64(h + 40, (int64_t)buckets);
 	put64(h + 48, floor);
 }
 
 /*
- * Does fd hold a table made for this configuration?  1 yes (*floor set),
- * 0 no (another size, layout or byte order, or not a table), -1 error.
+ * Does fd hold a table of this layout?  1 yes (*floor and *buckets set),
+ * 0 no (another layout or byte order, a size that does not match its
+ * header, a floor too far ahead of the clock, not a table), -1 error.  A
+ * table keeps the size it was made with: nonce_slots sizes new tables
+ * only, so servers sharing a datadir never remake each other's.
  */
 static int
-header_ok(int fd, int64_t *floor)
+header_ok(int fd, int64_t *floor, uint64_t *buckets)
 {
 	unsigned char h[NC_BLOCK], want[NC_BLOCK];
 	struct stat st;
+	uint64_t b;
 	ssize_t n;
 
 	if (fstat(fd, &st) == -1)
 		return -1;
-	if (!S_ISREG(st.st_mode) || st.st_size != nonce_table_size())
+	if (!S_ISREG(st.st_mode))
 		return 0;
 	if ((n = pread(fd, h, NC_BLOCK, 0)) == -1)
 		return -1;
 	if (n != NC_BLOCK)
 		return 0;
-	header_make(want, get64(h + 48));
-	if (memcmp(h, want, NC_BLOCK) != 0)
+	b = (uint64_t)get64(h + 40);
+	header_make(want, get64(h + 32), b, get64(h + 48));
+	if (memcmp(h, want, NC_BLOCK) != 0 || b == 0 || b > (1ULL << 32) ||
+	    (uint64_t)st.st_size != (uint64_t)NC_BLOCK * (1 + b))
 		return 0;
+	/*
+	 * A floor ahead of the clock (the clock was ahead when the table was
+	 * made) would refuse every nonce until that date: the table is made
+	 * anew instead.  Nonces recorded then are dated ahead too, and stay
+	 * stale until the clock reaches them (nonce_count).
+	 */
+	if (get64(h + 48) > now_real_ms() + 60000) {
+		ih_log(IH_LOG_WARN, "nonce table: made %lld s ahead of the "
+		    "clock: made anew", (long long)((get64(h + 48) -
+		    now_real_ms()) / 1000));
+		return 0;
+	}
 	*floor = get64(h + 48);
+	*buckets = b;
 	return 1;
 }
 
@@ -141,12 +165,27 @@ header_ok(int fd, int64_t *floor)
  * one is older than the floor.
  */
 static int64_t
-floor_now(void)
+floor_now(int old_fd)
 {
 	struct timespec ts = { 0, 1100000 };
+	struct stat st;
+	int64_t now, was;
 
 	nanosleep(&ts, NULL);
-	return now_real_ms();
+	now = now_real_ms();
+	/*
+	 * A table replaced over an old one: every count in the old file was
+	 * written by its mtime, so the floor is past that too, should the
+	 * clock have stepped back since (unless that mtime is itself ahead
+	 * of the clock: see header_ok).
+	 */
+	if (old_fd != -1 && fstat(old_fd, &st) == 0) {
+		was = (int64_t)st.st_mtim.tv_sec * 1000 +
+		    st.st_mtim.tv_nsec / 1000000 + 1;
+		if (was > now && was <= now + 60000)
+			now = was;
+	}
+	return now;
 }
 
 /*
@@ -156,8 +195,9 @@ floor_now(void)
  * whole-file lock).  Returns the new table's fd, or -1 with errno.
  */
 static int
-table_create(const char *dir, const char *path, int replace)
+table_create(const char *dir, const char *path, int old_fd)
 {
+	int replace = old_fd != -1;
 	char tmp[PATH_MAX];
 	unsigned char h[NC_BLOCK];
 	ssize_t n;
@@ -175,7 +215,7 @@ table_create(const char *dir, const char *path, int replace)
 		errno = e;
 		goto err;
 	}
-	header_make(h, floor_now());
+	header_make(h, cfg.nonce_slots, nc_buckets(), floor_now(old_fd));
 	if ((n = pwrite(fd, h, NC_BLOCK, 0)) != NC_BLOCK) {
 		if (n >= 0)
 			errno = EIO;
@@ -214,7 +254,8 @@ still_current(int fd, const char *path)
  * lock a bucket of the old table see it unlinked and come to the new one.
  */
 static int
-table_open(const char *dir, const char *path, int64_t *floor)
+table_open(const char *dir, const char *path, int64_t *floor,
+    uint64_t *buckets)
 {
 	int fd, nfd, rc, tries, e;
 
@@ -222,13 +263,13 @@ table_open(const char *dir, const char *path, int64_t *floor)
 		if ((fd = store_open(path, O_RDWR, 0)) == -1) {
 			if (errno != ENOENT)
 				return -1;
-			if ((fd = table_create(dir, path, 0)) == -1) {
+			if ((fd = table_create(dir, path, -1)) == -1) {
 				if (errno == EEXIST)
 					continue;
 				return -1;
 			}
 		}
-		if ((rc = header_ok(fd, floor)) == 1)
+		if ((rc = header_ok(fd, floor, buckets)) == 1)
 			return fd;
 		if (rc == -1 || store_lock(fd, 0, 0) == -1)
 			goto err;
@@ -236,17 +277,16 @@ table_open(const char *dir, const char *path, int64_t *floor)
 			close(fd);	/* remade meanwhile: open that one */
 			continue;
 		}
-		ih_log(IH_LOG_NOTICE, "%s: not a table for nonce_slots %lld: "
-		    "made anew (clients get one stale challenge)", path,
-		    cfg.nonce_slots);
-		nfd = table_create(dir, path, 1);
+		ih_log(IH_LOG_NOTICE, "%s: not a nonce table of this layout: "
+		    "made anew (clients get one stale challenge)", path);
+		nfd = table_create(dir, path, fd);
 		e = errno;
 		close(fd);	/* and the lock with it */
 		if (nfd == -1) {
 			errno = e;
 			return -1;
 		}
-		if ((rc = header_ok(nfd, floor)) == 1)
+		if ((rc = header_ok(nfd, floor, buckets)) == 1)
 			return nfd;
 		fd = nfd;
 		if (rc == 0)
@@ -283,11 +323,12 @@ int
 nonce_table_ready(void)
 {
 	char dir[PATH_MAX], path[PATH_MAX];
+	uint64_t buckets;
 	int64_t floor;
 	int fd;
 
 	if (table_path(dir, sizeof(dir), path, sizeof(path)) == -1 ||
-	    (fd = table_open(dir, path, &floor)) == -1)
+	    (fd = table_open(dir, path, &floor, &buckets)) == -1)
 		return -1;
 	close(fd);
 	return 0;
@@ -323,6 +364,14 @@ bucket_count(unsigned char *b, const unsigned char *id, int64_t t,
 	if (t <= wm || t < floor)
 		return NONCE_STALE;	/* perhaps dropped from here, or lost */
 	/*
+	 * Dated ahead of the clock: the clock stepped back since the nonce
+	 * was made.  Its counts may sit in a table made before the step and
+	 * lost since, which no floor taken now could cover: stale, and the
+	 * client gets a nonce of the clock as it is.
+	 */
+	if (t > now)
+		return NONCE_STALE;
+	/*
 	 * The slot to take: empty, else the oldest; an empty slot has time
 	 * 0 and an expired nonce is older than any live one.  A newcomer
 	 * older than a bucket full of live nonces is refused instead.
@@ -356,6 +405,7 @@ nonce_count(const unsigned char *key, int64_t t, uint32_t nc, int64_t now)
 	uint64_t sel;
 	struct stat st;
 	off_t off = 0;
+	uint64_t buckets = 1;
 	int64_t floor = 0;
 	ssize_t n;
 	int fd = -1, tries, verdict, e;
@@ -364,9 +414,9 @@ nonce_count(const unsigned char *key, int64_t t, uint32_t nc, int64_t now)
 		return NONCE_ERROR;
 	memcpy(&sel, key, sizeof(sel));
 	for (tries = 0; tries < 4; tries++) {
-		if ((fd = table_open(dir, path, &floor)) == -1)
+		if ((fd = table_open(dir, path, &floor, &buckets)) == -1)
 			return NONCE_ERROR;
-		off = (off_t)NC_BLOCK * (off_t)(1 + sel % nc_buckets());
+		off = (off_t)NC_BLOCK * (off_t)(1 + sel % buckets);
 		if (store_lock(fd, off, NC_BLOCK) == -1 || fstat(fd, &st) == -1)
 			goto err;
 		/* Remade while we waited: its lock protected the old one. */

@@ -1069,24 +1069,63 @@ test_table(void)
 	CHECK_INT(nonce_count(key(2, 2), now, 1, now), NONCE_STALE,
 	    "table removed again: its replay stale");
 
-	/* Another size: remade, older nonces refused, newer ones fine. */
+	/*
+	 * Another nonce_slots: a table keeps the size it was made with
+	 * (servers sharing a datadir never remake each other's), and what
+	 * it holds stays a replay; removed, it is made at the new size.
+	 */
 	now = now_real_ms();
 	CHECK_INT(nonce_count(key(3, 1), now, 1, now), NONCE_FRESH, "recorded");
 	cfg.nonce_slots = 512;
-	CHECK_INT(nonce_count(key(3, 1), now, 1, now), NONCE_STALE,
-	    "nonce_slots changed: the table is remade, a replay of what it "
-	    "held is stale");
+	CHECK_INT(nonce_count(key(3, 1), now, 1, now), NONCE_REPLAY,
+	    "nonce_slots changed: the table keeps its size, a replay of what "
+	    "it holds is refused");
+	CHECK_INT(file_size(tabpath), size, "...at its own size");
+	unlink(tabpath);
+	CHECK_INT(nonce_table_ready(), 0, "removed: made anew");
 	CHECK_INT(file_size(tabpath), NC_BLOCK * (1 + (512 + 14) / 15),
 	    "...at the new size");
+	CHECK_INT(nonce_count(key(3, 1), now, 2, now), NONCE_STALE,
+	    "its count was lost: stale");
 	now = now_real_ms();
 	CHECK_INT(nonce_count(key(3, 2), now, 1, now), NONCE_FRESH,
 	    "a nonce newer than the remade table: fresh");
 	cfg.nonce_slots = 256;
+	unlink(tabpath);
 	CHECK_INT(nonce_table_ready(), 0, "back to 256 slots");
-	CHECK_INT(file_size(tabpath), size, "...remade at 256");
-	CHECK_INT(nonce_count(key(3, 2), now, 2, now), NONCE_STALE,
-	    "its count was lost: stale");
+	CHECK_INT(file_size(tabpath), size, "...made at 256");
 	CHECK_INT(entries(ndir), 1, "no temporary file left");
+
+	/* Dated ahead of the clock (it stepped back): stale, not counted. */
+	now = now_real_ms();
+	CHECK_INT(nonce_count(key(4, 1), now + 30000, 1, now), NONCE_STALE,
+	    "a nonce dated 30 s ahead of the clock: stale");
+	CHECK_INT(nonce_count(key(4, 1), now, 1, now), NONCE_FRESH,
+	    "...and nothing recorded for it");
+
+	/*
+	 * A table made while the clock was far ahead would refuse every
+	 * nonce until that date: it is made anew, its floor the clock's.
+	 */
+	{
+		unsigned char h[NC_BLOCK];
+		int64_t ahead = now_real_ms() + 30LL * 86400 * 1000;
+
+		fd = open(tabpath, O_RDWR);
+		CHECK(fd != -1 && pread(fd, h, NC_BLOCK, 0) == NC_BLOCK,
+		    "header read");
+		memcpy(h + 48, &ahead, 8);
+		CHECK(pwrite(fd, h, NC_BLOCK, 0) == NC_BLOCK, "floor set 30 "
+		    "days ahead");
+		close(fd);
+		now = now_real_ms();
+		CHECK_INT(nonce_count(key(4, 2), now, 1, now), NONCE_STALE,
+		    "a floor ahead of the clock: the table is made anew (this "
+		    "nonce, older than it, is stale)");
+		now = now_real_ms();
+		CHECK_INT(nonce_count(key(4, 3), now, 1, now), NONCE_FRESH,
+		    "...then fresh nonces count again");
+	}
 
 	/* The same size but a damaged header: remade. */
 	now = now_real_ms();
