@@ -180,9 +180,9 @@ cidr_any(const struct cidr *c, size_t n, int family, const unsigned char *a)
 /*
  * The decision for one peer: 1 allowed, 0 denied.  A deny rule wins;
  * with any allow rule the peer must match one.  An address that does not
- * parse matches no CIDR rule; an unknown peer ("", an AF_UNIX socket
- * without launcher variables) matches no rule at all, so any allow rule
- * keeps it out.
+ * parse matches no CIDR rule.  An unknown peer ("", an AF_UNIX socket
+ * without launcher variables) cannot be shown to pass any rule, not even
+ * to escape a deny: with any rule at all it is refused.
  */
 static int
 acl_decide(const struct acl *acl, const char *addr, const char *host)
@@ -191,7 +191,7 @@ acl_decide(const struct acl *acl, const char *addr, const char *host)
 	int family = 0;
 
 	if (*addr == '\0')
-		return acl->nallow == 0 && acl->ncallow == 0;
+		return acl->nallow + acl->ncallow + acl->ndeny + acl->ncdeny == 0;
 	if (inet_pton(AF_INET, addr, a) == 1)
 		family = AF_INET;
 	else if (inet_pton(AF_INET6, addr, a) == 1)

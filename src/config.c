@@ -604,9 +604,17 @@ regex_depth(const char *p)
 		else if (*p == '\0' || (*p == '|' && parens == 0)) {
 			int d = 0;
 
-			if (*alt == '^')
-				d = prefix_segments(alt + 1, strcspn(alt + 1,
-				    ".[]()*+?{}|^$\\"));
+			if (*alt == '^') {
+				size_t n = strcspn(alt + 1,
+				    ".[]()*+?{}|^$\\");
+
+				/* "^/docs/+" or "^/a/?": a quantifier makes the last
+				 * literal byte optional or repeatable. */
+				if (n > 0 && alt[1 + n] != '\0' &&
+				    strchr("*+?{", alt[1 + n]) != NULL)
+					n--;
+				d = prefix_segments(alt + 1, n);
+			}
 			if (best == -1 || d < best)
 				best = d;
 			if (*p == '\0')

@@ -71,7 +71,7 @@ void	 sb_printf(struct sbuf *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	 sb_esc(struct sbuf *, const char *, size_t max, int how);
 #define ESC_QUOTE	1	/* '"' and '\\' too: a quoted log field */
-#define ESC_SPACE	2	/* ' ' too: an unquoted log field */
+#define ESC_BARE	2	/* ' ', '[', ']' too: an unquoted log field */
 
 int	 str_to_ll(const char *, long long min, long long max, long long *);
 int	 str_to_size(const char *, long long max, long long *);

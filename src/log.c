@@ -266,9 +266,12 @@ log_access(struct ih_request *r)
 		return;
 	utc_tm(t, &tm);
 	sb_init(&b, line, sizeof(line));
-	sb_esc(&b, r->c->peer, ALOG_PEER, ESC_QUOTE | ESC_SPACE);
+	/* A peer without an address: the unspecified address, which log
+	 * readers take (goaccess refuses "-" as a host). */
+	sb_esc(&b, r->c->peer[0] != '\0' ? r->c->peer : "0.0.0.0", ALOG_PEER,
+	    ESC_QUOTE | ESC_BARE);
 	sb_puts(&b, " - ");
-	sb_esc(&b, r->remote_user, ALOG_USER, ESC_QUOTE | ESC_SPACE);
+	sb_esc(&b, r->remote_user, ALOG_USER, ESC_QUOTE | ESC_BARE);
 	sb_printf(&b, " [%02d/%s/%04d:%02d:%02d:%02d +0000] \"", tm.tm_mday,
 	    mons[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
 	    tm.tm_sec);

@@ -173,7 +173,8 @@ esc_byte(unsigned char c, int how, char *e)
 	static const char hex[] = "0123456789abcdef";
 
 	if (c < 0x20 || c >= 0x7f || ((how & ESC_QUOTE) && (c == '"' ||
-	    c == '\\')) || ((how & ESC_SPACE) && c == ' ')) {
+	    c == '\\')) || ((how & ESC_BARE) && (c == ' ' || c == '[' ||
+	    c == ']'))) {
 		e[0] = '\\';
 		e[1] = 'x';
 		e[2] = hex[c >> 4];
@@ -186,8 +187,8 @@ esc_byte(unsigned char c, int how, char *e)
 
 /*
  * Append s with control bytes, bytes >= 0x7f and (ESC_QUOTE) '"' and
- * '\\', (ESC_SPACE) ' ' as \xNN, in at most max bytes; an escape is
- * never cut in half.
+ * '\\', (ESC_BARE) ' ', '[' and ']' as \xNN, in at most max bytes; an
+ * escape is never cut in half.
  * When the escaped text is longer, as much as fits is kept and "..."
  * marks the cut (`trunc` set).  NULL or "" appends "-" (no value).
  */

@@ -133,6 +133,10 @@ main(void)
 			{ "regex=\"^/a/(b|c)/d\"", 2 },
 			{ "regex=\"^/a/[|]/|^/x/y/\"", 2 },
 			{ "regex=\"^/a/\\|/b/\"", 2 },
+			{ "regex=\"^/docs/*\"", 0 },
+			{ "regex=\"^/a/b/?\"", 2 },
+			{ "regex=\"^/a/b/{0,1}x\"", 2 },
+			{ "regex=\"^/a/bc+/\"", 2 },
 		};
 
 		for (i = 0; i < sizeof(d) / sizeof(d[0]); i++) {
