@@ -342,6 +342,7 @@ struct ih_request {
 	/* dispatch */
 	const struct object *objs[MAX_OBJECTS_MATCHED];
 	size_t		 nobjs;
+	int		 objs_overflow;	/* more matched: fail, never drop */
 	const struct object *cur_obj;
 	char		*file;		/* docroot-relative, "" for the root */
 	const char	*ctype;

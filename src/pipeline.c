@@ -36,7 +36,8 @@ pipeline_match(struct ih_request *r)
 	size_t i;
 
 	r->nobjs = 0;
-	for (i = 0; i < cfg.nobjs && r->nobjs < MAX_OBJECTS_MATCHED; i++) {
+	r->objs_overflow = 0;
+	for (i = 0; i < cfg.nobjs; i++) {
 		struct object *o = &cfg.objs[i];
 		int m;
 
@@ -50,6 +51,12 @@ pipeline_match(struct ih_request *r)
 		default:
 			m = object_regex_match(o, r->path);
 			break;
+		}
+		if (m && r->nobjs == MAX_OBJECTS_MATCHED) {
+			/* One more would be dropped, perhaps one that asks for
+			 * credentials: the request fails instead (500). */
+			r->objs_overflow = 1;
+			return;
 		}
 		if (m)
 			r->objs[r->nobjs++] = o;
@@ -180,7 +187,11 @@ pipeline_run(struct ih_request *r)
 	    IH_PATHCHECK, IH_OBJECTTYPE, IH_SERVICE };
 	int rc, ran;
 
-	rc = run_phases(r, order, sizeof(order) / sizeof(order[0]));
+	if (r->objs_overflow)
+		rc = ih_error(r, 500, "more objects match this path than "
+		    "MAX_OBJECTS_MATCHED (64): none runs");
+	else
+		rc = run_phases(r, order, sizeof(order) / sizeof(order[0]));
 	conclude(r, rc);
 	ih_debug(IH_DBG_SEND, "status %d, %llu body bytes, %llu on the "
 	    "connection", resp_log_status(r), resp_body_bytes(r),
@@ -226,7 +237,8 @@ pipeline_error_page(struct ih_request *r, int status)
 	r->is_handler = 0;
 	r->status = status;
 	pipeline_match(r);
-	rc = run_phases(r, order, sizeof(order) / sizeof(order[0]));
+	rc = r->objs_overflow ? IH_ABORTED : run_phases(r, order,
+	    sizeof(order) / sizeof(order[0]));
 	if (rc == IH_EXIT) {
 		resp_drop(r);
 		return 0;

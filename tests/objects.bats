@@ -165,3 +165,15 @@ req() {	# req PATH [HEADER]
 	has '^WWW-Authenticate: Digest realm="private"'
 	hasnt 'file private/index.html'
 }
+
+@test "more than 64 objects matching one path: 500, never a request run without some of them (an AuthTrans dropped)" {
+	{ printf 'docroot %s\ndatadir %s\n<Object ppath="/private">\n  AuthTrans fn=auth-digest realm="secret" lookup=demo-users\n</Object>\n' "$T/www" "$T/data"
+	  for i in $(seq 64); do printf '<Object regex="a">\n  ObjectType fn=force-type type=text/plain\n</Object>\n'; done; } >"$T/many.conf"
+	pipe_req 'GET /private/a.txt HTTP/1.0\r\n\r\n' -c "$T/many.conf"
+	[ "$(resp_status)" = 500 ]
+	hasnt 'file private/a.txt'
+	pipe_req 'GET /public/a.txt HTTP/1.0\r\n\r\n' -c "$T/many.conf"
+	[ "$(resp_status)" = 500 ]
+	pipe_req 'GET /private/ HTTP/1.0\r\n\r\n' -c "$T/many.conf"
+	[ "$(resp_status)" = 401 ]
+}

@@ -111,8 +111,9 @@ main(void)
 	memset(&r, 0, sizeof(r));
 	r.path = (char *)(uintptr_t)"/x";
 	pipeline_match(&r);
-	CHECK_INT(r.nobjs, MAX_OBJECTS_MATCHED, "matches capped at "
-	    "MAX_OBJECTS_MATCHED");
+	CHECK(r.nobjs == MAX_OBJECTS_MATCHED && r.objs_overflow, "more "
+	    "matches than MAX_OBJECTS_MATCHED: the overflow is marked (the "
+	    "request fails), none is silently dropped");
 
 	/* The depth that ranks AuthTrans guards (config.c: object_depth). */
 	{
