@@ -68,10 +68,20 @@ head_out(const struct ih_request *r)
  * Returns 0, or -1 with the status to answer set.
  */
 static int
-commit_body(struct ih_request *r)
+commit_body(struct ih_request *r, int final)
 {
 	if (r->body_done || r->body_started || r->c->closing)
 		return 0;
+	/*
+	 * A handler that streams before it reads may still read the body:
+	 * it is not settled now.  Only a client waiting for a 100 that can
+	 * no longer come (the head is out) leaves the framing unknown.
+	 */
+	if (!final) {
+		if (r->hd.expect_continue)
+			r->c->closing = 1;
+		return 0;
+	}
 	if (r->hd.expect_continue || sess_locked(r) || (!r->hd.chunked &&
 	    r->body_left > DRAIN_MAX)) {
 		r->c->closing = 1;
@@ -138,17 +148,19 @@ build_head(struct ih_request *r, long long clen)
 
 /*
  * Write the head, then n iovecs of body (may be 0).  The state becomes
- * RS_STREAMING; the caller finishes.  0 or -1 (connection lost, or the
- * request body failed and its error page went out instead).
+ * RS_STREAMING; the caller finishes.  final: the whole response is known
+ * (no handler will read the body after this).  0 or -1 (connection lost,
+ * or the request body failed and its error page went out instead).
  */
 static int
-write_head(struct ih_request *r, long long clen, struct iovec *body, int n)
+write_head(struct ih_request *r, long long clen, struct iovec *body, int n,
+    int final)
 {
 	struct iovec iov[3];
 	size_t hlen;
 	int i;
 
-	if (commit_body(r) == -1) {
+	if (commit_body(r, final) == -1) {
 		r->rhlen = 0;	/* the staged response's headers go with it */
 		resp_error_page(r, r->status);
 		return -1;
@@ -177,7 +189,7 @@ resp_send_head(struct ih_request *r, long long clen)
 {
 	if (head_out(r))
 		return r->rstate == RS_STREAMING ? 0 : -1;
-	return write_head(r, clen, NULL, 0);
+	return write_head(r, clen, NULL, 0, 1);
 }
 
 /* The sending of a body that went out in one piece is over: rc 0 ok. */
@@ -229,7 +241,7 @@ ih_flush(struct ih_request *r)
 
 	if (r->rstate >= RS_DONE)
 		return -1;
-	if (!head_out(r) && write_head(r, -1, NULL, 0) == -1)
+	if (!head_out(r) && write_head(r, -1, NULL, 0, 0) == -1)
 		return -1;
 	rc = send_body(r, r->obuf, r->olen);
 	r->olen = 0;
@@ -337,7 +349,8 @@ resp_finish(struct ih_request *r)
 
 		body[0].iov_base = r->obuf;
 		body[0].iov_len = r->method_head || nobody ? 0 : r->olen;
-		rc = write_head(r, nobody ? -2 : (long long)r->olen, body, 1);
+		rc = write_head(r, nobody ? -2 : (long long)r->olen, body, 1,
+		    1);
 		if (rc == -1 && r->rstate >= RS_DONE)
 			return r->rstate == RS_DONE ? 0 : -1;	/* error page */
 	} else {
@@ -589,7 +602,7 @@ resp_error_page(struct ih_request *r, int status)
 	if (breaks_framing(status))
 		r->c->closing = 1;
 	/* An unread body whose framing fails is what gets answered. */
-	if (commit_body(r) == -1) {
+	if (commit_body(r, 1) == -1) {
 		status = r->status;
 		reason = http_reason(status);
 		r->rhlen = 0;

@@ -476,3 +476,18 @@ PY
 	[ "$(resp_status)" = 200 ]
 	has '</html>'
 }
+
+@test "a handler that streams more than its buffer before it reads a chunked form still gets the form" {
+	python3 - "$T/req" <<'PY'
+import sys
+body = b"foo=bar&baz=qux"
+head = (b"POST /env HTTP/1.1\r\nHost: t\r\nX-Pad: " + b"<" * 4000 +
+        b"\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+open(sys.argv[1], "wb").write(head + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+PY
+	piped "$T/req"
+	[ "$(resp_status)" = 200 ]
+	has '<tr><th>foo</th><td>bar</td></tr>'
+	has '<tr><th>baz</th><td>qux</td></tr>'
+}
