@@ -34,10 +34,19 @@ static long
 read_head(struct conn *c, const char **why)
 {
 	int64_t deadline;
-	size_t scanned = 0, end;
-	int waiting = c->nreq > 0;
+	size_t scanned = 0, end, lead = 0;
+	int waiting;
 
 	conn_compact(c);
+	/*
+	 * Idle between requests: keepalive_timeout.  Once a byte of the next
+	 * head is here - already, when it came with the last request - the
+	 * head has header_timeout from now.
+	 */
+	while (lead < c->ilen && (c->ibuf[lead] == '\r' ||
+	    c->ibuf[lead] == '\n'))
+		lead++;
+	waiting = c->nreq > 0 && lead == c->ilen;
 	deadline = mono_ms() + (waiting ? cfg.keepalive_timeout :
 	    cfg.header_timeout) * 1000;
 	for (;;) {

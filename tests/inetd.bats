@@ -867,3 +867,54 @@ lock_case() {
 	le "$(sed -n 's/^B .* t=\([0-9.]*\)/\1/p' <<<"$output")" 1.5
 	has '^A 303 '
 }
+
+@test "a pipelined head whose first bytes came with the last request has header_timeout, not keepalive_timeout" {
+	srv --keepalive_timeout 10 --header_timeout 2
+	run python3 - "$PORT" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 2)
+t0 = time.monotonic()
+s.sendall(b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\nG")
+out = b""
+s.settimeout(0.25)
+rest = b"ET /hello HTTP/1.1\r\nHost: t\r\n\r\n"
+for i in range(len(rest)):
+    try:
+        b = s.recv(65536)
+        if not b:
+            break
+        out += b
+        if out.count(b"HTTP/1.1 ") >= 2:
+            break
+    except socket.timeout:
+        pass
+    try:
+        s.sendall(rest[i:i + 1])
+    except OSError:
+        break
+print("second:", out.split(b"HTTP/1.1 ")[2][:3].decode() if out.count(b"HTTP/1.1 ") >= 2 else "none",
+      "t=%.1f" % (time.monotonic() - t0))
+PY
+	has '^second: 408 '
+	le "$(sed -n 's/.* t=\([0-9.]*\).*/\1/p' <<<"$output")" 5
+}
+
+@test "keepalive_timeout 0 with the next head split across reads: served, not 408" {
+	srv --keepalive_timeout 0 --header_timeout 3
+	run python3 - "$PORT" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 2)
+s.sendall(b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\nGET /hello HT")
+time.sleep(0.3)
+s.sendall(b"TP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+s.settimeout(5)
+out = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    out += b
+print(" ".join(x[:3].decode() for x in out.split(b"HTTP/1.1 ")[1:]))
+PY
+	[ "$output" = "200 200" ]
+}
