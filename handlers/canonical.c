@@ -65,8 +65,8 @@ canonical_host(struct ih_request *r, const struct ih_args *args)
 	/* An absolute-form target names the host itself (RFC 9112 3.2.2). */
 	if (target[0] != '/' && (p = strstr(target, "://")) != NULL) {
 		host = p + 3;
-		target = strchr(host, '/') != NULL ? strchr(host, '/') : "/";
 		hl = strcspn(host, "/?");
+		target = host + hl;	/* "/path?q", "?q" or "" */
 	} else if (host != NULL)
 		hl = strlen(host);
 	/* The host without its port; the same name (any case) passes. */
@@ -79,11 +79,10 @@ canonical_host(struct ih_request *r, const struct ih_args *args)
 		if (nl == strlen(name) && strncasecmp(host, name, nl) == 0)
 			return IH_NOACTION;
 	}
-	if (target[0] != '/')
-		target = "/";		/* OPTIONS * */
-	n = snprintf(url, sizeof(url), "%s://%s%s%s%s", scheme != NULL ?
+	n = snprintf(url, sizeof(url), "%s://%s%s%s%s%s", scheme != NULL ?
 	    scheme : "http", name, port != NULL ? ":" : "", port != NULL ?
-	    port : "", target);
+	    port : "", target[0] != '/' ? "/" : "", target[0] == '?' ||
+	    target[0] == '/' ? target : "");	/* "*": the root */
 	if (n < 0 || (size_t)n >= sizeof(url))
 		return ih_error(r, 414, "target too long to redirect");
 	return ih_redirect(r, st != NULL ? atoi(st) : 301, url);

@@ -361,7 +361,8 @@ struct ih_request {
 	/* response */
 	enum resp_state	 rstate;
 	enum framing	 framing;
-	int		 status;
+	int		 status;	/* the status sent (or to send) */
+	int		 late_status;	/* a failure after the head went out */
 	char		*rh;		/* handler headers, "Name: v\r\n"... */
 	size_t		 rhlen, rhcap;
 	char		*obuf;		/* the connection's, or a file's bytes */

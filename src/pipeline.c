@@ -139,7 +139,8 @@ conclude(struct ih_request *r, int rc)
 		return;
 	}
 	if (rc == IH_ABORTED) {
-		resp_error_page(r, r->status >= 400 ? r->status : 500);
+		resp_error_page(r, r->status >= 400 ? r->status :
+		    r->late_status >= 400 ? r->late_status : 500);
 		return;
 	}
 	if (resp_finish(r) == -1)

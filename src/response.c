@@ -217,7 +217,7 @@ send_body(struct ih_request *r, const void *buf, size_t n)
 	char pre[24];
 	struct iovec iov[3];
 
-	if (n == 0 || r->method_head)
+	if (n == 0 || r->method_head || r->framing == FR_NOBODY)
 		return 0;
 	if (r->framing != FR_CHUNKED) {
 		iov[0].iov_base = (void *)(uintptr_t)buf;
@@ -241,7 +241,9 @@ ih_flush(struct ih_request *r)
 
 	if (r->rstate >= RS_DONE)
 		return -1;
-	if (!head_out(r) && write_head(r, -1, NULL, 0, 0) == -1)
+	/* 1xx, 204 and 304 have no body, however much is written. */
+	if (!head_out(r) && write_head(r, r->status < 200 || r->status ==
+	    204 || r->status == 304 ? -2 : -1, NULL, 0, 0) == -1)
 		return -1;
 	rc = send_body(r, r->obuf, r->olen);
 	r->olen = 0;
@@ -391,7 +393,9 @@ resp_body_bytes(const struct ih_request *r)
 int
 resp_log_status(const struct ih_request *r)
 {
-	if (!head_out(r) && r->rstate != RS_DONE)
+	/* Dropped before a byte of its head reached the connection. */
+	if (r->rstate != RS_DONE && (!head_out(r) ||
+	    r->c->bytes_out == r->out_start))
 		return 444;
 	return r->status;
 }
@@ -562,13 +566,20 @@ ih_error(struct ih_request *r, int status, const char *detail)
 	return IH_ABORTED;
 }
 
-/* Record an error status and its detail (for the error log). */
+/*
+ * Record an error status and its detail (for the error log).  Once the
+ * head is out, the status sent stands (the log shows what the client
+ * got); the failure is kept apart, for the error log.
+ */
 int
 resp_set_error(struct ih_request *r, int status, const char *detail)
 {
 	if (status < 400 || status > 599)
 		status = 500;
-	r->status = status;
+	if (head_out(r))
+		r->late_status = status;
+	else
+		r->status = status;
 	r->detail = detail;
 	return status;
 }
@@ -599,6 +610,8 @@ resp_error_page(struct ih_request *r, int status)
 		resp_drop(r);	/* no last chunk: the client sees it cut */
 		return;
 	}
+	if (status < 400)
+		status = 500;
 	if (breaks_framing(status))
 		r->c->closing = 1;
 	/* An unread body whose framing fails is what gets answered. */

@@ -19,6 +19,9 @@
 static void
 early_error(struct ih_request *r, int status, const char *detail)
 {
+	/* Even a malformed HEAD gets no body (RFC 9110 9.3.2). */
+	if (r->reqline != NULL && strncmp(r->reqline, "HEAD ", 5) == 0)
+		r->method_head = 1;
 	resp_set_error(r, status, detail);
 	r->c->closing = 1;
 	resp_error_page(r, status);

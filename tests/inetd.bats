@@ -918,3 +918,28 @@ print(" ".join(x[:3].decode() for x in out.split(b"HTTP/1.1 ")[1:]))
 PY
 	[ "$output" = "200 200" ]
 }
+
+@test "a body that stalls after the answer began: logged with the status sent (200) and the bytes that went, never 408" {
+	srv --body_timeout 1 --access_log "$BATS_TEST_TMPDIR/access.log"
+	run python3 - "$PORT" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 2)
+s.sendall(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n" + b"x" * 40000)
+s.settimeout(5)
+out = b""
+try:
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        out += b
+except OSError:
+    pass
+print(out.split(b"\r\n")[0].decode())
+PY
+	has '^HTTP/1.1 200 '
+	no_child 5
+	run cat "$BATS_TEST_TMPDIR/access.log"
+	has '"POST /echo HTTP/1.1" 200 [0-9]+ '
+	hasnt '" 408 '
+}

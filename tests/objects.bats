@@ -150,6 +150,10 @@ req() {	# req PATH [HEADER]
 	run "$IHTTPD" -c "$T/bad.conf" --check
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"bad.conf:1"*"needs name=HOST"* ]]
+	# an absolute-form target names the host; its query stays a query
+	printf 'docroot %s\nNameTrans fn=canonical-host name=www.example.org\n' "$T/www" >"$T/c.conf"
+	pipe_req 'GET http://evil.example?/x/y HTTP/1.1\r\nHost: www.example.org\r\nConnection: close\r\n\r\n' -c "$T/c.conf"
+	has $'^Location: http://www.example.org/\\?/x/y\r$'
 }
 
 @test "drop closes without a byte and logs 444, never 200" {

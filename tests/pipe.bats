@@ -131,6 +131,7 @@ golden() {
 @test "golden: get-chunked-body-keepalive" { golden get-chunked-body-keepalive; }
 @test "golden: get-chunked-malformed-400" { golden get-chunked-malformed-400; }
 @test "golden: expect-405-closes" { golden expect-405-closes; }
+@test "golden: head-malformed-400" { golden head-malformed-400; }
 @test "golden: request-line-414" { golden request-line-414; }
 @test "golden: head-size-431" { golden head-size-431; }
 @test "golden: header-count-431" { golden header-count-431; }
