@@ -1270,6 +1270,29 @@ config_check(void)
 	for (i = 0; i < cfg.nobjs; i++)
 		if (cfg.objs[i].kind == OBJ_REGEX)
 			regex_compile(&cfg.objs[i]);
+	/*
+	 * Objects match the request path: an index file served for its
+	 * directory's path never meets a path= object naming the file, so
+	 * credentials asked there would not guard it.
+	 */
+	for (i = 0; i < cfg.nobjs; i++) {
+		const struct object *o = &cfg.objs[i];
+		const char *base = strrchr(o->pattern, '/');
+		size_t k;
+
+		for (k = 0; o->kind == OBJ_PATH && o->protects && base != NULL &&
+		    k < cfg.nindex; k++)
+			if (strcmp(base + 1, cfg.index[k]) == 0) {
+				err_file = o->file;
+				err_line = o->line;
+				cerr("path=\"%s\" asks for credentials, but "
+				    "%.*s/ serves this index file without it: "
+				    "use ppath=\"%.*s\"", o->pattern,
+				    (int)(base - o->pattern), o->pattern,
+				    (int)(base - o->pattern > 0 ? base -
+				    o->pattern : 1), o->pattern);
+			}
+	}
 	{
 		const struct strlist *lists[2] = { &cfg.allow, &cfg.deny };
 		static const char *const names[2] = { "allow", "deny" };

@@ -332,3 +332,10 @@ EOF
 	done
 	[ -z "$missing" ] || { echo "undocumented or stale:$missing"; return 1; }
 }
+
+@test "--check: a path= object asking for credentials on an index file is an error (its directory serves it without them)" {
+	printf 'docroot %s\n<Object path="/docsecret/index.html">\n  AuthTrans fn=auth-basic realm=r lookup=demo-users\n</Object>\n' "$ROOT/conf/www" >"$BATS_TEST_TMPDIR/ix.conf"
+	run "$IHTTPD" -c "$BATS_TEST_TMPDIR/ix.conf" --check
+	[ "$status" -eq 1 ]
+	[[ "$output" == *'ix.conf:2: path="/docsecret/index.html" asks for credentials, but /docsecret/ serves this index file without it: use ppath="/docsecret"'* ]]
+}
