@@ -134,44 +134,6 @@ store_open(const char *path, int flags, mode_t mode)
 	return fd;
 }
 
-/*
- * An exclusive lock on bytes [off, off + len) of fd (len 0: to the end),
- * waited for at most `lock_timeout` seconds.  Returns 0, or -1 with errno
- * (ETIMEDOUT when the deadline passed, the lock still held by another).
- */
-int
-store_lock(int fd, off_t off, off_t len)
-{
-	struct flock fl;
-	int64_t deadline = mono_ms() + cfg.lock_timeout * 1000;
-	long wait_us = 200;
-
-	for (;;) {
-		memset(&fl, 0, sizeof(fl));
-		fl.l_type = F_WRLCK;
-		fl.l_whence = SEEK_SET;
-		fl.l_start = off;
-		fl.l_len = len;
-		if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
-			return 0;
-		if (errno != EAGAIN && errno != EACCES && errno != EINTR)
-			return -1;
-		if (mono_ms() >= deadline) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		/* Back off: 0.2 ms doubling to 20 ms, so a brief hold costs
-		 * little and a long one costs no CPU. */
-		{
-			struct timespec ts = { 0, wait_us * 1000 };
-
-			nanosleep(&ts, NULL);
-		}
-		if (wait_us < 20000)
-			wait_us *= 2;
-	}
-}
-
 /* store_lock without waiting: 0, or -1 (EAGAIN: held by another). */
 int
 store_trylock(int fd, off_t off, off_t len)
@@ -188,6 +150,38 @@ store_trylock(int fd, off_t off, off_t len)
 	if (errno == EACCES)
 		errno = EAGAIN;
 	return -1;
+}
+
+/*
+ * An exclusive lock on bytes [off, off + len) of fd (len 0: to the end),
+ * waited for at most `lock_timeout` seconds.  Returns 0, or -1 with errno
+ * (ETIMEDOUT when the deadline passed, the lock still held by another).
+ */
+int
+store_lock(int fd, off_t off, off_t len)
+{
+	int64_t deadline = mono_ms() + cfg.lock_timeout * 1000;
+	long wait_us = 200;
+
+	for (;;) {
+		struct timespec ts;
+
+		if (store_trylock(fd, off, len) == 0)
+			return 0;
+		if (errno != EAGAIN && errno != EINTR)
+			return -1;
+		if (mono_ms() >= deadline) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		/* Back off: 0.2 ms doubling to 20 ms, so a brief hold costs
+		 * little and a long one costs no CPU. */
+		ts.tv_sec = 0;
+		ts.tv_nsec = wait_us * 1000;
+		nanosleep(&ts, NULL);
+		if (wait_us < 20000)
+			wait_us *= 2;
+	}
 }
 
 void

@@ -829,6 +829,12 @@ BODY=$BATS_TEST_DIRNAME/fixtures/inetd/body.py
 	has '^R 200 .* sent=12$'
 }
 
+# counter_cookie: a session cookie from GET /counter (name=value).
+counter_cookie() {
+	curl -sS --max-time 5 -D - -o /dev/null "$(url /counter)" |
+	    sed -n 's/^Set-Cookie: \([^;]*\).*/\1/p'
+}
+
 # lock_case HEAD-FIELD BODY: a /counter cookie, then a POST /counter with
 # it whose unread BODY trickles on (HEAD-FIELD frames it): it is answered
 # at once (with its session open, an unread body closes the connection),
@@ -836,8 +842,7 @@ BODY=$BATS_TEST_DIRNAME/fixtures/inetd/body.py
 lock_case() {
 	local cookie
 	srv --body_timeout 5 --datadir "$BATS_TEST_TMPDIR/data"
-	cookie=$(curl -sS --max-time 5 -D - -o /dev/null "$(url /counter)" |
-	    sed -n 's/^Set-Cookie: \([^;]*\).*/\1/p')
+	cookie=$(counter_cookie)
 	[ -n "$cookie" ]
 	run python3 "$BODY" lock "$PORT" "$cookie" 0.3 "POST /counter HTTP/1.1\r\nHost: t\r\nCookie: $cookie\r\n$1\r\n\r\n" "$2"
 	[ "$status" -eq 0 ]
@@ -858,8 +863,7 @@ lock_case() {
 @test "/login reads its form before it takes the session's lock: a slow form holds no lock" {
 	local cookie
 	srv --body_timeout 5 --datadir "$BATS_TEST_TMPDIR/data" --lock_timeout 3
-	cookie=$(curl -sS --max-time 5 -D - -o /dev/null "$(url /counter)" |
-	    sed -n 's/^Set-Cookie: \([^;]*\).*/\1/p')
+	cookie=$(counter_cookie)
 	[ -n "$cookie" ]
 	run python3 "$BODY" during "$PORT" "$cookie" 0.2 "POST /login HTTP/1.1\r\nHost: t\r\nCookie: $cookie\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 24\r\n\r\n" 'user=larry&password=wall'
 	[ "$status" -eq 0 ]
