@@ -367,6 +367,76 @@ test_mime(void)
 	memset(&cfg, 0, sizeof(cfg));
 }
 
+/* The bounded appender: nothing passes the buffer, whatever is asked. */
+static void
+test_sbuf(void)
+{
+	char *buf = guarded_copy(NULL, 16);
+	char big[64], out[64];
+	struct sbuf b;
+	size_t i;
+	int allok;
+
+	sb_init(&b, buf, 16);
+	sb_puts(&b, "hello, ");
+	sb_puts(&b, "world, and more");
+	CHECK(b.len == 15 && b.trunc && strcmp(buf, "hello, world, a") == 0,
+	    "sb_puts clamps at cap - 1 and says so");
+	sb_printf(&b, "%d", 12345);
+	CHECK(b.len == 15 && buf[15] == '\0', "sb_printf into a full buffer "
+	    "writes nothing past it");
+	guarded_free(buf, 16);
+
+	/* sb_printf's wanted length never moves len past cap (finding 1). */
+	buf = guarded_copy(NULL, 16);
+	sb_init(&b, buf, 16);
+	sb_printf(&b, "%s", "0123456789");
+	sb_printf(&b, "%s", "0123456789");
+	sb_printf(&b, "%s", "0123456789");
+	CHECK(b.len == 15 && b.trunc && strcmp(buf, "012345678901234") == 0,
+	    "three printfs of 10 into 16: 15 kept, cut, terminated");
+	guarded_free(buf, 16);
+
+	/* sb_esc: escapes whole or not at all, "..." where it cut. */
+	sb_init(&b, out, sizeof(out));
+	sb_esc(&b, "a\"b\\c\x9b", 64, ESC_QUOTE);
+	CHECK_STR(out, "a\\x22b\\x5cc\\x9b", "sb_esc: quote, backslash, C1 "
+	    "control as \\xNN");
+	sb_init(&b, out, sizeof(out));
+	sb_esc(&b, "a b[c]", 64, ESC_BARE);
+	CHECK_STR(out, "a\\x20b\\x5bc\\x5d", "sb_esc ESC_BARE: space and "
+	    "brackets too");
+	sb_init(&b, out, sizeof(out));
+	sb_esc(&b, NULL, 64, ESC_QUOTE);
+	CHECK_STR(out, "-", "sb_esc: NULL is -");
+	sb_init(&b, out, sizeof(out));
+	sb_esc(&b, "abcdefghij", 10, ESC_QUOTE);
+	CHECK_STR(out, "abcdefghij", "sb_esc: exactly max fits whole");
+	sb_init(&b, out, sizeof(out));
+	sb_esc(&b, "abcdefghijk", 10, ESC_QUOTE);
+	CHECK(strcmp(out, "abcdefg...") == 0 && b.trunc, "sb_esc: one more "
+	    "is cut to max with ...");
+	allok = 1;
+	for (i = 0; i < sizeof(big) - 1; i++)
+		big[i] = (char)(i % 2 ? 0x80 : 'a');
+	big[sizeof(big) - 1] = '\0';
+	for (i = 3; i < 40; i++) {
+		size_t k, n;
+
+		sb_init(&b, out, sizeof(out));
+		sb_esc(&b, big, i, ESC_QUOTE);
+		n = strlen(out);
+		if (n > i || n < 3 || strcmp(out + n - 3, "...") != 0)
+			allok = 0;
+		/* No escape cut in half: every \ starts \x80. */
+		for (k = 0; k + 3 < n; k++)
+			if (out[k] == '\\' && strncmp(out + k, "\\x80", 4) != 0)
+				allok = 0;
+	}
+	CHECK(allok, "sb_esc: for every max, within max, ends in ..., no "
+	    "escape split");
+}
+
 int
 main(void)
 {
@@ -379,5 +449,6 @@ main(void)
 	test_arena();
 	test_mime();
 	test_arena_overflow();
+	test_sbuf();
 	return unit_done();
 }
