@@ -82,13 +82,13 @@ commit_body(struct ih_request *r, int final)
 			r->c->closing = 1;
 		return 0;
 	}
-	if (r->hd.expect_continue || sess_locked(r) || (!r->hd.chunked &&
-	    r->body_left > DRAIN_MAX)) {
+	if (r->hd.expect_continue || (!r->hd.chunked && r->body_left >
+	    DRAIN_MAX) || (r->hd.chunked && sess_locked(r))) {
 		r->c->closing = 1;
 		return 0;
 	}
 	if (!r->hd.chunked)
-		return 0;
+		return 0;	/* drained after the answer, the lock released */
 	return request_discard(r, DRAIN_MAX) == -1 ? -1 : 0;
 }
 

@@ -586,6 +586,19 @@ good() {
 	bad 400 'HEAD /small.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n' --docroot "$DOC"
 }
 
+@test "hostile: an unread Content-Length body to a handler holding its session keeps the connection" {
+	good 200 'POST /counter HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc' \
+	    --datadir "$BATS_TEST_TMPDIR/data"
+}
+
+@test "hostile: an unread chunked body to a handler holding its session: answered, then closed (never read under the lock)" {
+	srv --datadir "$BATS_TEST_TMPDIR/data"
+	send 5 'POST /counter HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n'"$NEXT"
+	[ "$status" -eq 0 ]
+	has '^R 1 200 .*conn=close'
+	hasnt '^R 2 '
+}
+
 @test "hostile: a GET of a file with a good chunked body keeps the connection" {
 	good 200 'GET /index.html HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n'
 }
