@@ -30,6 +30,18 @@ int LLVMFuzzerInitialize(int *, char ***);
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static int devnull = -1;
+static char *state_dir;
+
+/* The private datadir goes when the run ends (libFuzzer exits). */
+static void
+remove_state(void)
+{
+	char cmd[256];
+
+	if (state_dir != NULL && (size_t)snprintf(cmd, sizeof(cmd),
+	    "rm -rf '%s'", state_dir) < sizeof(cmd))
+		(void)system(cmd);
+}
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -60,6 +72,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	if (dir == NULL)
 		abort();
+	state_dir = dir;
+	atexit(remove_state);
 	if (config_load((int)(sizeof(args) / sizeof(args[0])) - 1, args,
 	    &check_only) != 0 || log_open(0) == -1) {
 		fprintf(stderr, "fuzz_conn: run from the repository root\n");

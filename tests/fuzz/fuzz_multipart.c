@@ -51,6 +51,16 @@ struct walk {
 	struct part p[MAXP + 2];
 };
 
+/* The private datadir goes when the run ends (libFuzzer exits). */
+static void
+remove_state(void)
+{
+	char cmd[sizeof(datadir) + 16];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", datadir);
+	(void)system(cmd);
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -58,6 +68,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	if (mkdtemp(datadir) == NULL)
 		abort();
+	atexit(remove_state);
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.datadir = datadir;
 	cfg.body_timeout = 5;
