@@ -359,7 +359,8 @@ pcounter() {
 	has '^visits: 162'
 	hasnt '^Set-Cookie'
 	# one session, the one lock file: nothing per request or per waiter
-	[ "$(ls -A "$S" | sort | tr '\n' ' ')" = ".lock $id " ]
+	run ls -A "$S"
+	[ "$(sort <<<"$output" | tr '\n' ' ')" = ".lock $id " ] || { echo "left: $output"; false; }
 }
 
 # ---- nothing made by requests that store nothing --------------------------------------
@@ -504,7 +505,8 @@ time.sleep(60)
 	[ "$(count '^HTTP/1\.1 303 ')" -eq 50 ]
 	[ "$(count '^HTTP/1\.1 503 ')" -eq 50 ]
 	hasnt '^Set-Cookie'
-	[ "$(ls -A "$S" | sort | tr '\n' ' ')" = ".lock $id " ]
+	run ls -A "$S"
+	[ "$(sort <<<"$output" | tr '\n' ' ')" = ".lock $id " ] || { echo "left: $output"; false; }
 	# room again: /counter makes sessions up to max_sessions (larry's is
 	# one of the 5), then 503
 	rm -f "$D"/fill.*
