@@ -960,3 +960,52 @@ PY
 	has '"POST /echo HTTP/1.1" 200 [0-9]+ '
 	hasnt '" 408 '
 }
+
+@test "the hostile battery's requests through tcpserver: every access line read by goaccess, none failed, no child killed" {
+	command -v goaccess >/dev/null || skip "goaccess not installed"
+	srv --access_log "$BATS_TEST_TMPDIR/access.log" --datadir "$BATS_TEST_TMPDIR/data"
+	run python3 - "$PORT" <<'PY'
+import socket, sys
+port = int(sys.argv[1])
+reqs = [
+    b"GET /a\x00b HTTP/1.1\r\nHost: t\r\n\r\n",
+    b"GET /hello HTTP/1.1\r\nHost: t\r\nX-A: a\rb\r\n\r\n",
+    b"GET /hello HTTP/1.1\r\n Host: t\r\n\r\n",
+    b"GET /\x80\x9b\xff\"\\ HTTP/1.1\r\nHost: t\r\n\r\n",
+    b"GET /" + b"A" * 1100 + b"\x80" * 900 + b" HTTP/1.0\r\n\r\n",
+    b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03",
+    b"GET / HTTP/1.1\r\nHost: t\r\nUser-Agent: a\"b\\c[d]\r\nReferer: \"\r\n\r\n",
+    b"GET / HTTP/9.9\r\n\r\n",
+    b"BREW /pot HTTP/1.1\r\nHost: t\r\n\r\n",
+    b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\n0\n\n",
+    b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+    b"GET /%2e%2e/%2e%2e/etc/passwd HTTP/1.1\r\nHost: t\r\n\r\n",
+    b"GET /private/ HTTP/1.1\r\nHost: t\r\nAuthorization: Basic !!!\r\n\r\n",
+    b"GET /private/ HTTP/1.1\r\nHost: t\r\nAuthorization: Digest username=\"a\\\"b\"\r\n\r\n",
+    b"POST /index.html HTTP/1.1\r\nHost: t\r\nContent-Length: 60\r\nExpect: 100-continue\r\n\r\n",
+    b"GET http://a@b/ HTTP/1.1\r\nHost: t\r\n\r\n",
+    b"GET /" + b"%c0%af" * 10 + b" HTTP/1.1\r\nHost: t\r\n\r\n",
+    b"GET /hello HTTP/1.1\r\nHost: t\r\nUser-Agent: " + b"u" * 9000 + b"\r\n\r\n",
+    b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\nGET /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    b"\r\n" * 50 + b"GET /hello HTTP/1.0\r\n\r\n",
+]
+for r in reqs:
+    s = socket.create_connection(("127.0.0.1", port), 2)
+    try:
+        s.sendall(r)
+        s.shutdown(socket.SHUT_WR)
+        s.settimeout(5)
+        while s.recv(65536):
+            pass
+    except OSError:
+        pass
+    s.close()
+print(len(reqs))
+PY
+	[ "$status" -eq 0 ]
+	no_child 10
+	run bash -c 'goaccess "$1" --log-format=COMBINED --no-global-config -o json 2>/dev/null | python3 -c "import json,sys; g=json.load(sys.stdin)[\"general\"]; print(g[\"total_requests\"], g[\"failed_requests\"])"' _ "$BATS_TEST_TMPDIR/access.log"
+	[ "$status" -eq 0 ]
+	[ "${output% *}" -ge 20 ]
+	[ "${output#* }" = 0 ]
+}
