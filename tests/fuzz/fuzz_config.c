@@ -79,8 +79,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			if (i > 0 && o->kind == OBJ_PPATH &&
 			    cfg.objs[i - 1].kind == OBJ_PPATH &&
-			    cfg.objs[i - 1].plen < o->plen)
-				abort();	/* longest ppath first */
+			    cfg.objs[i - 1].litlen < o->litlen)
+				abort();	/* longest literal prefix first */
 			if (o->kind == OBJ_REGEX && o->re_state == 0)
 				o->re_state = 3;	/* no regcomp */
 			for (j = 0; j < o->ndirs; j++)
