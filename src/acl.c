@@ -272,7 +272,7 @@ conn_peer_host(struct conn *c, struct arena *a)
 }
 
 static struct acl global_acl;
-static int global_state;	/* 0 not built, 1 built, -1 none */
+static int global_state;	/* 0 not built, 1 built, -1 none, -2 broken */
 
 /*
  * The connection ACL, before any request byte is read.  Returns 0 when
@@ -281,21 +281,11 @@ static int global_state;	/* 0 not built, 1 built, -1 none */
 int
 acl_check_peer(struct conn *c, struct arena *a)
 {
-	char err[160];
 	const char *host = NULL;
 	int ok;
 
-	if (global_state == 0) {
-		if (cfg.allow.n + cfg.deny.n + cfg.cidr_allow.n +
-		    cfg.cidr_deny.n == 0)
-			global_state = -1;
-		else if (acl_build(&global_acl, &cfg.allow, &cfg.deny,
-		    &cfg.cidr_allow, &cfg.cidr_deny, err, sizeof(err)) == -1) {
-			ih_log(IH_LOG_ERR, "access rules: %s", err);
-			return 403;	/* fail closed */
-		} else
-			global_state = 1;
-	}
+	if (acl_preload() == -1)
+		return 403;	/* fail closed */
 	if (global_state == -1)
 		return 0;
 	if (global_acl.nallow + global_acl.ndeny > 0)
@@ -304,6 +294,26 @@ acl_check_peer(struct conn *c, struct arena *a)
 	ih_debug(IH_DBG_AUTH, "peer %s (%s): %s", conn_who(c), host ? host : "-",
 	    ok ? "allowed" : "denied");
 	return ok ? 0 : 403;
+}
+
+/* Compile the global rules (once; a daemon does it before forking). */
+int
+acl_preload(void)
+{
+	char err[160];
+
+	if (global_state != 0)
+		return global_state == -2 ? -1 : 0;
+	if (cfg.allow.n + cfg.deny.n + cfg.cidr_allow.n + cfg.cidr_deny.n == 0)
+		global_state = -1;
+	else if (acl_build(&global_acl, &cfg.allow, &cfg.deny,
+	    &cfg.cidr_allow, &cfg.cidr_deny, err, sizeof(err)) == -1) {
+		ih_log(IH_LOG_ERR, "access rules: %s", err);
+		global_state = -2;
+		return -1;
+	} else
+		global_state = 1;
+	return 0;
 }
 
 /* --check: does one rule's regex compile?  0 or -1 (err). */

@@ -803,6 +803,29 @@ load_secret(void)
 	return -1;
 }
 
+/*
+ * Standalone start-up: a config with Digest has its secret read (or
+ * made) before the first fork, so that every worker holds it and a
+ * chroot cannot hide it.  0, or -1 (logged).
+ */
+int
+auth_preload(void)
+{
+	size_t i, j;
+
+	for (i = 0; i < cfg.nobjs; i++)
+		for (j = 0; j < cfg.objs[i].ndirs; j++)
+			if (strcmp(cfg.objs[i].dirs[j].fn->name,
+			    "auth-digest") == 0) {
+				if (load_secret() == 0)
+					return 0;
+				ih_log(IH_LOG_ERR, "Digest secret %s: %s",
+				    secret_path, strerror(errno));
+				return -1;
+			}
+	return 0;
+}
+
 /* HMAC-SHA256(secret, text), base64url without padding (43 chars). */
 static void
 mac_b64(const char *text, char *out)

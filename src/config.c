@@ -47,12 +47,17 @@ static const struct key keys[] = {
 	    "access log: FILE, stderr, syslog or off", NULL },
 	{ "allow", K_MULTI, O(allow), NULL, 0, 0,
 	    "peers allowed: POSIX regexes on the address (repeatable)", NULL },
+	{ "background", K_ENUM, O(background), "off", 0, 0,
+	    "standalone: detach (fork, setsid, stdio to /dev/null)", ONOFF },
 	{ "body_min_rate", K_SIZE, O(body_min_rate), "2k", 1, 1024 * 1024 * 1024,
 	    "slowest body upload given time: body_timeout + size/rate s", NULL },
 	{ "body_timeout", K_INT, O(body_timeout), "30", 1, 3600,
 	    "seconds a request body may stall before 408", NULL },
 	{ "charset", K_STR, O(charset), NULL, 0, 0,
 	    "charset parameter added to text/* types", NULL },
+	{ "chroot", K_STR, O(chroot), NULL, 0, 0,
+	    "standalone: workers chroot here (docroot and datadir inside it)",
+	    NULL },
 	{ "cidr_allow", K_MULTIC, O(cidr_allow), NULL, 0, 0,
 	    "peers allowed: IPv4/IPv6 CIDR blocks (repeatable)", NULL },
 	{ "cidr_deny", K_MULTIC, O(cidr_deny), NULL, 0, 0,
@@ -78,17 +83,27 @@ static const struct key keys[] = {
 	{ "error_page", K_ERRPAGE, O(error_pages), NULL, 0, 0,
 	    "\"CODE /path\": serve /path as the page for CODE (repeatable)",
 	    NULL },
+	{ "graceful_timeout", K_INT, O(graceful_timeout), "30", 1, 86400,
+	    "standalone: seconds QUIT waits for requests in flight", NULL },
+	{ "group", K_STR, O(group), NULL, 0, 0,
+	    "standalone: group the workers run as (default: user's)", NULL },
 	{ "gzip_static", K_ENUM, O(gzip_static), "off", 0, 0,
 	    "send FILE.br or FILE.gz when the client accepts it: on or off",
 	    ONOFF },
 	{ "header_timeout", K_INT, O(header_timeout), "15", 1, 3600,
 	    "seconds to read a request head before 408", NULL },
+	{ "idle_exit", K_INT, O(idle_exit), "60", 1, 86400,
+	    "wait mode (inetd wait, fd 0 listening): exit after idle seconds",
+	    NULL },
 	{ "index", K_LIST, O(index), "index.html index.htm", 0, 0,
 	    "index files tried for a directory, in order", NULL },
 	{ "keepalive_requests", K_INT, O(keepalive_requests), "100", 1,
 	    1000000, "requests served on one connection", NULL },
 	{ "keepalive_timeout", K_INT, O(keepalive_timeout), "5", 0, 3600,
 	    "seconds a connection may idle between requests", NULL },
+	{ "listen_backlog", K_INT, O(listen_backlog), "511", 1, 65535,
+	    "standalone: connections queued by the kernel before accept",
+	    NULL },
 	{ "listing", K_ENUM, O(listing), "off", 0, 0,
 	    "HTML listing of a directory without an index: on or off",
 	    ONOFF },
@@ -117,17 +132,34 @@ static const struct key keys[] = {
 	    NULL },
 	{ "max_request_line", K_SIZE, O(max_request_line), "8k", 64,
 	    1024 * 1024, "longest request line in bytes before 414", NULL },
+	{ "max_requests", K_INT, O(max_requests), "1000", 1, 1000000000,
+	    "standalone: connections a worker serves before it is replaced",
+	    NULL },
+	{ "max_servers", K_INT, O(max_servers), "50", 1, 4096,
+	    "standalone: most workers (or fork children) at once", NULL },
 	{ "max_sessions", K_INT, O(max_sessions), "10000", 1, 100000000,
 	    "most live sessions in the store; a new one past it gets 503",
 	    NULL },
+	{ "max_spare_servers", K_INT, O(max_spare_servers), "10", 1, 4096,
+	    "prefork: idle workers above this are stopped", NULL },
 	{ "mimetypes", K_STR, O(mimetypes), NULL, 0, 0,
 	    "mime.types file (default /etc/mime.types, else the installed "
 	    "one)", NULL },
+	{ "min_servers", K_INT, O(min_servers), "5", 0, 4096,
+	    "prefork: workers started, and never fewer", NULL },
+	{ "min_spare_servers", K_INT, O(min_spare_servers), "2", 0, 4096,
+	    "prefork: idle workers below this start more", NULL },
 	{ "nonce_slots", K_INT, O(nonce_slots), "16384", 256, 16777216,
 	    "live Digest nonces the replay table tracks (fixed-size file)",
 	    NULL },
 	{ "nonce_ttl", K_INT, O(nonce_ttl), "300", 10, 86400,
 	    "seconds a Digest nonce stays fresh (then stale=true)", NULL },
+	{ "pid_file", K_STR, O(pid_file), NULL, 0, 0,
+	    "standalone: write the master's pid here (created exclusively)",
+	    NULL },
+	{ "port", K_MULTI, O(ports), NULL, 0, 0,
+	    "standalone: listen on PORT, HOST:PORT, [V6]:PORT, *:PORT, "
+	    "unix:/path, 0 or scan (repeatable)", NULL },
 	{ "remote_addr", K_STR, O(remote_addr), NULL, 0, 0,
 	    "peer address reported when stdin is not a socket", NULL },
 	{ "reverse_lookups", K_ENUM, O(reverse_lookups), "off", 0, 0,
@@ -135,6 +167,9 @@ static const struct key keys[] = {
 	    "off|on|double" },
 	{ "send_timeout", K_INT, O(send_timeout), "60", 1, 3600,
 	    "seconds a client may stall reading the response", NULL },
+	{ "serialize", K_ENUM, O(serialize), "epoll", 0, 0,
+	    "standalone: workers take turns at accept: epoll, flock or none",
+	    "epoll|flock|none" },
 	{ "server_name", K_STR, O(server_name), NULL, 0, 0,
 	    "SERVER_NAME for handlers (default: Host, else local address)",
 	    NULL },
@@ -147,12 +182,21 @@ static const struct key keys[] = {
 	{ "sessions", K_ENUM, O(sessions), "off", 0, 0,
 	    "server-side sessions for handlers: on or off",
 	    ONOFF },
+	{ "standalone", K_ENUM, O(standalone), "off", 0, 0,
+	    "listen and serve as a daemon (see port, type): on or off", ONOFF },
 	{ "symlinks", K_ENUM, O(symlinks), "beneath", 0, 0,
 	    "follow symlinks: off, owner (same owner) or beneath docroot" ,
 	    "off|owner|beneath" },
+	{ "type", K_ENUM, O(type), "prefork", 0, 0,
+	    "standalone: single, fork, preforksimple or prefork",
+	    "single|fork|preforksimple|prefork" },
+	{ "unix_mode", K_STR, O(unix_mode), "0660", 0, 0,
+	    "standalone: permissions of a unix:/path socket (octal)", NULL },
+	{ "user", K_STR, O(user), NULL, 0, 0,
+	    "standalone: user the workers run as (started as root)", NULL },
 };
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
-_Static_assert(NKEYS <= 64, "key_file/key_line need room for every key");
+_Static_assert(NKEYS <= 96, "key_file/key_line need room for every key");
 
 static const char *const phase_names[IH_NPHASES] = { "Init", "AuthTrans",
 	"NameTrans", "PathCheck", "ObjectType", "Service", "AddLog" };
@@ -163,9 +207,12 @@ extern const struct ih_function __stop_ih_functions[];
 static const char *err_file;
 static int err_line;
 /* Where each key was last set (file and line), for --check messages. */
-static const char *key_file[64];
-static int key_line[64];
+static const char *key_file[96];
+static int key_line[96];
 static int errors;
+
+static void at_key(const char *);
+static int key_set(const char *);
 
 static void __attribute__((format(printf, 1, 2)))
 cerr(const char *fmt, ...)
@@ -451,6 +498,13 @@ set_key(const struct key *k, char *v)
 			if (acl_parse_cidr(l->v[i], &cd) == -1)
 				cerr("%s: '%s' is not an IPv4 or IPv6 CIDR "
 				    "block", k->name, l->v[i]);
+		}
+		for (i = first; k->off == O(ports) && i < l->n; i++) {
+			struct listen_spec ls;
+			char why[128];
+
+			if (listen_parse(l->v[i], &ls, why, sizeof(why)) == -1)
+				cerr("port: '%s': %s", l->v[i], why);
 		}
 		break;
 	}
@@ -1133,11 +1187,13 @@ config_load(int argc, char **argv, int *check_only)
 	const char *file = NULL;
 	char *buf;
 	int i;
-	struct { const struct key *k; char *v; } opts[64];
+	struct { const struct key *k; char *v; } opts[96];
 	size_t nopts = 0, j;
 
 	*check_only = 0;
 	errors = 0;
+	memset(key_file, 0, sizeof(key_file));
+	memset(key_line, 0, sizeof(key_line));
 	set_defaults();
 	err_file = "command line";
 	err_line = 0;
@@ -1235,8 +1291,46 @@ config_load(int argc, char **argv, int *check_only)
 		cerr("default_type/charset: control characters are not allowed");
 	if (cfg.charset != NULL && strlen(cfg.charset) > 64)
 		cerr("charset: longer than 64 bytes");
+	if (cfg.unix_mode == NULL || strspn(cfg.unix_mode, "01234567") !=
+	    strlen(cfg.unix_mode) || strlen(cfg.unix_mode) > 4 ||
+	    *cfg.unix_mode == '\0') {
+		at_key("unix_mode");
+		cerr("unix_mode: '%s' is not an octal mode such as 0660",
+		    cfg.unix_mode != NULL ? cfg.unix_mode : "");
+	}
+	/* A default gives way to a value set; two values set must agree. */
+	if (cfg.min_spare_servers > cfg.max_spare_servers) {
+		if (key_set("min_spare_servers") && key_set("max_spare_servers")) {
+			at_key("min_spare_servers");
+			cerr("min_spare_servers (%lld) is above "
+			    "max_spare_servers (%lld)", cfg.min_spare_servers,
+			    cfg.max_spare_servers);
+		} else if (key_set("min_spare_servers"))
+			cfg.max_spare_servers = cfg.min_spare_servers;
+		else
+			cfg.min_spare_servers = cfg.max_spare_servers;
+	}
+	if (cfg.min_servers > cfg.max_servers) {
+		if (key_set("min_servers")) {
+			at_key("min_servers");
+			cerr("min_servers (%lld) is above max_servers (%lld)",
+			    cfg.min_servers, cfg.max_servers);
+		} else
+			cfg.min_servers = cfg.max_servers;
+	}
 	sort_objects();
 	return errors > 0 ? -1 : 0;
+}
+
+/* Did the file or the command line set this key? */
+static int
+key_set(const char *name)
+{
+	const struct key *k = bsearch(name, keys, NKEYS, sizeof(keys[0]),
+	    key_cmp);
+
+	return k != NULL && key_file[k - keys] != NULL &&
+	    strcmp(key_file[k - keys], "defaults") != 0;
 }
 
 /* Point error messages at the line that set a key. */
@@ -1318,6 +1412,17 @@ config_check(void)
 	if (cfg.mimetypes != NULL && access(cfg.mimetypes, R_OK) == -1)
 		cerr("mimetypes %s: %s", cfg.mimetypes, strerror(errno));
 	return errors;
+}
+
+/* Compile every object's regex now (a daemon, before its first fork). */
+void
+config_preload(void)
+{
+	size_t i;
+
+	for (i = 0; i < cfg.nobjs; i++)
+		if (cfg.objs[i].kind == OBJ_REGEX && cfg.objs[i].re_state == 0)
+			(void)regex_compile(&cfg.objs[i]);
 }
 
 void

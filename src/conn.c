@@ -21,6 +21,10 @@
 
 #include "internal.h"
 
+int conn_standalone;
+int conn_idle_fds[LISTENERS_MAX + 1];
+int conn_idle_nfds;
+
 static void
 format_addr(const struct sockaddr_storage *ss, char *addr, size_t alen,
     char *port, size_t plen)
@@ -73,6 +77,17 @@ env_addr(const char *name, char *out, size_t len)
 static void
 launcher_peer(struct conn *c, int is_socket)
 {
+	/*
+	 * A daemon's environment is its own, not the connection's: a unix
+	 * socket it accepted has no peer address at all.
+	 */
+	if (conn_standalone) {
+		if (c->local[0] == '\0')
+			snprintf(c->local, sizeof(c->local), "127.0.0.1");
+		if (c->local_port[0] == '\0')
+			snprintf(c->local_port, sizeof(c->local_port), "80");
+		return;
+	}
 	if (cfg.remote_addr != NULL)
 		snprintf(c->peer, sizeof(c->peer), "%s", cfg.remote_addr);
 	else if (env_addr("TCPREMOTEIP", c->peer, sizeof(c->peer)))
@@ -183,24 +198,35 @@ conn_compact(struct conn *c)
 ssize_t
 conn_fill(struct conn *c, int64_t deadline)
 {
-	struct pollfd pfd = { c->in, POLLIN, 0 };
+	struct pollfd pfd[1 + LISTENERS_MAX + 1];
 	ssize_t n;
+	int i, npfd = 1;
 
 	if (c->ilen == c->icap)
 		return -3;
+	pfd[0].fd = c->in;
+	pfd[0].events = POLLIN;
+	/* Idle between requests, other work may end the wait (daemon.c). */
+	for (i = 0; c->idle && i < conn_idle_nfds; i++) {
+		pfd[npfd].fd = conn_idle_fds[i];
+		pfd[npfd++].events = POLLIN;
+	}
 	for (;;) {
 		int64_t left = deadline - mono_ms();
 		int rc;
 
-		if (left <= 0)
+		if (left <= 0 || (c->idle && serve_stopping))
 			return -2;
-		rc = poll(&pfd, 1, left > 1000000 ? 1000000 : (int)left);
+		rc = poll(pfd, (nfds_t)npfd, left > 1000000 ? 1000000 :
+		    (int)left);
 		if (rc == -1 && errno == EINTR)
 			continue;
 		if (rc == -1)
 			return -1;
 		if (rc == 0)
 			continue;
+		if (pfd[0].revents == 0)
+			return -2;	/* an idle fd woke: end the wait */
 		n = read(c->in, c->ibuf + c->ilen, c->icap - c->ilen);
 		if (n == -1 && (errno == EINTR || errno == EAGAIN))
 			continue;

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include <regex.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
@@ -198,6 +199,11 @@ struct strlist {
 
 enum { RLOOKUP_OFF, RLOOKUP_ON, RLOOKUP_DOUBLE };
 
+/* `type`, in the order of its choices; SRV_INETD is inetd and pipe mode. */
+enum { SRV_INETD = -1, SRV_SINGLE, SRV_FORK, SRV_PREFORKSIMPLE, SRV_PREFORK };
+/* `serialize`: how workers take turns at accept */
+enum { SER_EPOLL, SER_FLOCK, SER_NONE };
+
 struct config {
 	char		*docroot;
 	char		**index;
@@ -244,6 +250,22 @@ struct config {
 	long long	 session_ttl;
 	long long	 max_sessions;
 	char		*session_cookie;
+	/* standalone (daemon.c, listen.c) */
+	long long	 standalone;		/* bool */
+	struct strlist	 ports;
+	long long	 type;			/* SRV_* */
+	long long	 listen_backlog;
+	char		*unix_mode;
+	long long	 min_servers, min_spare_servers, max_spare_servers;
+	long long	 max_servers, max_requests;
+	long long	 serialize;		/* SER_* */
+	long long	 graceful_timeout;
+	long long	 idle_exit;
+	char		*pid_file;
+	long long	 background;		/* bool */
+	char		*chroot;
+	char		*user;
+	char		*group;
 
 	struct object	*objs;
 	size_t		 nobjs;
@@ -260,6 +282,7 @@ int	 config_check(void);
 const struct ih_function *config_find_function(const char *);
 int	 object_regex_match(struct object *, const char *path);
 void	 config_free(void);
+void	 config_preload(void);
 void	 config_usage(FILE *);
 
 /* ---- conn.c --------------------------------------------------------- */
@@ -280,12 +303,14 @@ struct conn {
 	int		 eof;
 	int		 closing;	/* no further request on it */
 	int		 broken;	/* a write failed: send nothing more */
+	int		 idle;		/* waiting for the next request */
 	unsigned	 nreq;
 	unsigned long long bytes_out;
 	char		*peer_host;	/* reverse_lookups: looked up once */
 	int		 peer_host_done;
 };
 
+extern int conn_standalone;	/* accepted by the daemon, not launched */
 int	 conn_init(struct conn *, int in, int out);
 void	 conn_free(struct conn *);
 const char *conn_who(const struct conn *);
@@ -391,6 +416,7 @@ int	 resp_set_error(struct ih_request *, int status, const char *detail);
 /* ---- pipeline.c ----------------------------------------------------- */
 
 int	 pipeline_run(struct ih_request *);
+void	 run_inits(void);
 void	 pipeline_match(struct ih_request *);
 int	 builtin_document_root(struct ih_request *, const struct ih_args *);
 int	 files_service_fn(struct ih_request *, const struct ih_args *);
@@ -408,6 +434,7 @@ int	 files_service(struct ih_request *);
 const char *mime_by_ext(struct arena *, const char *name);
 const char *mime_by_magic(struct arena *, int fd);
 void	 mime_free(void);
+void	 mime_preload(void);
 
 /* ---- cond.c -------------------------------------------------------- */
 
@@ -433,6 +460,7 @@ int	 acl_parse_cidr(const char *, struct cidr *);
 int	 acl_check_peer(struct conn *, struct arena *);
 int	 acl_check_regex(const char *, char *err, size_t len);
 void	 acl_cleanup(void);
+int	 acl_preload(void);
 
 /* ---- auth.c -------------------------------------------------------- */
 
@@ -450,6 +478,7 @@ int	 auth_htpasswd_find(const char *path, const char *user, char *out,
 	    char *decoy, size_t cap);
 int	 auth_nonce_verify(const char *realm, const char *nonce, int64_t *);
 int	 auth_nc_check(const char *nonce, unsigned long nc);
+int	 auth_preload(void);
 int	 auth_digest_parse(struct arena *, const char *, struct dparams *);
 int	 auth_digest_response(const char *alg, const char *ha1hex,
 	    const char *nonce, const char *nc, const char *cnonce,
@@ -502,11 +531,110 @@ void	 store_failed(struct ih_request *, const char *what);
 int	 log_open(int check_only);
 void	 log_access(struct ih_request *);
 void	 log_close(void);
+void	 log_detach(void);
+int	 log_reopen(void);
 extern unsigned log_debug_zones;
+
+
+/* ---- board.c: the scoreboard ---------------------------------------- */
+
+/*
+ * One slot per worker (prefork, preforksimple, fork children; one slot in
+ * single, inetd and pipe mode), in memory shared by the master and its
+ * workers.  A slot is written only by its worker (and by the master when
+ * it hands the slot out or takes it back); readers (the status page)
+ * copy it under its sequence counter, so a torn read is retried.
+ */
+enum board_state { BS_EMPTY, BS_STARTING, BS_IDLE, BS_READING, BS_WRITING,
+	BS_KEEPALIVE, BS_CLOSING, BS_NSTATES };
+
+#define BOARD_REQ	128	/* method and path of the current request */
+#define BOARD_PEER	48
+
+struct board_slot {
+	unsigned	 seq;		/* odd while the worker writes it */
+	pid_t		 pid;
+	int		 state;		/* enum board_state */
+	int64_t		 since_ms;	/* real time of the state change */
+	int64_t		 started_ms;	/* when the worker started */
+	unsigned long long requests, conns, bytes;
+	char		 req[BOARD_REQ];
+	char		 peer[BOARD_PEER];
+};
+
+struct board {
+	int64_t		 start_ms;	/* the server's start (real time) */
+	pid_t		 master;
+	int		 type;		/* SRV_*, SRV_INETD for inetd/pipe */
+	int		 nslots;
+	int		 max_servers;	/* now (TTIN/TTOU move it) */
+	int		 restarts;	/* HUP re-execs so far */
+	/* counters of workers that have exited, slots since reused */
+	unsigned long long done_requests, done_conns, done_bytes;
+	unsigned long long spawned, exited;
+	struct board_slot slot[];
+};
+
+extern struct board *board;	/* never NULL once board_init ran */
+extern int board_me;		/* this process's slot */
+
+int	 board_init(int nslots, int shared);
+void	 board_free(void);
+int	 board_claim(pid_t);	/* master: a free slot for pid, or -1 */
+int	 board_find(pid_t);
+void	 board_release(int slot);	/* master: fold counters, free it */
+void	 board_set(int state, const char *req, const char *peer);
+void	 board_count(unsigned long long bytes);	/* a request done */
+void	 board_read(int slot, struct board_slot *out);
+int	 board_count_state(int state);
+
+/* ---- listen.c ------------------------------------------------------ */
+
+#define LISTEN_SPEC_MAX	128
+#define LISTENERS_MAX	32
+
+struct listen_spec {
+	char	 host[LISTEN_SPEC_MAX];	/* "" every address; unix: the path */
+	int	 port;
+	int	 scan, v6, unix_path, tls, proxy;
+};
+
+struct listener {
+	int	 fd;
+	char	 spec[LISTEN_SPEC_MAX];	/* the `port` value that made it */
+	char	 name[128];		/* ADDRESS:PORT or unix:/path */
+	char	 path[108];		/* a unix socket file we made */
+	int	 tls, proxy, inherited;
+};
+
+struct listeners {
+	struct listener	 v[LISTENERS_MAX];
+	int		 n;
+};
+
+int	 listen_parse(const char *, struct listen_spec *, char *err, size_t);
+int	 listen_bind(struct listeners *, const char *spec, char *err, size_t);
+int	 listen_inherit(struct listeners *);
+int	 listen_is_socket(int fd);
+int	 listen_export(const struct listeners *, char *out, size_t len);
+void	 listen_name(int fd, char *out, size_t len);
+void	 listen_close(struct listeners *, int unlink_paths);
+
+/* ---- daemon.c ------------------------------------------------------ */
+
+int	 daemon_wanted(void);
+int	 daemon_check(void);
+int	 daemon_run(int argc, char **argv);
+void	 daemon_save_argv(int argc, char **argv);
+/* fds that end a keep-alive wait when readable (single: the listeners) */
+extern int conn_idle_fds[LISTENERS_MAX + 1];
+extern int conn_idle_nfds;
 
 /* ---- serve.c -------------------------------------------------------- */
 
 int	 serve_connection(int in, int out);
+/* set by a graceful stop: no new request on a kept-alive connection */
+extern volatile sig_atomic_t serve_stopping;
 
 /* ---- request.c ------------------------------------------------------ */
 

@@ -32,6 +32,7 @@ static struct target err = { T_FD, 2, 0 };
 static struct target dbg = { T_FD, 2, 0 };
 static int stderr_is_client = -1;
 static int syslog_open;
+static int log_detached;	/* standard error is /dev/null now */
 unsigned log_debug_zones;
 
 /* Is fd 2 the same socket as fd 0 (inetd's dup of the connection)? */
@@ -75,7 +76,7 @@ open_target(struct target *t, const char *spec, const char *key,
 		return 0;
 	}
 	if (strcmp(spec, "stderr") == 0) {
-		if (stderr_client())
+		if (stderr_client() || log_detached)
 			use_syslog(t);
 		else {
 			t->kind = T_FD;
@@ -129,6 +130,30 @@ log_open(int check_only)
 		if (open_target(&dbg, cfg.debug_log, "debug_log", 0) == -1)
 			rc = -1;
 	return rc;
+}
+
+/*
+ * A background daemon's standard error goes to /dev/null: the targets
+ * that were stderr move to syslog, now and at every reopen.
+ */
+void
+log_detach(void)
+{
+	struct target *t[] = { &acc, &err, &dbg };
+	size_t i;
+
+	log_detached = 1;
+	for (i = 0; i < 3; i++)
+		if (t[i]->kind == T_FD && t[i]->fd == 2)
+			use_syslog(t[i]);
+}
+
+/* USR1: open the log files again (after a rotation moved them). */
+int
+log_reopen(void)
+{
+	log_close();
+	return log_open(0);
 }
 
 void

@@ -1,7 +1,8 @@
 /*
  * main.c - start-up.  The process serves the one connection on fds 0/1
  * (inetd, tcpserver, systemd Accept=yes) or the requests piped to stdin
- * through serve_connection (serve.c), and exits.  Start-up does only
+ * through serve_connection (serve.c), and exits; or, standalone (or with
+ * a listening socket passed in), it becomes the daemon of daemon.c.  Start-up does only
  * what every request needs: the config is read, nothing else is opened
  * until a request asks.
  */
@@ -13,28 +14,13 @@
 
 #include "internal.h"
 
-static void
-run_inits(void)
-{
-	size_t i;
-
-	for (i = 0; i < cfg.ninits; i++) {
-		const struct directive *d = &cfg.inits[i];
-
-		if (d->fn->fn(NULL, &d->args) != IH_PROCEED) {
-			ih_log(IH_LOG_ERR, "%s:%d: Init fn=%s failed", d->file,
-			    d->line, d->fn->name);
-			exit(1);
-		}
-	}
-}
-
 int
 main(int argc, char **argv)
 {
 	int check_only, rc;
 
 	signal(SIGPIPE, SIG_IGN);
+	daemon_save_argv(argc, argv);	/* for a HUP re-exec, before edits */
 	rc = config_load(argc, argv, &check_only);
 	if (rc == 1)
 		return 0;
@@ -45,7 +31,7 @@ main(int argc, char **argv)
 	if (log_open(check_only) == -1)
 		rc = -1;
 	if (check_only) {
-		if (rc == -1 || config_check() > 0) {
+		if (rc == -1 || config_check() > 0 || daemon_check() > 0) {
 			config_free();
 			return 1;
 		}
@@ -57,6 +43,12 @@ main(int argc, char **argv)
 	if (rc == -1)
 		return 1;
 	clock_setup();
+	if (daemon_wanted()) {
+		rc = daemon_run(argc, argv);
+		log_close();
+		config_free();
+		return rc;
+	}
 	run_inits();
 	if (isatty(0))
 		fprintf(stderr, "ihttpd: reading a request from the terminal "

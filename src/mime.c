@@ -182,6 +182,23 @@ mime_by_magic(struct arena *a, int fd)
 	return arena_strdup(a, t);
 }
 
+/*
+ * Standalone start-up: the type table, and the magic database when
+ * `magic on`, loaded before the first fork (shared, and beyond a chroot's
+ * reach afterwards).
+ */
+void
+mime_preload(void)
+{
+	struct arena a = { NULL, 0 };
+
+	(void)load_types();
+	if (cfg.magic)
+		(void)mime_by_magic(&a, -1);
+	arena_reset(&a);
+	free(a.head);
+}
+
 void
 mime_free(void)
 {

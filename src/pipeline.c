@@ -9,6 +9,7 @@
  * send-file and common-log.
  */
 #include <fnmatch.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -410,3 +411,20 @@ builtin_common_log(struct ih_request *r, const struct ih_args *a)
 	return IH_PROCEED;
 }
 IH_FUNCTION("common-log", IH_PH(IH_ADDLOG), builtin_common_log, NULL);
+
+/* Init directives: once per process (a daemon: before its first fork). */
+void
+run_inits(void)
+{
+	size_t i;
+
+	for (i = 0; i < cfg.ninits; i++) {
+		const struct directive *d = &cfg.inits[i];
+
+		if (d->fn->fn(NULL, &d->args) != IH_PROCEED) {
+			ih_log(IH_LOG_ERR, "%s:%d: Init fn=%s failed", d->file,
+			    d->line, d->fn->name);
+			exit(1);
+		}
+	}
+}

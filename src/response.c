@@ -107,7 +107,8 @@ build_head(struct ih_request *r, long long clen)
 
 	if (r->hd.version == 10 && !r->hd.conn_keepalive)
 		c->closing = 1;
-	if (r->hd.conn_close || c->nreq >= (unsigned)cfg.keepalive_requests)
+	if (r->hd.conn_close || c->nreq >= (unsigned)cfg.keepalive_requests ||
+	    serve_stopping)
 		c->closing = 1;
 	if (clen >= 0)
 		r->framing = FR_LENGTH;

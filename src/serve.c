@@ -15,6 +15,8 @@
 
 #include "internal.h"
 
+volatile sig_atomic_t serve_stopping;
+
 /* Answer a request that never reached the pipeline (bad head, timeout). */
 static void
 early_error(struct ih_request *r, int status, const char *detail)
@@ -90,7 +92,9 @@ read_head(struct conn *c, const char **why)
 			*why = "connection closed inside the head";
 			return -400;
 		}
+		c->idle = waiting && have == 0;
 		n = conn_fill(c, deadline);
+		c->idle = 0;
 		if (n == -3) {
 			*why = "request head too large";
 			return nl == NULL ? -414 : -431;
@@ -177,6 +181,17 @@ prepare(struct ih_request *r, const char **why)
 	return 0;
 }
 
+/* The scoreboard's line for a request: method and path, no query. */
+static void
+board_request(const struct ih_request *r)
+{
+	char line[BOARD_REQ];
+
+	snprintf(line, sizeof(line), "%s %s", r->hd.method, r->path != NULL ?
+	    r->path : "-");
+	board_set(BS_WRITING, line, NULL);
+}
+
 /*
  * Serve requests on one connection until it closes, idles out or reaches
  * keepalive_requests.  Returns 0.
@@ -188,12 +203,14 @@ serve_connection(int in, int out)
 	struct arena a = { NULL, 0 };
 	struct header *hdrs = NULL;
 	int unread = 1;
+	unsigned long long out0 = 0;
 
 	if (conn_init(&c, in, out) == -1) {
 		ih_log(IH_LOG_ERR, "out of memory");
 		return 0;
 	}
 	ih_debug(IH_DBG_INIT, "connection from %s:%s", conn_who(&c), c.peer_port);
+	board_set(BS_READING, "", conn_who(&c));
 	hdrs = malloc((size_t)cfg.max_headers * sizeof(*hdrs));
 	/* The connection ACL runs before a byte of the request is read. */
 	if (hdrs != NULL && acl_check_peer(&c, &a) != 0) {
@@ -213,6 +230,11 @@ serve_connection(int in, int out)
 		char *head;
 		int st;
 
+		/* A graceful stop ends keep-alive at the request boundary. */
+		if (serve_stopping && c.ilen == c.ipos)
+			break;
+		if (c.nreq > 0)
+			board_set(BS_KEEPALIVE, "", NULL);
 		memset(&r, 0, sizeof(r));
 		r.c = &c;
 		r.a = &a;
@@ -226,6 +248,8 @@ serve_connection(int in, int out)
 			break;
 		r.t_start = now_real();
 		unread = 1;
+		out0 = c.bytes_out;
+		board_set(BS_READING, NULL, NULL);
 		if (len < 0) {
 			if (c.ilen > c.ipos)
 				save_request_line(&r, c.ibuf + c.ipos,
@@ -259,6 +283,7 @@ serve_connection(int in, int out)
 			early_error(&r, st, why);
 			break;
 		}
+		board_request(&r);
 		pipeline_match(&r);
 		pipeline_run(&r);
 		/* Locks go before a byte of unread body is waited for. */
@@ -266,10 +291,12 @@ serve_connection(int in, int out)
 		request_drain(&r);
 		form_cleanup(&r);
 		unread = !r.body_done;
+		board_count(c.bytes_out - out0);
 		arena_reset(&a);
 		if (c.eof && c.ilen == c.ipos)
 			break;
 	}
+	board_set(BS_CLOSING, NULL, NULL);
 	if (c.closing && (unread || c.ilen > c.ipos || c.nreq == 0))
 		conn_linger(&c);
 	free(hdrs);
