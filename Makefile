@@ -98,11 +98,21 @@ endef
 deps:
 	$(call install_debs,$(DEBS))
 
-# The demo on 127.0.0.1:$(PORT): tcpserver spawns one ihttpd per
-# connection (-H -R -l 0: no DNS look-ups per connection).
+# The demo on 127.0.0.1:$(PORT), served by the standalone prefork server.
+# As root its workers run as the system user ihttpd (made if missing),
+# which reads the demo through the docroot opened before the drop and
+# keeps its state in a datadir of its own.
+RUN_DATADIR = /var/lib/ihttpd-demo
 run: deps all
+	@if [ "$$(id -u)" = 0 ]; then \
+	    id ihttpd >/dev/null 2>&1 || useradd --system --no-create-home \
+	        --home-dir /nonexistent --shell /usr/sbin/nologin ihttpd; \
+	    install -d -m 700 -o ihttpd -g ihttpd $(RUN_DATADIR); \
+	fi
 	@echo "ihttpd demo on http://127.0.0.1:$(PORT)/ (Ctrl-C stops it)"
-	tcpserver -H -R -l 0 127.0.0.1 $(PORT) $(BUILD)/ihttpd -c conf/ihttpd.conf
+	$(BUILD)/ihttpd -c conf/ihttpd.conf --standalone on \
+	    --port 127.0.0.1:$(PORT) \
+	    $$([ "$$(id -u)" = 0 ] && echo --user ihttpd --datadir $(RUN_DATADIR))
 
 check: deps test
 

@@ -1160,9 +1160,13 @@ config_usage(FILE *fp)
 	size_t i;
 
 	fprintf(fp, "usage: ihttpd [-c FILE] [--check] [--KEY VALUE ...]\n"
+	    "       ihttpd --standalone on --port SPEC [--type TYPE] "
+	    "[-c FILE] [--KEY VALUE ...]\n"
 	    "       ihttpd --help | --version\n\n"
 	    "Serves one connection on stdin/stdout (inetd, tcpserver, systemd "
-	    "Accept=yes)\nor requests piped to stdin.\n\n"
+	    "Accept=yes)\nor requests piped to stdin; with --standalone on "
+	    "(or a listening socket passed\nin: systemd Accept=no, inetd wait) "
+	    "it listens and serves as a daemon.\n\n"
 	    "  -c FILE, --config FILE  read FILE (default: built-in defaults)\n"
 	    "  --check                 validate the config and exit 0 or 1\n"
 	    "  -h, --help              this text\n"
