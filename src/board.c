@@ -37,6 +37,11 @@ static union {
 
 struct board *board = &fallback.b;
 int board_me;
+/*
+ * The slot count as this process was told it: bounds never come from the
+ * shared page, which any worker can write.
+ */
+static int own_nslots = 1;
 static size_t board_size;	/* bytes mapped, 0 if malloc'd */
 static int fallback_ready;
 
@@ -87,6 +92,7 @@ board_init(int nslots, int shared)
 	b->master = getpid();
 	b->type = SRV_INETD;
 	b->nslots = nslots;
+	own_nslots = nslots;
 	b->max_servers = nslots;
 	board_me = 0;
 	return 0;
@@ -103,6 +109,7 @@ board_free(void)
 			free(board);
 	}
 	board = &fallback.b;
+	own_nslots = 1;
 	board_size = 0;
 	board_me = 0;
 }
@@ -142,7 +149,7 @@ board_claim(pid_t pid)
 	struct board_slot *s;
 	int i;
 
-	for (i = 0; i < board->nslots; i++) {
+	for (i = 0; i < own_nslots; i++) {
 		s = &board->slot[i];
 		if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) != BS_EMPTY)
 			continue;
@@ -163,7 +170,7 @@ board_find(pid_t pid)
 {
 	int i;
 
-	for (i = 0; i < board->nslots; i++)
+	for (i = 0; i < own_nslots; i++)
 		if (board->slot[i].state != BS_EMPTY &&
 		    board->slot[i].pid == pid)
 			return i;
@@ -180,7 +187,7 @@ board_release(int slot)
 {
 	struct board_slot *s;
 
-	if (slot < 0 || slot >= board->nslots)
+	if (slot < 0 || slot >= own_nslots)
 		return;
 	s = &board->slot[slot];
 	if (s->state == BS_EMPTY)
@@ -200,7 +207,7 @@ static struct board_slot *
 my_slot(void)
 {
 	board_ready();
-	if (board_me < 0 || board_me >= board->nslots)
+	if (board_me < 0 || board_me >= own_nslots)
 		return NULL;
 	return &board->slot[board_me];
 }
@@ -283,7 +290,7 @@ board_read(int slot, struct board_slot *out)
 
 	board_ready();
 	memset(out, 0, sizeof(*out));
-	if (slot < 0 || slot >= board->nslots)
+	if (slot < 0 || slot >= own_nslots)
 		return;
 	s = &board->slot[slot];
 	for (tries = 0; tries < READ_TRIES; tries++) {
@@ -298,10 +305,12 @@ board_read(int slot, struct board_slot *out)
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		s2 = __atomic_load_n(&s->seq, __ATOMIC_RELAXED);
 		if (s1 == s2)
-			return;
+			goto done;
 	}
 	memcpy(out, s, sizeof(*out));
 	out->seq |= 1;
+done:
+	/* any process may write the page: terminate what we read */
 	out->req[sizeof(out->req) - 1] = '\0';
 	out->peer[sizeof(out->peer) - 1] = '\0';
 }
@@ -313,9 +322,16 @@ board_count_state(int state)
 	int i, n = 0;
 
 	board_ready();
-	for (i = 0; i < board->nslots; i++)
+	for (i = 0; i < own_nslots; i++)
 		if (__atomic_load_n(&board->slot[i].state, __ATOMIC_RELAXED) ==
 		    state)
 			n++;
 	return n;
+}
+
+/* Slots on the board (this process's count, not the shared page's). */
+int
+board_nslots(void)
+{
+	return own_nslots;
 }

@@ -587,6 +587,7 @@ void	 board_set(int state, const char *req, const char *peer);
 void	 board_count(unsigned long long bytes);	/* a request done */
 void	 board_read(int slot, struct board_slot *out);
 int	 board_count_state(int state);
+int	 board_nslots(void);
 
 /* ---- listen.c ------------------------------------------------------ */
 

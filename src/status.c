@@ -73,7 +73,7 @@ take_snap(struct ih_request *r, struct snap *sn)
 	int i;
 
 	memset(sn, 0, sizeof(*sn));
-	sn->nslots = board->nslots;
+	sn->nslots = board_nslots();
 	sn->slot = arena_alloc(r->a, (size_t)sn->nslots * sizeof(*sn->slot));
 	if (sn->slot == NULL)
 		return -1;
