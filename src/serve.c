@@ -230,8 +230,11 @@ serve_connection(int in, int out)
 		char *head;
 		int st;
 
-		/* A graceful stop ends keep-alive at the request boundary. */
-		if (serve_stopping && c.ilen == c.ipos)
+		/*
+		 * A graceful stop ends keep-alive at the request boundary; a
+		 * connection just accepted still gets its first request.
+		 */
+		if (serve_stopping && c.nreq > 0 && c.ilen == c.ipos)
 			break;
 		if (c.nreq > 0)
 			board_set(BS_KEEPALIVE, "", NULL);
