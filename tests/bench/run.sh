@@ -4,8 +4,11 @@
 #   percall.sh one process start + one request over a pipe, per server
 #   inetd.sh   wrk against each server under tcpserver, plus standalone
 #              nginx and lighttpd for reference
+#   standalone.sh  wrk against ihttpd's daemon in each personality and
+#              serialize method, nginx (1 and 2 workers), lighttpd and h2o
 # BENCH_QUICK=1 is the CI smoke run (20 spawns, 2 s per load row): the same
-# tables, only noisier.  The tables go to build/bench/{percall,inetd}.md.
+# tables, only noisier.  The tables go to
+# build/bench/{percall,inetd,standalone}.md.
 # Exit status 0 when the runs worked: numbers are reported, never asserted.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -26,4 +29,6 @@ rc=0
 sh "$here/percall.sh" "$tmp/www" || { echo "bench: percall failed"; rc=1; }
 echo
 sh "$here/inetd.sh" "$tmp/www" || { echo "bench: inetd failed"; rc=1; }
+echo
+sh "$here/standalone.sh" "$tmp/www" || { echo "bench: standalone failed"; rc=1; }
 exit $rc
