@@ -19,6 +19,7 @@
  */
 #include <sys/epoll.h>
 #include <sys/file.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -31,6 +32,7 @@
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -66,6 +68,7 @@ static int64_t spawn_after, window_start, last_retire;
 static int spawn_rate = 1, window_spawns;
 static int wait_mode;
 static int ready_fd = -1;		/* background: tells the parent */
+static int detached;			/* background: stdio is /dev/null */
 static char **argv_copy;
 static char exe_path[PATH_MAX];
 static char pid_path[PATH_MAX];
@@ -75,6 +78,7 @@ static gid_t run_gid;
 static int drop_ids;			/* user/group given and we are root */
 static char chroot_real[PATH_MAX];
 static volatile sig_atomic_t single_serving;	/* single: in a connection */
+static volatile sig_atomic_t worker_serving;	/* prefork: in a connection */
 
 static const char *const type_names[] = { "single", "fork", "preforksimple",
 	"prefork" };
@@ -89,6 +93,25 @@ signame(int sig)
 
 /* ---- signals ------------------------------------------------------- */
 
+/*
+ * From a signal handler (close and unlink only): let go of the listening
+ * sockets, so that new clients are refused at once rather than queued
+ * behind a process that will not accept again, to be reset when it exits.
+ */
+static void
+drop_listeners(int unlink_paths)
+{
+	int i;
+
+	for (i = 0; i < L.n; i++) {
+		if (L.v[i].fd != -1)
+			close(L.v[i].fd);
+		L.v[i].fd = -1;
+		if (unlink_paths && L.v[i].path[0] != '\0')
+			unlink(L.v[i].path);
+	}
+}
+
 static void
 on_master_signal(int sig)
 {
@@ -98,12 +121,16 @@ on_master_signal(int sig)
 
 	/* single: TERM in the middle of a connection ends it now */
 	if (single_serving && (sig == SIGTERM || sig == SIGINT)) {
+		drop_listeners(1);	/* a unix socket file goes too */
 		if (pid_written)
 			unlink(pid_path);
 		_exit(0);
 	}
 	if (sig == SIGQUIT)
 		serve_stopping = 1;
+	/* single: QUIT in a connection, which may last: refuse new ones */
+	if (single_serving && sig == SIGQUIT)
+		drop_listeners(0);
 	/* a full pipe already holds bytes that wake the loop */
 	w = write(sig_w, &b, 1);
 	(void)w;
@@ -117,6 +144,14 @@ on_worker_quit(int sig)
 
 	(void)sig;
 	serve_stopping = 1;
+	/*
+	 * Busy, this worker will not accept again: its copies of the
+	 * listening sockets would keep new clients queued during a graceful
+	 * stop (the master has closed its own).  An idle one keeps them to
+	 * accept what woke it (worker_accept).
+	 */
+	if (worker_serving)
+		drop_listeners(0);
 	if (wake_w != -1) {
 		ssize_t w = write(wake_w, "q", 1);	/* full: awake anyway */
 
@@ -194,40 +229,99 @@ worker_signals(void)
 
 /* ---- privileges ---------------------------------------------------- */
 
+/*
+ * A user (uid and gid set), or a group (user NULL: gid set), by name and
+ * then by number: 0, or -1.  /etc/passwd and /etc/group are read with
+ * fgetpwent/fgetgrent, and NSS is asked only by a dynamic binary: the
+ * static build's glibc dlopens the NSS modules that nsswitch.conf names
+ * after `files` (libnss_systemd), built for the shared libc, and a name
+ * not in the files crashed it (SIGSEGV) instead of being an error.
+ */
+static int
+lookup_id(const char *user, const char *group, uid_t *uid, gid_t *gid)
+{
+	const char *name = user != NULL ? user : group;
+	int num, found = 0, pass;
+	long long n = -1;
+	FILE *f;
+
+	num = str_to_ll(name, 0, INT_MAX, &n) == 0;
+	if ((f = fopen(user != NULL ? "/etc/passwd" : "/etc/group", "re")) !=
+	    NULL) {
+		for (pass = 0; pass < 1 + num && !found; pass++) {
+			rewind(f);
+			for (;;) {
+				if (user != NULL) {
+					struct passwd *pw = fgetpwent(f);
+
+					if (pw == NULL)
+						break;
+					if (pass == 0 ? strcmp(pw->pw_name,
+					    name) != 0 : pw->pw_uid != (uid_t)n)
+						continue;
+					*uid = pw->pw_uid;
+					*gid = pw->pw_gid;
+				} else {
+					struct group *gr = fgetgrent(f);
+
+					if (gr == NULL)
+						break;
+					if (pass == 0 ? strcmp(gr->gr_name,
+					    name) != 0 : gr->gr_gid != (gid_t)n)
+						continue;
+					*gid = gr->gr_gid;
+				}
+				found = 1;
+				break;
+			}
+		}
+		fclose(f);
+	}
+	/* no dynamic loader mapped (AT_BASE 0): a static binary */
+	if (found || getauxval(AT_BASE) == 0)
+		return found ? 0 : -1;
+	if (user != NULL) {
+		struct passwd *pw = getpwnam(name);
+
+		if (pw == NULL && num)
+			pw = getpwuid((uid_t)n);
+		if (pw == NULL)
+			return -1;
+		*uid = pw->pw_uid;
+		*gid = pw->pw_gid;
+	} else {
+		struct group *gr = getgrnam(name);
+
+		if (gr == NULL && num)
+			gr = getgrgid((gid_t)n);
+		if (gr == NULL)
+			return -1;
+		*gid = gr->gr_gid;
+	}
+	return 0;
+}
+
 /* Resolve user and group before anything forks.  0, or -1 (logged). */
 static int
 resolve_ids(void)
 {
-	struct passwd *pw = NULL;
-	struct group *gr;
-	long long n;
+	uid_t u;
 
 	if (cfg.user == NULL && cfg.group == NULL)
 		return 0;
 	if (cfg.user != NULL) {
-		if ((pw = getpwnam(cfg.user)) == NULL &&
-		    str_to_ll(cfg.user, 0, INT_MAX, &n) == 0)
-			pw = getpwuid((uid_t)n);
-		if (pw == NULL) {
+		if (lookup_id(cfg.user, NULL, &run_uid, &run_gid) == -1) {
 			ih_log(IH_LOG_ERR, "user %s: no such user", cfg.user);
 			return -1;
 		}
-		run_uid = pw->pw_uid;
-		run_gid = pw->pw_gid;
 	} else {
 		run_uid = geteuid();
 		run_gid = getegid();
 	}
-	if (cfg.group != NULL) {
-		if ((gr = getgrnam(cfg.group)) == NULL &&
-		    str_to_ll(cfg.group, 0, INT_MAX, &n) == 0)
-			gr = getgrgid((gid_t)n);
-		if (gr == NULL) {
-			ih_log(IH_LOG_ERR, "group %s: no such group",
-			    cfg.group);
-			return -1;
-		}
-		run_gid = gr->gr_gid;
+	if (cfg.group != NULL && lookup_id(NULL, cfg.group, &u, &run_gid) ==
+	    -1) {
+		ih_log(IH_LOG_ERR, "group %s: no such group", cfg.group);
+		return -1;
 	}
 	if (geteuid() != 0) {
 		if (run_uid != geteuid() || run_gid != getegid()) {
@@ -486,6 +580,7 @@ go_background(void)
 			close(fd);
 	}
 	log_detach();
+	detached = 1;
 	return 0;
 }
 
@@ -499,6 +594,39 @@ say_ready(void)
 		close(ready_fd);
 		ready_fd = -1;
 	}
+}
+
+/*
+ * Sockets handed to us rather than bound from a `port`: systemd's, and
+ * the one inetd's wait form leaves on fd 0.  A HUP re-exec passes them
+ * on under these names, and the new image keeps them whatever the
+ * `port` lines say (it had no `port` to bind: the re-exec of a systemd
+ * or inetd-wait server died with "standalone needs a `port`").
+ */
+#define SPEC_SYSTEMD	"systemd"
+#define SPEC_WAIT	"inetd-wait"
+
+static int
+spec_passed(const char *spec)
+{
+	return strcmp(spec, SPEC_SYSTEMD) == 0 || strcmp(spec, SPEC_WAIT) == 0;
+}
+
+/* Are we handed (or do we hold, in HUP's check) such a socket? */
+static int
+sockets_passed(void)
+{
+	const char *v = getenv("IHTTPD_LISTEN_FDS");
+	int i;
+
+	if (getenv("LISTEN_FDS") != NULL)
+		return 1;
+	for (i = 0; i < L.n; i++)
+		if (spec_passed(L.v[i].spec))
+			return 1;
+	/* a HUP re-exec: "FD SPEC" lines (listen_export) */
+	return v != NULL && (strstr(v, " " SPEC_SYSTEMD "\n") != NULL ||
+	    strstr(v, " " SPEC_WAIT "\n") != NULL);
 }
 
 /* Take the listening socket inetd left on fd 0 (its "wait" form). */
@@ -522,7 +650,7 @@ take_wait_socket(void)
 	memset(&L.v[0], 0, sizeof(L.v[0]));
 	L.v[0].fd = fd;
 	L.v[0].inherited = 1;
-	snprintf(L.v[0].spec, sizeof(L.v[0].spec), "inetd-wait");
+	snprintf(L.v[0].spec, sizeof(L.v[0].spec), SPEC_WAIT);
 	listen_name(fd, L.v[0].name, sizeof(L.v[0].name));
 	return 0;
 }
@@ -537,19 +665,24 @@ open_listeners(void)
 	struct listeners got;
 	char err[256];
 	size_t i;
-	int j, k, systemd;
+	int j, k, passed;
 
 	memset(&got, 0, sizeof(got));
 	(void)listen_inherit(&got);
 	L.n = 0;
 	for (j = 0; j < got.n; j++)
-		if (strcmp(got.v[j].spec, "systemd") == 0)
+		if (spec_passed(got.v[j].spec)) {
+			/* inetd's socket, kept over a HUP: still wait mode */
+			if (strcmp(got.v[j].spec, SPEC_WAIT) == 0)
+				wait_mode = 1;
 			L.v[L.n++] = got.v[j];
-	systemd = L.n > 0;
-	if (systemd && cfg.ports.n > 0)
-		ih_log(IH_LOG_NOTICE, "listening on the %d sockets systemd "
-		    "passed; `port` lines are not bound", L.n);
-	for (i = 0; !systemd && i < cfg.ports.n; i++) {
+		}
+	passed = L.n > 0;
+	if (passed && cfg.ports.n > 0)
+		ih_log(IH_LOG_NOTICE, "listening on the %d sockets %s passed; "
+		    "`port` lines are not bound", L.n, wait_mode ? "inetd" :
+		    "systemd");
+	for (i = 0; !passed && i < cfg.ports.n; i++) {
 		int reused = 0;
 
 		for (j = 0; j < got.n; j++)
@@ -626,14 +759,22 @@ worker_accept(int ep)
 				    strerror(errno));
 				goto stop;
 			}
+			/*
+			 * Accept before heeding a stop: with EPOLLEXCLUSIVE
+			 * this worker may be the one the kernel woke for the
+			 * connection, and nobody else would be.
+			 */
 			for (i = 0; i < n; i++) {
 				if (ev[i].data.u32 == LISTENERS_MAX)
-					goto stop;
+					continue;
 				fd = accept4(L.v[ev[i].data.u32].fd, NULL, NULL,
 				    SOCK_CLOEXEC);
 				if (fd != -1)
 					return fd;
 			}
+			for (i = 0; i < n; i++)
+				if (ev[i].data.u32 == LISTENERS_MAX)
+					goto stop;
 		} else {
 			if (lock_fd != -1 && !locked) {
 				if (flock(lock_fd, LOCK_EX) == -1)
@@ -647,8 +788,6 @@ worker_accept(int ep)
 			pfd[L.n].fd = wake_r;
 			pfd[L.n].events = POLLIN;
 			n = poll(pfd, (nfds_t)L.n + 1, -1);
-			if (n > 0 && pfd[L.n].revents != 0)
-				goto stop;
 			for (i = 0; n > 0 && i < L.n; i++) {
 				if (pfd[i].revents == 0)
 					continue;
@@ -660,6 +799,8 @@ worker_accept(int ep)
 					return fd;
 				}
 			}
+			if (n > 0 && pfd[L.n].revents != 0)
+				goto stop;
 		}
 		if (errno == EMFILE || errno == ENFILE) {
 			ih_log(IH_LOG_WARN, "accept: %s", strerror(errno));
@@ -725,7 +866,9 @@ worker_main(int slot)
 		if (fd == -1)
 			break;
 		served++;
+		worker_serving = 1;
 		serve_connection(fd, fd);
+		worker_serving = 0;
 		close(fd);
 		board_set(BS_IDLE, "", "");
 	}
@@ -797,7 +940,7 @@ spawn(int fd)
 	kids[nkids].born = mono_ms();
 	nkids++;
 	if (fd == -1)
-		ih_log(IH_LOG_INFO, "worker %ld started (slot %d)", (long)pid,
+		ih_log(IH_LOG_NOTICE, "worker %ld started (slot %d)", (long)pid,
 		    slot);
 	return 0;
 }
@@ -809,7 +952,7 @@ retire(struct kid *k, const char *why)
 		return;
 	k->retired = 1;
 	kill(k->pid, SIGQUIT);
-	ih_log(IH_LOG_INFO, "worker %ld told to finish (%s)", (long)k->pid,
+	ih_log(IH_LOG_NOTICE, "worker %ld told to finish (%s)", (long)k->pid,
 	    why);
 }
 
@@ -863,6 +1006,8 @@ check_done(int status)
 		setenv("IHTTPD_LISTEN_FDS", fds, 1);
 		setenv("IHTTPD_OLD_WORKERS", olds, 1);
 		setenv("IHTTPD_RESTARTS", num, 1);
+		if (detached)
+			setenv("IHTTPD_DETACHED", "1", 1);
 		free(olds);
 		for (k = 0; k < L.n; k++)
 			fcntl(L.v[k].fd, F_SETFD, 0);
@@ -879,6 +1024,7 @@ check_done(int status)
 		unsetenv("IHTTPD_LISTEN_FDS");
 		unsetenv("IHTTPD_OLD_WORKERS");
 		unsetenv("IHTTPD_RESTARTS");
+		unsetenv("IHTTPD_DETACHED");
 		return;
 	}
 	ih_log(IH_LOG_ERR, "HUP: the new configuration has errors (logged "
@@ -954,15 +1100,18 @@ reap(void)
 			snprintf(how, sizeof(how), "exit %d",
 			    WEXITSTATUS(status));
 		if (k == NULL) {
-			ih_log(IH_LOG_INFO, "old worker %ld ended (%s)",
+			ih_log(IH_LOG_NOTICE, "old worker %ld ended (%s)",
 			    (long)pid, how);
 			continue;
 		}
 		lived = mono_ms() - k->born;
 		if (cfg.type != SRV_FORK || WIFSIGNALED(status) ||
 		    WEXITSTATUS(status) != 0)
-			ih_log(WIFSIGNALED(status) && !stopping ? IH_LOG_WARN :
-			    IH_LOG_INFO, "worker %ld ended (%s) after %lld ms",
+			/* TERM/INT: the process group's, as Ctrl-C sends */
+			ih_log(WIFSIGNALED(status) && !stopping &&
+			    WTERMSIG(status) != SIGTERM &&
+			    WTERMSIG(status) != SIGINT ? IH_LOG_WARN :
+			    IH_LOG_NOTICE, "worker %ld ended (%s) after %lld ms",
 			    (long)pid, how, (long long)lived);
 		/* Dying at start, again and again: back off, do not loop. */
 		if (!k->retired && !stopping && lived < FAST_DEATH_MS &&
@@ -1122,7 +1271,7 @@ handle_signal(int sig)
 		break;
 	case SIGTTIN:
 	case SIGTTOU:
-		if (sig == SIGTTIN && max_now < board->nslots / 2)
+		if (sig == SIGTTIN && max_now < board_nslots() / 2)
 			max_now++;
 		else if (sig == SIGTTOU && max_now > 1)
 			max_now--;
@@ -1146,24 +1295,35 @@ drain_signals(void)
 			handle_signal(b[i]);
 }
 
-/* wait mode: no connection for idle_exit seconds ends the server. */
+/*
+ * wait mode: no connection for idle_exit seconds ends the server.  The
+ * quiet time runs on the monotonic clock from the last check that saw a
+ * busy slot or a connection counted since: the slots' since_ms is wall
+ * time, which steps, and stands still under IHTTPD_FIXED_TIME (an idle
+ * server then never exited).
+ */
 static int
 idle_too_long(void)
 {
-	int64_t last = board->start_ms;
-	int i;
+	static int64_t quiet_since;
+	static unsigned long long seen = ~0ULL;
+	unsigned long long conns = board->done_conns;
+	int i, busy = 0;
 
-	for (i = 0; i < board->nslots; i++) {
+	for (i = 0; i < board_nslots(); i++) {
 		struct board_slot s;
 
 		board_read(i, &s);
-		if (s.state != BS_EMPTY && s.state != BS_IDLE &&
-		    s.state != BS_STARTING)
-			return 0;
-		if (s.state != BS_EMPTY && s.since_ms > last)
-			last = s.since_ms;
+		busy |= s.state != BS_EMPTY && s.state != BS_IDLE &&
+		    s.state != BS_STARTING;
+		conns += s.conns;
 	}
-	return now_real_ms() - last >= cfg.idle_exit * 1000;
+	if (busy || conns != seen) {
+		seen = conns;
+		quiet_since = mono_ms();
+		return 0;
+	}
+	return mono_ms() - quiet_since >= cfg.idle_exit * 1000;
 }
 
 /* fork personality: the master accepts; a child serves each connection. */
@@ -1233,6 +1393,21 @@ master_loop(void)
 	}
 }
 
+/*
+ * single after a HUP from another type: the old image's workers are its
+ * children, and it handles no SIGCHLD; reap those that ended.
+ */
+static void
+reap_old(void)
+{
+	int i, left = 0;
+
+	for (i = 0; i < nold; i++)
+		if (old_pids[i] > 0 && waitpid(old_pids[i], NULL, WNOHANG) == 0)
+			old_pids[left++] = old_pids[i];	/* still running */
+	nold = left;
+}
+
 /* single: one process, one connection at a time. */
 static void __attribute__((noreturn))
 single_loop(void)
@@ -1257,7 +1432,10 @@ single_loop(void)
 		}
 		pfd[L.n].fd = sig_r;
 		pfd[L.n].events = POLLIN;
-		n = poll(pfd, (nfds_t)L.n + 1, wait_mode ? 1000 : -1);
+		n = poll(pfd, (nfds_t)L.n + 1, wait_mode || nold > 0 ? 1000 :
+		    -1);
+		if (nold > 0)
+			reap_old();
 		if (pfd[L.n].revents != 0) {
 			unsigned char b[64];
 			ssize_t k, j;
@@ -1333,7 +1511,7 @@ daemon_check(void)
 
 	if (!cfg.standalone)
 		return 0;
-	if (cfg.ports.n == 0 && getenv("LISTEN_FDS") == NULL) {
+	if (cfg.ports.n == 0 && !sockets_passed()) {
 		ih_log(IH_LOG_ERR, "%s: standalone needs a `port` (for "
 		    "example: port 127.0.0.1:8080)", cfg.file != NULL ?
 		    cfg.file : "command line");
@@ -1417,6 +1595,16 @@ daemon_run(int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	conn_standalone = 1;
+	/*
+	 * The re-exec of a background daemon: standard error is still
+	 * /dev/null, so what went to it goes to syslog again (after a HUP
+	 * the default error_log stderr was lost).
+	 */
+	if (restarted && getenv("IHTTPD_DETACHED") != NULL) {
+		detached = 1;
+		log_detach();
+	}
+	unsetenv("IHTTPD_DETACHED");
 	if (!cfg.standalone && getenv("IHTTPD_LISTEN_FDS") == NULL &&
 	    listen_is_socket(0) && (getenv("LISTEN_PID") == NULL ||
 	    atoll(getenv("LISTEN_PID")) != (long long)getpid())) {
@@ -1478,6 +1666,11 @@ daemon_run(int argc, char **argv)
 	    type_names[cfg.type], (long)getpid(), wait_mode ?
 	    " (inetd wait mode)" : "");
 	if (cfg.type == SRV_SINGLE) {
+		/* the one slot is this process's (after the fork to detach) */
+		board_me = board_claim(getpid());
+		board->spawned = 1;
+		/* a HUP from another type: its workers would serve on forever */
+		signal_old(SIGQUIT);
 		say_ready();
 		single_loop();
 	}
