@@ -24,6 +24,28 @@
 int conn_standalone;
 int conn_idle_fds[LISTENERS_MAX + 1];
 int conn_idle_nfds;
+int conn_yield;
+
+/*
+ * single: does another client wait (a listener readable)?  Then the
+ * response being built is the connection's last, whatever is buffered,
+ * so that one client, however it paces its requests, cannot hold the
+ * only process.
+ */
+int
+conn_others_waiting(void)
+{
+	struct pollfd pfd[LISTENERS_MAX + 1];
+	int i;
+
+	if (!conn_yield)
+		return 0;
+	for (i = 0; i < conn_idle_nfds; i++) {
+		pfd[i].fd = conn_idle_fds[i];
+		pfd[i].events = POLLIN;
+	}
+	return poll(pfd, (nfds_t)conn_idle_nfds, 0) > 0;
+}
 
 static void
 format_addr(const struct sockaddr_storage *ss, char *addr, size_t alen,

@@ -21,6 +21,7 @@
 #include <sys/file.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -59,6 +60,7 @@ static struct kid *kids;
 static int nkids, kids_cap;
 static pid_t *old_pids;			/* workers of the image before HUP */
 static int nold;
+static int64_t old_deadline;		/* then old workers are killed */
 static pid_t check_pid = -1;		/* HUP's config check */
 static int stopping;			/* 1 graceful, 2 now */
 static int64_t stop_deadline;
@@ -73,12 +75,18 @@ static char **argv_copy;
 static char exe_path[PATH_MAX];
 static char pid_path[PATH_MAX];
 static int pid_written;
+static int pid_fd = -1;			/* the pid file, locked */
+static pid_t master_pid;
+static int restarting;			/* this image came from a HUP */
 static uid_t run_uid;
 static gid_t run_gid;
 static int drop_ids;			/* user/group given and we are root */
 static char chroot_real[PATH_MAX];
 static volatile sig_atomic_t single_serving;	/* single: in a connection */
 static volatile sig_atomic_t worker_serving;	/* prefork: in a connection */
+
+static void stop_now(void) __attribute__((noreturn));
+static void stop_gracefully(void);
 
 static const char *const type_names[] = { "single", "fork", "preforksimple",
 	"prefork" };
@@ -438,6 +446,21 @@ drop_privileges(void)
 }
 
 /*
+ * In a new worker or fork child, after the drop (a change of credentials
+ * clears it): if the master dies, finish gracefully rather than serve on
+ * without one, holding its sockets.  0, or -1 if it is gone already.
+ */
+static int
+orphan_guard(void)
+{
+	if (pid_fd != -1)
+		close(pid_fd);		/* the master's lock, not ours */
+	pid_fd = -1;
+	prctl(PR_SET_PDEATHSIG, SIGQUIT);
+	return getppid() == master_pid ? 0 : -1;
+}
+
+/*
  * Work on datadir as the workers will be: files the master makes there
  * (the Digest secret) must belong to `user`, not to root.
  */
@@ -483,12 +506,19 @@ preload(void)
 	return 0;
 }
 
-/* The pid file: a live server's is an error; a stale one is replaced. */
+/*
+ * The pid file is locked (flock) for as long as the server runs: a file
+ * nobody holds is stale, whatever pid it names (a reboot reuses pids), and
+ * one held is a live server's.  Anything but a regular file is refused (a
+ * FIFO there would block the open).  A HUP re-exec hands the locked
+ * descriptor over in IHTTPD_PID_FD.
+ */
 static int
 pidfile_check(void)
 {
+	struct stat st, st2;
+	const char *v = getenv("IHTTPD_PID_FD");
 	char buf[32];
-	long long pid;
 	ssize_t n;
 	int fd;
 
@@ -499,24 +529,46 @@ pidfile_check(void)
 		return -1;
 	}
 	snprintf(pid_path, sizeof(pid_path), "%s", cfg.pid_file);
-	if ((fd = open(pid_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
-		return errno == ENOENT ? 0 : (ih_log(IH_LOG_ERR, "pid_file "
-		    "%s: %s", pid_path, strerror(errno)), -1);
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	if (str_to_ll(buf, 1, INT_MAX, &pid) == 0 && (pid_t)pid != getpid() &&
-	    (kill((pid_t)pid, 0) == 0 || errno == EPERM)) {
-		ih_log(IH_LOG_ERR, "pid_file %s: held by a live server (pid "
-		    "%lld)", pid_path, pid);
+	if (v != NULL) {
+		fd = atoi(v);
+		unsetenv("IHTTPD_PID_FD");
+		if (fd > 2 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+		    stat(pid_path, &st2) == 0 && st.st_dev == st2.st_dev &&
+		    st.st_ino == st2.st_ino) {
+			fcntl(fd, F_SETFD, FD_CLOEXEC);
+			pid_fd = fd;
+			pid_written = 1;	/* ours, with our pid in it */
+			return 0;
+		}
+		/* the old image's file, now another path: let it go */
+		if (fd > 2 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+			close(fd);
+	}
+	fd = open(pid_path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd == -1) {
+		if (errno == ENOENT)
+			return 0;
+		ih_log(IH_LOG_ERR, "pid_file %s: %s", pid_path,
+		    strerror(errno));
 		return -1;
 	}
-	if (str_to_ll(buf, 1, INT_MAX, &pid) == 0 && (pid_t)pid == getpid())
-		return 0;	/* ours: a HUP re-exec */
-	ih_log(IH_LOG_NOTICE, "pid_file %s: removing a stale one (%s)",
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		ih_log(IH_LOG_ERR, "pid_file %s: not a regular file", pid_path);
+		close(fd);
+		return -1;
+	}
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		ih_log(IH_LOG_ERR, "pid_file %s: held by a live server (pid "
+		    "%s)", pid_path, buf[0] != '\0' ? buf : "?");
+		close(fd);
+		return -1;
+	}
+	ih_log(IH_LOG_NOTICE, "pid_file %s: replacing a stale one (%s)",
 	    pid_path, buf[0] != '\0' ? buf : "empty");
-	unlink(pid_path);
+	pid_fd = fd;
 	return 0;
 }
 
@@ -524,27 +576,26 @@ static int
 pidfile_write(void)
 {
 	char buf[32];
-	int fd, n;
+	int n;
 
-	if (cfg.pid_file == NULL)
+	if (cfg.pid_file == NULL || pid_written)
 		return 0;
-	fd = open(pid_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0644);
-	if (fd == -1 && errno == EEXIST) {
-		pid_written = 1;	/* checked above: it is ours */
-		return 0;
-	}
+	if (pid_fd == -1 && ((pid_fd = open(pid_path, O_RDWR | O_CREAT |
+	    O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644)) == -1 ||
+	    flock(pid_fd, LOCK_EX | LOCK_NB) == -1))
+		goto fail;
 	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	if (fd == -1 || write_full(fd, buf, (size_t)n) == -1) {
-		ih_log(IH_LOG_ERR, "pid_file %s: %s", pid_path,
-		    strerror(errno));
-		if (fd != -1)
-			close(fd);
-		return -1;
-	}
-	close(fd);
+	if (ftruncate(pid_fd, 0) == -1 || pwrite(pid_fd, buf, (size_t)n, 0) !=
+	    n)
+		goto fail;
 	pid_written = 1;
 	return 0;
+fail:
+	ih_log(IH_LOG_ERR, "pid_file %s: %s", pid_path, strerror(errno));
+	if (pid_fd != -1)
+		close(pid_fd);
+	pid_fd = -1;
+	return -1;
 }
 
 /*
@@ -655,6 +706,45 @@ take_wait_socket(void)
 	return 0;
 }
 
+/* Do two `port` values name the same socket ("8080" and "*:8080/tcp")? */
+static int
+same_spec(const char *a, const char *b)
+{
+	struct listen_spec x, y;
+	char err[128];
+
+	if (strcmp(a, b) == 0)
+		return 1;
+	if (listen_parse(a, &x, err, sizeof(err)) == -1 ||
+	    listen_parse(b, &y, err, sizeof(err)) == -1)
+		return 0;
+	return strcmp(x.host, y.host) == 0 && x.port == y.port &&
+	    x.scan == y.scan && x.v6 == y.v6 && x.unix_path == y.unix_path &&
+	    x.tls == y.tls && x.proxy == y.proxy;
+}
+
+/*
+ * Is this inherited socket the one a spec names: the same spec, or the
+ * address it is bound to (a port 0 or scan socket, now written with the
+ * port it got)?
+ */
+static int
+names_socket(const struct listener *l, const char *spec)
+{
+	struct listen_spec y;
+	char err[128], name[LISTEN_SPEC_MAX + 16];
+
+	if (same_spec(l->spec, spec))
+		return 1;
+	if (listen_parse(spec, &y, err, sizeof(err)) == -1 || y.scan ||
+	    y.tls || y.proxy || (!y.unix_path && (y.port == 0 ||
+	    y.host[0] == '\0')))
+		return 0;
+	snprintf(name, sizeof(name), y.unix_path ? "unix:%s" : y.v6 ?
+	    "[%s]:%d" : "%s:%d", y.host, y.port);
+	return strcmp(l->name, name) == 0;
+}
+
 /*
  * Every `port` bound, reusing a socket inherited with the same spec (a
  * HUP keeps them; new specs are bound, dropped ones closed).
@@ -686,8 +776,8 @@ open_listeners(void)
 		int reused = 0;
 
 		for (j = 0; j < got.n; j++)
-			if (got.v[j].fd != -1 && strcmp(got.v[j].spec,
-			    cfg.ports.v[i]) == 0) {
+			if (got.v[j].fd != -1 && names_socket(&got.v[j],
+			    cfg.ports.v[i])) {
 				if (L.n == LISTENERS_MAX)
 					break;
 				L.v[L.n++] = got.v[j];
@@ -697,11 +787,27 @@ open_listeners(void)
 		if (reused)
 			continue;
 		if (listen_bind(&L, cfg.ports.v[i], err, sizeof(err)) == -1) {
-			ih_log(IH_LOG_ERR, "%s:%d: port %s: %s",
+			ih_log(IH_LOG_ERR, "%s:%d: port %s: %s%s",
 			    cfg.ports.file[i], cfg.ports.line[i],
-			    cfg.ports.v[i], err);
+			    cfg.ports.v[i], err, restarting ? " (restarting: "
+			    "serving on without it)" : "");
+			/*
+			 * A restart goes on with what it has: giving up here
+			 * would leave the old workers without a master.
+			 */
+			if (restarting)
+				continue;
+			listen_close(&L, 1);
 			return -1;
 		}
+	}
+	/* a restart that could bind nothing keeps what it was handed */
+	if (L.n == 0 && restarting && got.n > 0) {
+		ih_log(IH_LOG_ERR, "restarting: no `port` could be bound; "
+		    "serving on the sockets of the old configuration");
+		for (j = 0; j < got.n && L.n < LISTENERS_MAX; j++)
+			if (got.v[j].fd != -1)
+				L.v[L.n++] = got.v[j];
 	}
 	/* inherited sockets no spec wants any more */
 	for (j = 0; j < got.n; j++) {
@@ -738,6 +844,20 @@ nlive(void)
 	for (i = 0; i < nkids; i++)
 		n += !kids[i].retired;
 	return n;
+}
+
+/*
+ * Out of descriptors, accept fails while the connection stays queued and
+ * the socket readable: wait a moment instead of spinning on it.
+ */
+static void
+accept_failed(void)
+{
+	if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+	    errno == ENOMEM) {
+		ih_log(IH_LOG_WARN, "accept: %s", strerror(errno));
+		poll(NULL, 0, 100);
+	}
 }
 
 /* The next connection for a worker, or -1 when it should stop. */
@@ -802,10 +922,7 @@ worker_accept(int ep)
 			if (n > 0 && pfd[L.n].revents != 0)
 				goto stop;
 		}
-		if (errno == EMFILE || errno == ENFILE) {
-			ih_log(IH_LOG_WARN, "accept: %s", strerror(errno));
-			poll(NULL, 0, 100);
-		}
+		accept_failed();
 	}
 stop:
 	if (locked)
@@ -859,6 +976,8 @@ worker_main(int slot)
 	}
 	if (drop_privileges() == -1)
 		_exit(3);
+	if (orphan_guard() == -1)
+		_exit(0);
 	board_set(BS_IDLE, "", "");
 	while (!serve_stopping && served < cfg.max_requests) {
 		int fd = worker_accept(ep);
@@ -923,6 +1042,8 @@ spawn(int fd)
 		worker_signals();
 		if (drop_privileges() == -1)
 			_exit(3);
+		if (orphan_guard() == -1)
+			_exit(0);
 		serve_connection(fd, fd);
 		_exit(0);
 	}
@@ -957,32 +1078,83 @@ retire(struct kid *k, const char *why)
 }
 
 /* Old workers are ours only while they are our children. */
+static int
+our_child(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	/* "pid (comm) state ppid ...": comm may hold anything */
+	return (p = strrchr(buf, ')')) != NULL && p[1] == ' ' && p[2] != '\0' &&
+	    strtol(p + 3, NULL, 10) == (long)getpid();
+}
+
 static void
 signal_old(int sig)
 {
-	char path[64], buf[512], *p;
-	int i, fd;
-	ssize_t n;
+	int i;
 
-	for (i = 0; i < nold; i++) {
-		snprintf(path, sizeof(path), "/proc/%ld/stat", (long)old_pids[i]);
-		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-			continue;
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		buf[n > 0 ? n : 0] = '\0';
-		/* "pid (comm) state ppid ...": comm may hold anything */
-		if ((p = strrchr(buf, ')')) == NULL || strtol(p + 3, NULL,
-		    10) != (long)getpid())
-			continue;
-		kill(old_pids[i], sig);
+	for (i = 0; i < nold; i++)
+		if (our_child(old_pids[i]))
+			kill(old_pids[i], sig);
+}
+
+/* An old worker was reaped: it is no longer one to signal or pass on. */
+static void
+forget_old(pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < nold; i++)
+		if (old_pids[i] == pid) {
+			old_pids[i] = old_pids[--nold];
+			return;
+		}
+}
+
+/*
+ * Signals that came while a restart was decided: a stop wins over the
+ * re-exec (which would otherwise drop them with the pipe).  1 if one
+ * came (and was acted on: a graceful stop returns).
+ */
+static int
+stop_pending(void)
+{
+	unsigned char b[64];
+	ssize_t n, i;
+	int quit = 0;
+
+	while ((n = read(sig_r, b, sizeof(b))) > 0)
+		for (i = 0; i < n; i++) {
+			if (b[i] == SIGTERM || b[i] == SIGINT) {
+				ih_log(IH_LOG_NOTICE, "signal %s received: "
+				    "not restarting", signame(b[i]));
+				stop_now();
+			}
+			quit |= b[i] == SIGQUIT;
+		}
+	if (quit) {
+		ih_log(IH_LOG_NOTICE, "signal QUIT received: not restarting");
+		stop_gracefully();
 	}
+	return quit;
 }
 
 static void
 check_done(int status)
 {
 	check_pid = -1;
+	if (stopping) {
+		ih_log(IH_LOG_NOTICE, "HUP: stopping, so not restarting");
+		return;
+	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		char fds[LISTENERS_MAX * (LISTEN_SPEC_MAX + 16)];
 		char *olds, num[24];
@@ -999,23 +1171,38 @@ check_done(int status)
 		for (i = 0; i < (size_t)nkids; i++)
 			snprintf(olds + strlen(olds), cap - strlen(olds),
 			    "%ld,", (long)kids[i].pid);
+		/* only those still alive: the list must not grow per HUP */
 		for (k = 0; k < nold; k++)
-			snprintf(olds + strlen(olds), cap - strlen(olds),
-			    "%ld,", (long)old_pids[k]);
+			if (our_child(old_pids[k]))
+				snprintf(olds + strlen(olds), cap -
+				    strlen(olds), "%ld,", (long)old_pids[k]);
 		snprintf(num, sizeof(num), "%d", board->restarts + 1);
 		setenv("IHTTPD_LISTEN_FDS", fds, 1);
 		setenv("IHTTPD_OLD_WORKERS", olds, 1);
 		setenv("IHTTPD_RESTARTS", num, 1);
 		if (detached)
 			setenv("IHTTPD_DETACHED", "1", 1);
-		free(olds);
-		for (k = 0; k < L.n; k++)
-			fcntl(L.v[k].fd, F_SETFD, 0);
 		ih_log(IH_LOG_NOTICE, "HUP: configuration OK, restarting");
 		/* the new image unblocks once its handlers are in place */
 		block_signals(&old);
+		if (stop_pending()) {
+			sigprocmask(SIG_SETMASK, &old, NULL);
+			free(olds);
+			return;
+		}
+		for (k = 0; k < L.n; k++)
+			fcntl(L.v[k].fd, F_SETFD, 0);
+		if (pid_fd != -1) {
+			snprintf(num, sizeof(num), "%d", pid_fd);
+			setenv("IHTTPD_PID_FD", num, 1);
+			fcntl(pid_fd, F_SETFD, 0);
+		}
 		fflush(NULL);
 		execv(exe_path, argv_copy);
+		free(olds);
+		if (pid_fd != -1)
+			fcntl(pid_fd, F_SETFD, FD_CLOEXEC);
+		unsetenv("IHTTPD_PID_FD");
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		ih_log(IH_LOG_ERR, "HUP: exec %s: %s; still running",
 		    exe_path, strerror(errno));
@@ -1102,6 +1289,7 @@ reap(void)
 		if (k == NULL) {
 			ih_log(IH_LOG_NOTICE, "old worker %ld ended (%s)",
 			    (long)pid, how);
+			forget_old(pid);
 			continue;
 		}
 		lived = mono_ms() - k->born;
@@ -1214,6 +1402,8 @@ stop_now(void)
 
 	stopping = 2;
 	listen_close(&L, 1);
+	if (check_pid != -1)
+		kill(check_pid, SIGKILL);	/* no restart now */
 	for (i = 0; i < nkids; i++)
 		kill(kids[i].pid, SIGTERM);
 	signal_old(SIGTERM);
@@ -1236,6 +1426,8 @@ stop_gracefully(void)
 	stopping = 1;
 	stop_deadline = mono_ms() + cfg.graceful_timeout * 1000;
 	listen_close(&L, 1);
+	if (check_pid != -1)
+		kill(check_pid, SIGKILL);	/* no restart now */
 	for (i = 0; i < nkids; i++)
 		retire(&kids[i], "graceful stop");
 	signal_old(SIGQUIT);
@@ -1290,9 +1482,20 @@ drain_signals(void)
 	unsigned char b[64];
 	ssize_t n, i;
 
-	while ((n = read(sig_r, b, sizeof(b))) > 0)
+	/*
+	 * Stops first: a SIGCHLD handled before them could end in a HUP's
+	 * re-exec, which would lose the rest of the buffer.
+	 */
+	while ((n = read(sig_r, b, sizeof(b))) > 0) {
 		for (i = 0; i < n; i++)
-			handle_signal(b[i]);
+			if (b[i] == SIGTERM || b[i] == SIGINT ||
+			    b[i] == SIGQUIT)
+				handle_signal(b[i]);
+		for (i = 0; i < n; i++)
+			if (b[i] != SIGTERM && b[i] != SIGINT &&
+			    b[i] != SIGQUIT)
+				handle_signal(b[i]);
+	}
 }
 
 /*
@@ -1337,8 +1540,10 @@ fork_accept(struct pollfd *pfd, int n)
 
 		if (pfd[i].revents == 0 || nlive() >= max_now)
 			continue;
-		if ((fd = accept4(pfd[i].fd, NULL, NULL, SOCK_CLOEXEC)) == -1)
+		if ((fd = accept4(pfd[i].fd, NULL, NULL, SOCK_CLOEXEC)) == -1) {
+			accept_failed();
 			continue;
+		}
 		if (spawn(fd) == -1) {
 			/* no slot or no fork: refuse this one, keep going */
 			ih_log(IH_LOG_ERR, "cannot fork for a connection");
@@ -1367,6 +1572,13 @@ master_loop(void)
 			fork_accept(pfd, n);
 		drain_signals();
 		reap();
+		if (nold > 0 && old_deadline != 0 && mono_ms() >= old_deadline) {
+			/* the old generation had graceful_timeout to finish */
+			ih_log(IH_LOG_WARN, "old workers still busy after "
+			    "graceful_timeout: killed");
+			signal_old(SIGKILL);
+			old_deadline = 0;
+		}
 		if (stopping == 1) {
 			if (nkids == 0 && nold == 0)
 				finish(0);
@@ -1422,6 +1634,7 @@ single_loop(void)
 		conn_idle_fds[i] = L.v[i].fd;
 	conn_idle_fds[L.n] = sig_r;
 	conn_idle_nfds = L.n + 1;
+	conn_yield = 1;
 	board_set(BS_IDLE, "", "");
 	for (;;) {
 		int n, fd;
@@ -1467,8 +1680,10 @@ single_loop(void)
 			if (pfd[i].revents == 0)
 				continue;
 			if ((fd = accept4(L.v[i].fd, NULL, NULL,
-			    SOCK_CLOEXEC)) == -1)
+			    SOCK_CLOEXEC)) == -1) {
+				accept_failed();
 				continue;
+			}
 			single_serving = 1;
 			serve_connection(fd, fd);
 			single_serving = 0;
@@ -1493,10 +1708,24 @@ daemon_wanted(void)
 {
 	const char *pid = getenv("LISTEN_PID");
 
+	const char *nfds = getenv("LISTEN_FDS");
+	long long n, i;
+
 	if (cfg.standalone || getenv("IHTTPD_LISTEN_FDS") != NULL)
 		return 1;
-	if (pid != NULL && atoll(pid) == (long long)getpid())
-		return 1;
+	/*
+	 * systemd passes LISTEN_FDS for Accept=yes too, with the connection
+	 * at fd 3: only listening sockets make a daemon of us.
+	 */
+	if (pid != NULL && nfds != NULL && atoll(pid) == (long long)getpid() &&
+	    str_to_ll(nfds, 1, LISTENERS_MAX, &n) == 0) {
+		for (i = 0; i < n; i++)
+			if (listen_is_socket(3 + (int)i))
+				return 1;
+		unsetenv("LISTEN_PID");
+		unsetenv("LISTEN_FDS");
+		unsetenv("LISTEN_FDNAMES");
+	}
 	return listen_is_socket(0);
 }
 
@@ -1592,6 +1821,7 @@ daemon_run(int argc, char **argv)
 {
 	int i, restarted = getenv("IHTTPD_RESTARTS") != NULL, nslots;
 
+	restarting = restarted;
 	(void)argc;
 	(void)argv;
 	conn_standalone = 1;
@@ -1648,9 +1878,9 @@ daemon_run(int argc, char **argv)
 		ih_log(IH_LOG_ERR, "background: %s", strerror(errno));
 		return 1;
 	}
-	if (pidfile_write() == -1)
+	if (pidfile_write() == -1 && !restarting)
 		return 1;
-	board->master = getpid();
+	board->master = master_pid = getpid();
 	if (make_pipe(&sig_r, &sig_w) == -1) {
 		ih_log(IH_LOG_ERR, "pipe: %s", strerror(errno));
 		cleanup_files();
@@ -1681,6 +1911,8 @@ daemon_run(int argc, char **argv)
 			;
 	/* the old image's workers finish what they serve, then exit */
 	signal_old(SIGQUIT);
+	if (nold > 0)
+		old_deadline = mono_ms() + cfg.graceful_timeout * 1000;
 	say_ready();
 	master_loop();
 }

@@ -311,6 +311,8 @@ struct conn {
 };
 
 extern int conn_standalone;	/* accepted by the daemon, not launched */
+extern int conn_yield;		/* single: close when another client waits */
+int	 conn_others_waiting(void);
 int	 conn_init(struct conn *, int in, int out);
 void	 conn_free(struct conn *);
 const char *conn_who(const struct conn *);

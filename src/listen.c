@@ -348,8 +348,8 @@ bind_unix(struct listeners *l, const char *spec, struct listen_spec *ls,
 	old = umask((mode_t)(~mode & 0777));
 	e = bind(fd, (struct sockaddr *)&un, sizeof(un));
 	umask(old);
-	if (e == -1 || chmod(un.sun_path, (mode_t)mode) == -1 ||
-	    listen(fd, (int)cfg.listen_backlog) == -1) {
+	/* no chmod after: it would follow a link swapped in meanwhile */
+	if (e == -1 || listen(fd, (int)cfg.listen_backlog) == -1) {
 		e = errno;
 		close(fd);
 		snprintf(err, elen, "cannot listen on unix:%s: %s",

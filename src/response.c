@@ -108,7 +108,7 @@ build_head(struct ih_request *r, long long clen)
 	if (r->hd.version == 10 && !r->hd.conn_keepalive)
 		c->closing = 1;
 	if (r->hd.conn_close || c->nreq >= (unsigned)cfg.keepalive_requests ||
-	    serve_stopping)
+	    serve_stopping || conn_others_waiting())
 		c->closing = 1;
 	if (clen >= 0)
 		r->framing = FR_LENGTH;

@@ -120,3 +120,104 @@ EOF2
 	[ "$output" = 200 ]
 	! grep -q 'restarted' "$LOG"
 }
+
+@test "TERM right after HUP stops the server (the restart does not undo it)" {
+	start --min_servers 2
+	python3 -c 'import os,signal,sys; p=int(sys.argv[1]); os.kill(p,signal.SIGHUP); os.kill(p,signal.SIGTERM)' "$SRV"
+	for _ in $(seq 150); do kill -0 "$SRV" 2>/dev/null || break; sleep 0.1; done
+	! kill -0 "$SRV" 2>/dev/null
+	SRV=
+}
+
+@test "QUIT right after HUP stops the server gracefully" {
+	start --min_servers 2
+	python3 -c 'import os,signal,sys,time; p=int(sys.argv[1]); os.kill(p,signal.SIGHUP); time.sleep(0.002); os.kill(p,signal.SIGQUIT)' "$SRV"
+	for _ in $(seq 150); do kill -0 "$SRV" 2>/dev/null || break; sleep 0.1; done
+	! kill -0 "$SRV" 2>/dev/null
+	SRV=
+}
+
+@test "HUP: a port spelt differently keeps its socket; a port that cannot be bound leaves the server serving" {
+	printf 'docroot %s\nport 127.0.0.1:0\n' "$ROOT/conf/www" >"$DIR/p.conf"
+	"$IHTTPD" -c "$DIR/p.conf" --standalone on --access_log off 2>"$LOG" &
+	SRV=$!
+	wait_log 1 '^ihttpd: listening on'
+	PORT=$(sed -n 's/^ihttpd: listening on 127.0.0.1://p' "$LOG" | head -1)
+	# the same socket, spelt with a /tcp suffix and the kernel's port
+	printf 'docroot %s\nport 127.0.0.1:%s/tcp\n' "$ROOT/conf/www" "$PORT" >"$DIR/p.conf"
+	# plus a port some other process holds
+	python3 -c 'import socket,time; s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(1); print(s.getsockname()[1], flush=True); time.sleep(60)' >"$DIR/busy" &
+	local busy=$!
+	for _ in $(seq 50); do [ -s "$DIR/busy" ] && break; sleep 0.1; done
+	printf 'port 127.0.0.1:%s\n' "$(cat "$DIR/busy")" >>"$DIR/p.conf"
+	kill -HUP "$SRV"
+	wait_log 1 'restarted'
+	kill "$busy"
+	grep -q 'Address already in use (restarting: serving on without it)' "$LOG"
+	kill -0 "$SRV"
+	run curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
+	    "http://127.0.0.1:$PORT/index.html"
+	[ "$output" = 200 ]
+}
+
+@test "a master killed with SIGKILL takes its workers with it (no orphans serving)" {
+	start --min_servers 3
+	wait_log 3 'worker [0-9]* started'
+	local kids
+	kids=$(cat /proc/"$SRV"/task/"$SRV"/children)
+	[ -n "$kids" ]
+	kill -KILL "$SRV"
+	wait "$SRV" 2>/dev/null || true
+	SRV=
+	local k gone=0
+	for _ in $(seq 100); do
+		gone=1
+		for k in $kids; do kill -0 "$k" 2>/dev/null && gone=0; done
+		[ "$gone" = 1 ] && break
+		sleep 0.1
+	done
+	[ "$gone" = 1 ]
+}
+
+@test "systemd Accept=yes (LISTEN_FDS naming the connection, not a listener) is served as inetd" {
+	run timeout 30 python3 "$ROOT/tests/fixtures/standalone/acceptyes.py" \
+	    "$IHTTPD" "$ROOT/conf/www"
+	[ "$status" -eq 0 ]
+	[ "$output" = "HTTP/1.1 200 OK" ]
+}
+
+@test "single: a client that keeps its next request coming gets Connection: close once another client waits" {
+	start --type single
+	# The reviewer's hold: the next request's first byte rides with the
+	# current one, so the connection is never idle between requests.
+	run timeout 30 python3 - "$PORT" <<'PY'
+import socket, sys, time
+port = int(sys.argv[1])
+req = b"GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n"
+def response(s):
+    data = b""
+    while b"\r\n\r\n" not in data:
+        b = s.recv(65536)
+        if not b:
+            return b"(closed)"
+        data += b
+    head, body = data.split(b"\r\n\r\n", 1)
+    n = int([l.split(b":")[1] for l in head.split(b"\r\n")
+             if l.lower().startswith(b"content-length")][0])
+    while len(body) < n:
+        body += s.recv(65536)
+    return head
+a = socket.create_connection(("127.0.0.1", port), timeout=10)
+a.sendall(req + req[:1])
+h1 = response(a)
+b = socket.create_connection(("127.0.0.1", port), timeout=10)  # waits
+time.sleep(0.3)
+a.sendall(req[1:])
+h2 = response(a)
+print(b"connection: close" in h1.lower(), b"connection: close" in h2.lower())
+b.sendall(b"GET /index.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+print(b.recv(100).split(b"\r\n")[0].decode())
+PY
+	[ "${lines[0]}" = "False True" ]
+	[ "${lines[1]}" = "HTTP/1.1 200 OK" ]
+}

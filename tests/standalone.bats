@@ -787,6 +787,14 @@ t_usr1() {
 	[ ! -e "$T/ihttpd.pid" ]
 }
 
+@test "pid_file: a FIFO (or anything but a regular file) is refused, without hanging" {
+	mkfifo "$T/ihttpd.pid"
+	run timeout 20 python3 "$FIX/reaper.py" 15 "$IHTTPD" -c "$CONF" \
+	    --standalone on --port 127.0.0.1:0 --pid_file "$T/ihttpd.pid"
+	[ "$status" -eq 1 ]
+	has "pid_file $T/ihttpd.pid: not a regular file"
+}
+
 @test "pid_file: a second server while the first lives: exit 1, the first untouched" {
 	sa --pid_file "$T/ihttpd.pid"
 	run python3 "$FIX/reaper.py" 30 "$IHTTPD" -c "$CONF" --standalone on \
@@ -799,11 +807,18 @@ t_usr1() {
 	[ "$output" = "a small file" ]
 }
 
-@test "pid_file: a stale one (dead pid, or garbage) is replaced" {
+@test "pid_file: a stale one (dead pid, a live unrelated pid, or garbage) is replaced" {
 	cat /proc/sys/kernel/pid_max >"$T/ihttpd.pid"	# never a live pid
 	sa --pid_file "$T/ihttpd.pid"
 	[ "$(cat "$T/ihttpd.pid")" = "$SA_PID" ]
-	grep -q 'removing a stale one' "$SA_ERR"
+	grep -q 'replacing a stale one' "$SA_ERR"
+	kill -TERM "$SA_PID"
+	wait_for 30 gone "$SA_PID"
+	# a pid reused by another process after a reboot: nobody holds the
+	# file's lock, so it is stale
+	echo $$ >"$T/ihttpd.pid"
+	sa --pid_file "$T/ihttpd.pid"
+	[ "$(cat "$T/ihttpd.pid")" = "$SA_PID" ]
 	kill -TERM "$SA_PID"
 	wait_for 30 gone "$SA_PID"
 	echo 'not a pid' >"$T/ihttpd.pid"
