@@ -165,6 +165,9 @@ static const struct key keys[] = {
 	{ "reverse_lookups", K_ENUM, O(reverse_lookups), "off", 0, 0,
 	    "match allow/deny on the peer's name too: off, on or double" ,
 	    "off|on|double" },
+	{ "send_min_rate", K_SIZE, O(send_min_rate), "2k", 1, 1024 * 1024 * 1024,
+	    "slowest reader a response is given time for: send_timeout + "
+	    "size/rate s", NULL },
 	{ "send_timeout", K_INT, O(send_timeout), "60", 1, 3600,
 	    "seconds a client may stall reading the response", NULL },
 	{ "serialize", K_ENUM, O(serialize), "epoll", 0, 0,

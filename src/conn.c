@@ -262,11 +262,60 @@ conn_fill(struct conn *c, int64_t deadline)
 	}
 }
 
+/*
+ * A response's send deadline: send_timeout, plus a second for every
+ * send_min_rate bytes sent or being sent, from the start of its head.
+ * SO_SNDTIMEO alone bounds one stalled write, not a reader that takes a
+ * trickle at a time (slowhttptest's slow read), which would hold the
+ * process (a prefork worker) for as long as the file lasts.
+ */
+void
+conn_send_begin(struct conn *c)
+{
+	c->send_start = mono_ms();
+	c->send_base = c->bytes_out;
+	if (c->sndtimeo_short) {
+		struct timeval tv = { (time_t)cfg.send_timeout, 0 };
+
+		setsockopt(c->out, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		c->sndtimeo_short = 0;
+	}
+}
+
+/* May `pending` more bytes go out?  0, or -1 past the deadline. */
+static int
+send_window(struct conn *c, unsigned long long pending)
+{
+	int64_t limit, left;
+
+	if (!c->out_socket || c->send_start == 0)
+		return 0;
+	limit = c->send_start + cfg.send_timeout * 1000 + (int64_t)((c->bytes_out -
+	    c->send_base + pending) * 1000 / (unsigned long long)cfg.send_min_rate);
+	left = limit - mono_ms();
+	if (left <= 0) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	/* near the deadline, the kernel's timeout must not outlast it */
+	if (left < cfg.send_timeout * 1000) {
+		struct timeval tv = { (time_t)(left / 1000),
+		    (suseconds_t)(left % 1000) * 1000 };
+
+		setsockopt(c->out, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		c->sndtimeo_short = 1;
+	}
+	return 0;
+}
+
 static int
 write_failed(struct conn *c, const char *what)
 {
 	ih_log(IH_LOG_INFO, "%s: %s failed: %s", conn_who(c), what,
-	    errno == EAGAIN ? "send timeout" : strerror(errno));
+	    errno == EAGAIN && c->sndtimeo_short ? "send deadline "
+	    "(send_timeout + size / send_min_rate)" : errno == EAGAIN ?
+	    "send timeout" : errno == ETIMEDOUT ? "send deadline "
+	    "(send_timeout + size / send_min_rate)" : strerror(errno));
 	c->closing = 1;
 	c->broken = 1;
 	return -1;
@@ -294,13 +343,19 @@ int
 conn_writev(struct conn *c, struct iovec *iov, int cnt)
 {
 	while (cnt > 0) {
+		unsigned long long pending = 0;
 		ssize_t w;
+		int i;
 
 		if (iov->iov_len == 0) {
 			iov++;
 			cnt--;
 			continue;
 		}
+		for (i = 0; i < cnt; i++)
+			pending += iov[i].iov_len;
+		if (send_window(c, pending) == -1)
+			return write_failed(c, "writev");
 		if ((w = writev(c->out, iov, cnt)) == -1) {
 			if (errno == EINTR)
 				continue;
@@ -331,8 +386,13 @@ conn_sendfile(struct conn *c, int fd, off_t off, off_t len)
 	char *buf = NULL;
 
 	while (len > 0 && c->out_socket) {
-		ssize_t n = sendfile(c->out, fd, &off, len > (1 << 30) ?
-		    (1 << 30) : (size_t)len);
+		size_t chunk = len > FILE_BLOCK * 4 ? FILE_BLOCK * 4 : (size_t)len;
+		ssize_t n;
+
+		/* in pieces, so that the deadline is looked at as it goes */
+		if (send_window(c, chunk) == -1)
+			return write_failed(c, "sendfile");
+		n = sendfile(c->out, fd, &off, chunk);
 
 		if (n == -1 && errno == EINTR)
 			continue;

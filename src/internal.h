@@ -226,6 +226,7 @@ struct config {
 	long long	 body_min_rate;
 	long long	 lock_timeout;
 	long long	 send_timeout;
+	long long	 send_min_rate;
 	long long	 max_request_line;
 	long long	 max_header_size;
 	long long	 max_headers;
@@ -304,6 +305,9 @@ struct conn {
 	int		 closing;	/* no further request on it */
 	int		 broken;	/* a write failed: send nothing more */
 	int		 idle;		/* waiting for the next request */
+	int64_t		 send_start;	/* this response's head (mono ms) */
+	unsigned long long send_base;	/* bytes_out then */
+	int		 sndtimeo_short;	/* SO_SNDTIMEO cut to the deadline */
 	unsigned	 nreq;
 	unsigned long long bytes_out;
 	char		*peer_host;	/* reverse_lookups: looked up once */
@@ -318,6 +322,7 @@ void	 conn_free(struct conn *);
 const char *conn_who(const struct conn *);
 ssize_t	 conn_fill(struct conn *, int64_t deadline);
 int	 conn_write(struct conn *, const void *, size_t);
+void	 conn_send_begin(struct conn *);
 struct iovec;
 int	 conn_writev(struct conn *, struct iovec *, int);
 int	 conn_sendfile(struct conn *, int fd, off_t off, off_t len);

@@ -175,6 +175,7 @@ write_head(struct ih_request *r, long long clen, struct iovec *body, int n,
 	iov[0].iov_len = hlen;
 	for (i = 0; i < n && i < 2; i++)
 		iov[1 + i] = body[i];
+	conn_send_begin(r->c);
 	r->out_start = r->c->bytes_out;
 	r->head_len = hlen;
 	r->rstate = RS_STREAMING;

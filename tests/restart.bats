@@ -221,3 +221,41 @@ PY
 	[ "${lines[0]}" = "False True" ]
 	[ "${lines[1]}" = "HTTP/1.1 200 OK" ]
 }
+
+@test "a slow reader is cut off at send_timeout + size/send_min_rate: it cannot hold a worker for as long as the file lasts" {
+	mkdir -p "$DIR/www"
+	head -c 16777216 /dev/zero >"$DIR/www/big.bin"
+	echo small >"$DIR/www/small.txt"
+	"$IHTTPD" --standalone on --port 127.0.0.1:0 --docroot "$DIR/www" \
+	    --access_log off --type preforksimple --max_servers 1 \
+	    --send_timeout 2 --send_min_rate 1m --log_level 3 2>"$LOG" &
+	SRV=$!
+	wait_log 1 '^ihttpd: listening on'
+	PORT=$(sed -n 's/^ihttpd: listening on 127.0.0.1://p' "$LOG" | head -1)
+	# reads 8 KiB every 0.5 s through a small receive buffer: 16 MiB
+	# would take over half an hour; the deadline is 2 + 16 s.  The
+	# kernel still delivers what it buffered after the close, so what
+	# counts is that the one worker is free again.
+	python3 - "$PORT" >"$DIR/slow.out" 2>&1 <<'PY' &
+import socket, sys, time
+port = int(sys.argv[1])
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect(("127.0.0.1", port))
+s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+t0 = time.monotonic()
+while time.monotonic() - t0 < 60:
+    if not s.recv(8192):
+        break
+    time.sleep(0.5)
+PY
+	local slow=$!
+	for _ in $(seq 600); do grep -q 'send deadline' "$LOG" && break; sleep 0.1; done
+	grep -q 'send deadline' "$LOG"
+	# the slow reader is still reading what the kernel holds, and the
+	# only worker serves the next client
+	kill -0 "$slow"
+	run curl -s --max-time 10 "http://127.0.0.1:$PORT/small.txt"
+	kill "$slow" 2>/dev/null || true
+	[ "$output" = small ]
+}
