@@ -1195,6 +1195,7 @@ config_load(int argc, char **argv, int *check_only)
 	char *buf;
 	int i;
 	struct { const struct key *k; char *v; } opts[96];
+	char kname[128];
 	size_t nopts = 0, j;
 
 	*check_only = 0;
@@ -1237,8 +1238,10 @@ config_load(int argc, char **argv, int *check_only)
 			continue;
 		}
 		a += 2;
+		/* argv stays as given: a HUP re-exec passes it on */
 		if ((eq = strchr(a, '=')) != NULL) {
-			*eq = '\0';
+			snprintf(kname, sizeof(kname), "%.*s", (int)(eq - a), a);
+			a = kname;
 			v = eq + 1;
 		} else if (i + 1 < argc)
 			v = argv[++i];

@@ -1238,21 +1238,14 @@ restart(void)
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
-		int co, rc;
-		char **av;
-		int ac;
+		int co, rc, ac;
 
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		for (ac = 0; argv_copy[ac] != NULL; ac++)
 			;
-		/* config_load edits argv in place: give it a copy */
-		if ((av = calloc((size_t)ac + 1, sizeof(*av))) == NULL)
-			_exit(1);
-		for (co = 0; co < ac; co++)
-			av[co] = strdup(argv_copy[co]);
 		config_free();
 		memset(&cfg, 0, sizeof(cfg));
-		rc = config_load(ac, av, &co);
+		rc = config_load(ac, argv_copy, &co);
 		if (rc == 0 && (config_check() > 0 || daemon_check() > 0))
 			rc = -1;
 		_exit(rc == 0 ? 0 : 1);
@@ -1761,7 +1754,10 @@ daemon_check(void)
 	return n;
 }
 
-/* Keep argv as given (config_load edits it) for HUP's re-exec. */
+/*
+ * Keep argv (config_load leaves it as given) and the binary for HUP's
+ * re-exec.  Only a daemon pays for this, not every inetd start.
+ */
 static void
 save_argv(int argc, char **argv)
 {
@@ -1770,15 +1766,9 @@ save_argv(int argc, char **argv)
 	if ((argv_copy = calloc((size_t)argc + 1, sizeof(char *))) == NULL)
 		return;
 	for (i = 0; i < argc; i++)
-		argv_copy[i] = strdup(argv[i]);
+		argv_copy[i] = argv[i];
 	if (realpath("/proc/self/exe", exe_path) == NULL)
 		snprintf(exe_path, sizeof(exe_path), "/proc/self/exe");
-}
-
-void
-daemon_save_argv(int argc, char **argv)
-{
-	save_argv(argc, argv);
 }
 
 static void
@@ -1822,8 +1812,7 @@ daemon_run(int argc, char **argv)
 	int i, restarted = getenv("IHTTPD_RESTARTS") != NULL, nslots;
 
 	restarting = restarted;
-	(void)argc;
-	(void)argv;
+	save_argv(argc, argv);
 	conn_standalone = 1;
 	/*
 	 * The re-exec of a background daemon: standard error is still

@@ -633,7 +633,6 @@ void	 listen_close(struct listeners *, int unlink_paths);
 int	 daemon_wanted(void);
 int	 daemon_check(void);
 int	 daemon_run(int argc, char **argv);
-void	 daemon_save_argv(int argc, char **argv);
 /* fds that end a keep-alive wait when readable (single: the listeners) */
 extern int conn_idle_fds[LISTENERS_MAX + 1];
 extern int conn_idle_nfds;

@@ -20,7 +20,6 @@ main(int argc, char **argv)
 	int check_only, rc;
 
 	signal(SIGPIPE, SIG_IGN);
-	daemon_save_argv(argc, argv);	/* for a HUP re-exec, before edits */
 	rc = config_load(argc, argv, &check_only);
 	if (rc == 1)
 		return 0;
