@@ -69,11 +69,12 @@ stop_tcpserver() {
 		crashed=$(awk '$2 == "end" && $5 % 256 % 128 != 0 {
 		    print "child " $3 " killed by signal " $5 % 128 }' \
 		    "$TCPSERVER_LOG" 2>/dev/null)
+		# a child may end between pgrep and kill: not a failure
 		for p in $(pgrep -P "$TCPSERVER_PID"); do
-			kill "$p" 2>/dev/null
+			kill "$p" 2>/dev/null || true
 		done
-		kill "$TCPSERVER_PID" 2>/dev/null
-		wait "$TCPSERVER_PID" 2>/dev/null
+		kill "$TCPSERVER_PID" 2>/dev/null || true
+		wait "$TCPSERVER_PID" 2>/dev/null || true
 		TCPSERVER_PID=
 	fi
 	if [ -n "$crashed" ]; then
