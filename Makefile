@@ -37,7 +37,7 @@ PIEFLAGS   = -fPIE
 LINKMODE   = -pie -Wl,-z,relro,-z,now
 endif
 ALL_CFLAGS = $(CFLAGS) $(WARN) $(HARDEN) $(PIEFLAGS) -MMD -MP
-LIBS       = -lmagic -lz -llzma -lbz2 -lcrypto -lcrypt
+LIBS       = -lmagic -lz -llzma -lbz2 -lssl -lcrypto -lcrypt
 
 ifeq ($(V),1)
 Q =

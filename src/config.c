@@ -92,6 +92,9 @@ static const struct key keys[] = {
 	    ONOFF },
 	{ "header_timeout", K_INT, O(header_timeout), "15", 1, 3600,
 	    "seconds to read a request head before 408", NULL },
+	{ "hsts", K_STR, O(hsts), "off", 0, 0,
+	    "TLS responses: Strict-Transport-Security, off or \"SECONDS "
+	    "[includeSubDomains] [preload]\"", NULL },
 	{ "idle_exit", K_INT, O(idle_exit), "60", 1, 86400,
 	    "wait mode (inetd wait, fd 0 listening): exit after idle seconds",
 	    NULL },
@@ -190,6 +193,31 @@ static const struct key keys[] = {
 	{ "symlinks", K_ENUM, O(symlinks), "beneath", 0, 0,
 	    "follow symlinks: off, owner (same owner) or beneath docroot" ,
 	    "off|owner|beneath" },
+	{ "tls", K_ENUM, O(tls), "off", 0, 0,
+	    "inetd and pipe mode (and sockets passed without a spec) speak "
+	    "TLS: on or off", ONOFF },
+	{ "tls_ca", K_STR, O(tls_ca), NULL, 0, 0,
+	    "CA certificates (PEM) client certificates are verified against",
+	    NULL },
+	{ "tls_cert", K_STR, O(tls_cert), NULL, 0, 0,
+	    "the server's certificate chain (PEM, leaf first)", NULL },
+	{ "tls_ciphers", K_STR, O(tls_ciphers), TLS_CIPHERS, 0, 0,
+	    "TLS 1.2 cipher list (OpenSSL syntax)", NULL },
+	{ "tls_ciphersuites", K_STR, O(tls_ciphersuites), TLS_SUITES, 0, 0,
+	    "TLS 1.3 cipher suites (OpenSSL syntax)", NULL },
+	{ "tls_key", K_STR, O(tls_key), NULL, 0, 0,
+	    "the private key of tls_cert (PEM; default: in tls_cert)", NULL },
+	{ "tls_protocols", K_LIST, O(tls_protocols), "TLSv1.2 TLSv1.3", 0, 0,
+	    "TLS versions offered: TLSv1, TLSv1.1, TLSv1.2, TLSv1.3", NULL },
+	{ "tls_sni", K_MULTI, O(tls_sni), NULL, 0, 0,
+	    "\"NAME CERT KEY\": another certificate, for SNI name NAME "
+	    "(*.domain too; repeatable)", NULL },
+	{ "tls_ticket_lifetime", K_INT, O(tls_ticket_lifetime), "3600", 10,
+	    604800, "seconds a session ticket resumes; its key rotates as "
+	    "often", NULL },
+	{ "tls_verify_client", K_ENUM, O(tls_verify_client), "off", 0, 0,
+	    "client certificates (checked against tls_ca): off, optional or "
+	    "on", "off|optional|on" },
 	{ "type", K_ENUM, O(type), "prefork", 0, 0,
 	    "standalone: single, fork, preforksimple or prefork",
 	    "single|fork|preforksimple|prefork" },
@@ -216,6 +244,7 @@ static int errors;
 
 static void at_key(const char *);
 static int key_set(const char *);
+static void hsts_parse(void);
 
 static void __attribute__((format(printf, 1, 2)))
 cerr(const char *fmt, ...)
@@ -502,6 +531,9 @@ set_key(const struct key *k, char *v)
 				cerr("%s: '%s' is not an IPv4 or IPv6 CIDR "
 				    "block", k->name, l->v[i]);
 		}
+		if (k->off == O(tls_sni) && (l->n - first) != 3)
+			cerr("tls_sni: give NAME CERT KEY (%zu words given)",
+			    l->n - first);
 		for (i = first; k->off == O(ports) && i < l->n; i++) {
 			struct listen_spec ls;
 			char why[128];
@@ -1289,6 +1321,14 @@ config_load(int argc, char **argv, int *check_only)
 	    "KLMNOPQRSTUVWXYZ0123456789!#$%&'*+-.^_`|~") !=
 	    strlen(cfg.session_cookie))
 		cerr("session_cookie: the name must be a token (RFC 6265)");
+	hsts_parse();
+	for (j = 0; cfg.tls_protocols != NULL && cfg.tls_protocols[j] != NULL;
+	    j++)
+		if (tls_version(cfg.tls_protocols[j]) == -1) {
+			at_key("tls_protocols");
+			cerr("tls_protocols: '%s' is not TLSv1, TLSv1.1, TLSv1.2 "
+			    "or TLSv1.3", cfg.tls_protocols[j]);
+		}
 	if (has_ctl(cfg.server_tokens))
 		cerr("server_tokens: control characters are not allowed");
 	if (cfg.server_tokens != NULL && strlen(cfg.server_tokens) > TOKENS_MAX)
@@ -1341,6 +1381,55 @@ key_set(const char *name)
 
 	return k != NULL && key_file[k - keys] != NULL &&
 	    strcmp(key_file[k - keys], "defaults") != 0;
+}
+
+/*
+ * hsts: "off", or "SECONDS [includeSubDomains] [preload]", made into the
+ * Strict-Transport-Security value (RFC 6797 6.1) once.
+ */
+static void
+hsts_parse(void)
+{
+	char *copy, *w, *save, val[128];
+	long long age = -1;
+	int sub = 0, pre = 0, bad = 0;
+
+	cfg.hsts_value = NULL;
+	if (cfg.hsts == NULL || strcmp(cfg.hsts, "off") == 0 ||
+	    (copy = arena_strdup(&cfg.mem, cfg.hsts)) == NULL)
+		return;
+	for (w = strtok_r(copy, " \t", &save); w != NULL;
+	    w = strtok_r(NULL, " \t", &save)) {
+		if (age == -1 && str_to_ll(w, 0, 100000000, &age) == 0)
+			continue;
+		if (strcasecmp(w, "includeSubDomains") == 0)
+			sub = 1;
+		else if (strcasecmp(w, "preload") == 0)
+			pre = 1;
+		else
+			bad = 1;
+	}
+	if (bad || age < 0) {
+		at_key("hsts");
+		cerr("hsts: '%s' is not off or \"SECONDS [includeSubDomains] "
+		    "[preload]\"", cfg.hsts);
+		return;
+	}
+	snprintf(val, sizeof(val), "max-age=%lld%s%s", age, sub ?
+	    "; includeSubDomains" : "", pre ? "; preload" : "");
+	cfg.hsts_value = arena_strdup(&cfg.mem, val);
+}
+
+/* Where a key was set: its file (NULL when not set) and *line. */
+const char *
+config_where(const char *name, int *line)
+{
+	const struct key *k = bsearch(name, keys, NKEYS, sizeof(keys[0]),
+	    key_cmp);
+
+	*line = k != NULL ? key_line[k - keys] : 0;
+	return k != NULL && key_file[k - keys] != NULL ? key_file[k - keys] :
+	    "defaults";
 }
 
 /* Point error messages at the line that set a key. */

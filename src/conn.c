@@ -3,7 +3,9 @@
  * for every launch path), buffered reads with deadlines, and writes with a
  * send timeout.  Reads go into one buffer per connection that holds the
  * head while it is parsed in place, then body bytes and pipelined requests.
- * TLS will slot in beneath these functions.
+ * A TLS connection goes through tls.c beneath the same functions (the
+ * one transport seam): OpenSSL's buffered bytes are read before poll is
+ * asked, and its writes are gathered into records.
  */
 #include <sys/socket.h>
 #include <sys/sendfile.h>
@@ -193,6 +195,8 @@ conn_who(const struct conn *c)
 void
 conn_free(struct conn *c)
 {
+	if (c->tls != NULL)
+		tls_end(c, !c->broken);
 	free(c->ibuf);
 	free(c->hbuf);
 	free(c->obuf);
@@ -239,17 +243,23 @@ conn_fill(struct conn *c, int64_t deadline)
 
 		if (left <= 0 || (c->idle && serve_stopping))
 			return -2;
-		rc = poll(pfd, (nfds_t)npfd, left > 1000000 ? 1000000 :
-		    (int)left);
-		if (rc == -1 && errno == EINTR)
-			continue;
-		if (rc == -1)
-			return -1;
-		if (rc == 0)
-			continue;
-		if (pfd[0].revents == 0)
-			return -2;	/* an idle fd woke: end the wait */
-		n = read(c->in, c->ibuf + c->ilen, c->icap - c->ilen);
+		/* what OpenSSL holds already, poll cannot see */
+		if (c->tls == NULL || !tls_pending(c)) {
+			pfd[0].fd = c->tls_want_write ? c->out : c->in;
+			pfd[0].events = c->tls_want_write ? POLLOUT : POLLIN;
+			rc = poll(pfd, (nfds_t)npfd, left > 1000000 ? 1000000 :
+			    (int)left);
+			if (rc == -1 && errno == EINTR)
+				continue;
+			if (rc == -1)
+				return -1;
+			if (rc == 0)
+				continue;
+			if (pfd[0].revents == 0)
+				return -2;	/* an idle fd woke: end the wait */
+		}
+		n = c->tls != NULL ? tls_read(c, c->ibuf + c->ilen, c->icap -
+		    c->ilen) : read(c->in, c->ibuf + c->ilen, c->icap - c->ilen);
 		if (n == -1 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n == -1)
@@ -282,14 +292,18 @@ conn_send_begin(struct conn *c)
 	}
 }
 
-/* May `pending` more bytes go out?  0, or -1 past the deadline. */
-static int
+/*
+ * May `pending` more bytes go out?  The ms they may take (no more than
+ * send_timeout: a write that stalls that long fails), or -1 past the
+ * deadline.
+ */
+static int64_t
 send_window(struct conn *c, unsigned long long pending)
 {
 	int64_t limit, left;
 
 	if (!c->out_socket || c->send_start == 0)
-		return 0;
+		return cfg.send_timeout * 1000;
 	limit = c->send_start + cfg.send_timeout * 1000 + (int64_t)((c->bytes_out -
 	    c->send_base + pending) * 1000 / (unsigned long long)cfg.send_min_rate);
 	left = limit - mono_ms();
@@ -297,15 +311,17 @@ send_window(struct conn *c, unsigned long long pending)
 		errno = ETIMEDOUT;
 		return -1;
 	}
+	if (left > cfg.send_timeout * 1000)
+		return cfg.send_timeout * 1000;
 	/* near the deadline, the kernel's timeout must not outlast it */
-	if (left < cfg.send_timeout * 1000) {
+	if (c->tls == NULL) {
 		struct timeval tv = { (time_t)(left / 1000),
 		    (suseconds_t)(left % 1000) * 1000 };
 
 		setsockopt(c->out, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		c->sndtimeo_short = 1;
 	}
-	return 0;
+	return left;
 }
 
 static int
@@ -336,12 +352,65 @@ conn_write(struct conn *c, const void *buf, size_t n)
 }
 
 /*
+ * TLS: n bytes as records, waiting (non-blocking fds) within the send
+ * deadline for the socket to take them.  0 or -1.
+ */
+static int
+tls_send(struct conn *c, const char *buf, size_t n)
+{
+	for (;;) {
+		int64_t left = send_window(c, n);
+		ssize_t w;
+
+		if (left == -1)
+			return write_failed(c, "TLS write");
+		if ((w = tls_write(c, buf, n)) > 0) {
+			c->bytes_out += (size_t)w;
+			return 0;
+		}
+		if (w == 0 || errno != EAGAIN)
+			return write_failed(c, "TLS write");
+		if (tls_wait(c, c->tls_want_write, left) != 1) {
+			errno = ETIMEDOUT;
+			return write_failed(c, "TLS write");
+		}
+	}
+}
+
+/* TLS: the array gathered into records of up to TLS_RECORD bytes. */
+static int
+tls_writev(struct conn *c, struct iovec *iov, int cnt)
+{
+	while (cnt > 0) {
+		size_t fill = 0;
+
+		while (cnt > 0 && fill < TLS_RECORD) {
+			size_t k = iov->iov_len < TLS_RECORD - fill ?
+			    iov->iov_len : TLS_RECORD - fill;
+
+			memcpy(c->tbuf + fill, iov->iov_base, k);
+			fill += k;
+			iov->iov_base = (char *)iov->iov_base + k;
+			if ((iov->iov_len -= k) == 0) {
+				iov++;
+				cnt--;
+			}
+		}
+		if (fill > 0 && tls_send(c, c->tbuf, fill) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/*
  * Write an iovec array completely (head and body in one writev: one
  * syscall, one segment).  The array is consumed.  0 or -1.
  */
 int
 conn_writev(struct conn *c, struct iovec *iov, int cnt)
 {
+	if (c->tls != NULL)
+		return tls_writev(c, iov, cnt);
 	while (cnt > 0) {
 		unsigned long long pending = 0;
 		ssize_t w;
@@ -375,6 +444,39 @@ conn_writev(struct conn *c, struct iovec *iov, int cnt)
 	return 0;
 }
 
+/* TLS with kTLS: the kernel encrypts what sendfile sends.  0 or -1. */
+static int
+tls_sendfile_all(struct conn *c, int fd, off_t off, off_t len)
+{
+	while (len > 0) {
+		size_t chunk = len > FILE_BLOCK * 4 ? FILE_BLOCK * 4 : (size_t)len;
+		int64_t left = send_window(c, chunk);
+		ssize_t n;
+
+		if (left == -1)
+			return write_failed(c, "SSL_sendfile");
+		if ((n = tls_sendfile(c, fd, off, chunk)) > 0) {
+			c->bytes_out += (size_t)n;
+			off += n;
+			len -= n;
+			continue;
+		}
+		if (n == 0) {
+			ih_log(IH_LOG_WARN, "%s: file shrank while being sent",
+			    conn_who(c));
+			c->closing = c->broken = 1;
+			return -1;
+		}
+		if (errno != EAGAIN)
+			return write_failed(c, "SSL_sendfile");
+		if (tls_wait(c, c->tls_want_write, left) != 1) {
+			errno = ETIMEDOUT;
+			return write_failed(c, "SSL_sendfile");
+		}
+	}
+	return 0;
+}
+
 /*
  * Send len bytes of fd from off: sendfile(2) to a socket, read/write
  * blocks otherwise.  A file that shrinks underneath ends the connection
@@ -385,7 +487,14 @@ conn_sendfile(struct conn *c, int fd, off_t off, off_t len)
 {
 	char *buf = NULL;
 
-	while (len > 0 && c->out_socket) {
+	if (c->tls != NULL) {
+		ih_debug(IH_DBG_SEND, "TLS: file sent %s", tls_ktls(c) ?
+		    "with SSL_sendfile (kTLS)" : "by read and SSL_write (no "
+		    "kTLS)");
+		if (tls_ktls(c))
+			return tls_sendfile_all(c, fd, off, len);
+	}
+	while (len > 0 && c->out_socket && c->tls == NULL) {
 		size_t chunk = len > FILE_BLOCK * 4 ? FILE_BLOCK * 4 : (size_t)len;
 		ssize_t n;
 
@@ -449,6 +558,8 @@ conn_linger(struct conn *c)
 	int64_t deadline = mono_ms() + 2000;
 	size_t total = 0;
 
+	if (c->tls != NULL)
+		tls_end(c, !c->broken);	/* close_notify; then raw bytes */
 	if (!c->in_socket || c->broken || c->eof)
 		return;
 	if (shutdown(c->out, SHUT_WR) == -1)

@@ -486,10 +486,14 @@ as_workers(int (*fn)(void))
 
 /* ---- start-up ------------------------------------------------------ */
 
+
 /*
  * What inetd mode opens lazily, opened once before the first fork: the
  * workers share it, and a chroot cannot break it.  0, or -1 (logged).
  */
+static int tls_listeners(void);
+static int tls_on;		/* a listener speaks TLS */
+
 static int
 preload(void)
 {
@@ -502,6 +506,12 @@ preload(void)
 	config_preload();
 	if (acl_preload() == -1 || as_workers(auth_preload) == -1)
 		return -1;
+	if ((tls_on = tls_listeners())) {
+		if (tls_setup() == -1)
+			return -1;
+		/* without a usable file the keys live in memory: logged */
+		(void)as_workers(tls_tickets_refresh);
+	}
 	run_inits();
 	return 0;
 }
@@ -661,6 +671,31 @@ static int
 spec_passed(const char *spec)
 {
 	return strcmp(spec, SPEC_SYSTEMD) == 0 || strcmp(spec, SPEC_WAIT) == 0;
+}
+
+/*
+ * Does a listener speak TLS?  A port's /tls says so; a socket passed
+ * without a spec (inetd wait mode, systemd) follows `tls`.
+ */
+static int
+tls_listeners(void)
+{
+	int i, any = 0;
+
+	for (i = 0; i < L.n; i++) {
+		if (spec_passed(L.v[i].spec))
+			L.v[i].tls = (int)cfg.tls;
+		any |= L.v[i].tls;
+	}
+	return any;
+}
+
+/* The master's periodic work: ticket keys rotate on time. */
+static void
+tls_tick(void)
+{
+	if (tls_on && tls_tickets_due())
+		(void)as_workers(tls_tickets_refresh);
 }
 
 /* Are we handed (or do we hold, in HUP's check) such a socket? */
@@ -889,6 +924,7 @@ worker_accept(int ep)
 					continue;
 				fd = accept4(L.v[ev[i].data.u32].fd, NULL, NULL,
 				    SOCK_CLOEXEC);
+				serve_tls = L.v[ev[i].data.u32].tls;
 				if (fd != -1)
 					return fd;
 			}
@@ -913,6 +949,7 @@ worker_accept(int ep)
 					continue;
 				fd = accept4(L.v[i].fd, NULL, NULL,
 				    SOCK_CLOEXEC);
+				serve_tls = L.v[i].tls;
 				if (fd != -1) {
 					if (locked)
 						flock(lock_fd, LOCK_UN);
@@ -1246,7 +1283,7 @@ restart(void)
 		config_free();
 		memset(&cfg, 0, sizeof(cfg));
 		rc = config_load(ac, argv_copy, &co);
-		if (rc == 0 && (config_check() > 0 || daemon_check() > 0))
+		if (rc == 0 && config_check() + daemon_check() + tls_check() > 0)
 			rc = -1;
 		_exit(rc == 0 ? 0 : 1);
 	}
@@ -1537,6 +1574,7 @@ fork_accept(struct pollfd *pfd, int n)
 			accept_failed();
 			continue;
 		}
+		serve_tls = L.v[i].tls;	/* pfd[i] is L.v[i] */
 		if (spawn(fd) == -1) {
 			/* no slot or no fork: refuse this one, keep going */
 			ih_log(IH_LOG_ERR, "cannot fork for a connection");
@@ -1565,6 +1603,7 @@ master_loop(void)
 			fork_accept(pfd, n);
 		drain_signals();
 		reap();
+		tls_tick();
 		if (nold > 0 && old_deadline != 0 && mono_ms() >= old_deadline) {
 			/* the old generation had graceful_timeout to finish */
 			ih_log(IH_LOG_WARN, "old workers still busy after "
@@ -1638,10 +1677,11 @@ single_loop(void)
 		}
 		pfd[L.n].fd = sig_r;
 		pfd[L.n].events = POLLIN;
-		n = poll(pfd, (nfds_t)L.n + 1, wait_mode || nold > 0 ? 1000 :
-		    -1);
+		n = poll(pfd, (nfds_t)L.n + 1, wait_mode || nold > 0 ||
+		    tls_on ? 1000 : -1);
 		if (nold > 0)
 			reap_old();
+		tls_tick();
 		if (pfd[L.n].revents != 0) {
 			unsigned char b[64];
 			ssize_t k, j;
@@ -1678,6 +1718,7 @@ single_loop(void)
 				continue;
 			}
 			single_serving = 1;
+			serve_tls = L.v[i].tls;
 			serve_connection(fd, fd);
 			single_serving = 0;
 			close(fd);

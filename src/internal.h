@@ -41,7 +41,7 @@
 #define RH_MAX			16384	/* handler-added header bytes */
 #define TYPE_MAX		512	/* a Content-Type a handler may set */
 #define TOKENS_MAX		256	/* server_tokens */
-#define HEAD_MAX		(RH_MAX + TYPE_MAX + TOKENS_MAX + 512)
+#define HEAD_MAX		(RH_MAX + TYPE_MAX + TOKENS_MAX + 640)
 
 /* ---- util.c --------------------------------------------------------- */
 
@@ -201,6 +201,17 @@ enum { RLOOKUP_OFF, RLOOKUP_ON, RLOOKUP_DOUBLE };
 
 /* `type`, in the order of its choices; SRV_INETD is inetd and pipe mode. */
 enum { SRV_INETD = -1, SRV_SINGLE, SRV_FORK, SRV_PREFORKSIMPLE, SRV_PREFORK };
+/* `tls_verify_client` */
+enum { TLS_VERIFY_OFF, TLS_VERIFY_OPTIONAL, TLS_VERIFY_ON };
+/* Mozilla's "intermediate" profile (server side TLS, version 5.7) */
+#define TLS_CIPHERS	"ECDHE-ECDSA-AES128-GCM-SHA256:" \
+	"ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:" \
+	"ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:" \
+	"ECDHE-RSA-CHACHA20-POLY1305:DHE-RSA-AES128-GCM-SHA256:" \
+	"DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305"
+#define TLS_SUITES	"TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:" \
+	"TLS_CHACHA20_POLY1305_SHA256"
+#define TLS_GROUPS	"X25519:P-256:P-384"
 /* `serialize`: how workers take turns at accept */
 enum { SER_EPOLL, SER_FLOCK, SER_NONE };
 
@@ -267,6 +278,16 @@ struct config {
 	char		*chroot;
 	char		*user;
 	char		*group;
+	/* TLS (tls.c) */
+	long long	 tls;			/* bool */
+	char		*tls_cert, *tls_key, *tls_ca;
+	char		**tls_protocols;		/* NULL-terminated */
+	char		*tls_ciphers, *tls_ciphersuites;
+	long long	 tls_verify_client;	/* TLS_VERIFY_* */
+	struct strlist	 tls_sni;		/* NAME CERT KEY, in threes */
+	long long	 tls_ticket_lifetime;
+	char		*hsts;
+	char		*hsts_value;		/* the header's value, or NULL */
 
 	struct object	*objs;
 	size_t		 nobjs;
@@ -280,11 +301,32 @@ extern struct config cfg;
 
 int	 config_load(int argc, char **argv, int *check_only);
 int	 config_check(void);
+const char *config_where(const char *key, int *line);
 const struct ih_function *config_find_function(const char *);
 int	 object_regex_match(struct object *, const char *path);
 void	 config_free(void);
 void	 config_preload(void);
 void	 config_usage(FILE *);
+
+/* ---- tls.c ---------------------------------------------------------- */
+
+#define TLS_RECORD	16384	/* plaintext per record (RFC 8446 5.1) */
+
+struct conn;
+int	 tls_version(const char *);
+int	 tls_check(void);
+int	 tls_setup(void);
+int	 tls_tickets_refresh(void);
+int	 tls_tickets_due(void);
+void	 tls_cleanup(void);
+int	 tls_start(struct conn *);
+int	 tls_pending(const struct conn *);
+ssize_t	 tls_read(struct conn *, void *, size_t);
+ssize_t	 tls_write(struct conn *, const void *, size_t);
+ssize_t	 tls_sendfile(struct conn *, int fd, off_t off, size_t len);
+int	 tls_ktls(const struct conn *);
+void	 tls_end(struct conn *, int notify);
+int	 tls_wait(struct conn *, int want_write, int64_t ms);
 
 /* ---- conn.c --------------------------------------------------------- */
 
@@ -312,6 +354,13 @@ struct conn {
 	unsigned long long bytes_out;
 	char		*peer_host;	/* reverse_lookups: looked up once */
 	int		 peer_host_done;
+	/* TLS (tls.c): set once the handshake is done */
+	void		*tls;		/* SSL *, or NULL: plain */
+	int		 tls_want_write;	/* the last TLS read wants POLLOUT */
+	char		*tbuf;		/* TLS_RECORD: writes gathered here */
+	const char	*tls_proto, *tls_cipher;
+	char		*tls_client_dn;	/* RFC 2253, or NULL */
+	const char	*tls_client_verify;	/* SUCCESS, NONE */
 };
 
 extern int conn_standalone;	/* accepted by the daemon, not launched */
@@ -642,6 +691,7 @@ extern int conn_idle_nfds;
 int	 serve_connection(int in, int out);
 /* set by a graceful stop: no new request on a kept-alive connection */
 extern volatile sig_atomic_t serve_stopping;
+extern int serve_tls;		/* the next connection speaks TLS */
 
 /* ---- request.c ------------------------------------------------------ */
 

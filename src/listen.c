@@ -376,9 +376,9 @@ listen_bind(struct listeners *l, const char *spec, char *err, size_t elen)
 
 	if (listen_parse(spec, &ls, err, elen) == -1)
 		return -1;
-	if (ls.tls || ls.proxy) {
-		snprintf(err, elen, "%s is not available in this build yet",
-		    ls.tls ? "TLS (/tls)" : "the PROXY protocol (/proxy)");
+	if (ls.proxy) {
+		snprintf(err, elen, "the PROXY protocol (/proxy) is not "
+		    "available in this build yet");
 		return -1;
 	}
 	if (ls.unix_path)

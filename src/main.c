@@ -30,7 +30,8 @@ main(int argc, char **argv)
 	if (log_open(check_only) == -1)
 		rc = -1;
 	if (check_only) {
-		if (rc == -1 || config_check() > 0 || daemon_check() > 0) {
+		if (rc == -1 || config_check() + daemon_check() +
+		    tls_check() > 0) {
 			config_free();
 			return 1;
 		}
@@ -48,11 +49,22 @@ main(int argc, char **argv)
 		config_free();
 		return rc;
 	}
+	/* OpenSSL is initialised only when TLS is on */
+	if (cfg.tls) {
+		if (tls_setup() == -1) {
+			log_close();
+			config_free();
+			return 1;
+		}
+		(void)tls_tickets_refresh();
+		serve_tls = 1;
+	}
 	run_inits();
 	if (isatty(0))
 		fprintf(stderr, "ihttpd: reading a request from the terminal "
 		    "(type it, end with an empty line; Ctrl-D ends)\n");
 	serve_connection(0, 1);
+	tls_cleanup();
 	mime_free();
 	acl_cleanup();
 	log_close();

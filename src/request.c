@@ -133,6 +133,18 @@ request_vars(struct ih_request *r)
 		form_kv_add(a, l, "REMOTE_USER", r->remote_user);
 	if (r->auth_type != NULL)
 		form_kv_add(a, l, "AUTH_TYPE", r->auth_type);
+	/* what the connection is, never what an absolute target claims */
+	if (r->c->tls != NULL) {
+		form_kv_add(a, l, "HTTPS", "on");
+		form_kv_add(a, l, "SSL_PROTOCOL", r->c->tls_proto);
+		form_kv_add(a, l, "SSL_CIPHER", r->c->tls_cipher);
+		if (r->c->tls_client_verify != NULL)
+			form_kv_add(a, l, "SSL_CLIENT_VERIFY",
+			    r->c->tls_client_verify);
+		if (r->c->tls_client_dn != NULL)
+			form_kv_add(a, l, "SSL_CLIENT_S_DN",
+			    r->c->tls_client_dn);
+	}
 }
 
 const char *

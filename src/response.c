@@ -128,6 +128,10 @@ build_head(struct ih_request *r, long long clen)
 	    cfg.server_tokens != NULL ? cfg.server_tokens : "");
 	if (r->rhlen > 0)
 		sb_put(&b, r->rh, r->rhlen);
+	/* RFC 6797 7.2: never over plain HTTP */
+	if (c->tls != NULL && cfg.hsts_value != NULL)
+		sb_printf(&b, "Strict-Transport-Security: %s\r\n",
+		    cfg.hsts_value);
 	if (ctype != NULL)
 		sb_printf(&b, "Content-Type: %s\r\n", ctype);
 	if (r->framing == FR_LENGTH)

@@ -16,6 +16,7 @@
 #include "internal.h"
 
 volatile sig_atomic_t serve_stopping;
+int serve_tls;
 
 /* Answer a request that never reached the pipeline (bad head, timeout). */
 static void
@@ -212,7 +213,11 @@ serve_connection(int in, int out)
 	ih_debug(IH_DBG_INIT, "connection from %s:%s", conn_who(&c), c.peer_port);
 	board_set(BS_READING, "", conn_who(&c));
 	hdrs = malloc((size_t)cfg.max_headers * sizeof(*hdrs));
-	/* The connection ACL runs before a byte of the request is read. */
+	/*
+	 * The connection ACL runs before a byte of the request is read, and
+	 * before a TLS handshake: a denied peer on a TLS port is closed with
+	 * no page (a plain one would be noise to a TLS client).
+	 */
 	if (hdrs != NULL && acl_check_peer(&c, &a) != 0) {
 		struct ih_request r;
 
@@ -221,8 +226,16 @@ serve_connection(int in, int out)
 		r.a = &a;
 		r.hd.query = "";
 		r.t_start = now_real();
-		early_error(&r, 403, "peer denied by the access rules");
-	}
+		if (serve_tls) {
+			ih_log(IH_LOG_INFO, "%s: peer denied by the access "
+			    "rules (TLS: closed without a page)", conn_who(&c));
+			resp_set_error(&r, 403, NULL);
+			c.closing = c.broken = 1;
+			log_access(&r);
+		} else
+			early_error(&r, 403, "peer denied by the access rules");
+	} else if (hdrs != NULL && serve_tls && tls_start(&c) == -1)
+		c.closing = 1;
 	while (hdrs != NULL && !c.closing) {
 		struct ih_request r;
 		const char *why = NULL;

@@ -349,8 +349,9 @@ set_cookie(struct ih_request *r, const char *value, int expire)
 {
 	char attrs[128];
 
-	snprintf(attrs, sizeof(attrs), "Path=/; HttpOnly; SameSite=Lax%s",
-	    expire ? "; Max-Age=0" : "");
+	/* over TLS the cookie must never travel in clear text after */
+	snprintf(attrs, sizeof(attrs), "Path=/; HttpOnly; SameSite=Lax%s%s",
+	    r->c->tls != NULL ? "; Secure" : "", expire ? "; Max-Age=0" : "");
 	return ih_set_cookie(r, cfg.session_cookie, value, attrs);
 }
 

@@ -1,0 +1,1015 @@
+/*
+ * tls.c - the server side of TLS (OpenSSL 3), beneath conn.c: the
+ * contexts (one per certificate, chosen by SNI), the handshake with its
+ * deadline, reads and writes on non-blocking fds that conn.c waits for,
+ * sendfile through kTLS where the kernel has it, close_notify.  OpenSSL
+ * is initialised only here, only when TLS is on: a plain connection
+ * costs what it cost before.
+ *
+ * Session tickets are stateless and their keys live in datadir/tls/
+ * tickets (0600), so that a client returning to a fresh inetd process
+ * resumes instead of paying for a full handshake.  The newest key issues
+ * tickets; it is replaced after tls_ticket_lifetime, and the one before
+ * it still decrypts (the ticket is then renewed), so a ticket resumes for
+ * its full lifetime and no key lives longer than two.  The keys sit in a
+ * shared page that a standalone master refreshes and its workers read,
+ * never written to a core file.
+ */
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "internal.h"
+
+#define KEY_FILE_MAX	(1024 * 1024)
+
+struct ticket_key {
+	int64_t		created;
+	unsigned char	name[16], aes[32], hmac[32];
+};
+
+/* A seqlock: odd while the master writes. */
+struct ticket_keys {
+	unsigned	 seq;
+	int		 n;
+	struct ticket_key k[2];
+};
+
+struct sni {
+	const char	*name;		/* "host" or "*.domain" */
+	SSL_CTX		*ctx;
+};
+
+static SSL_CTX *ctx_main;
+static struct sni *snis;
+static size_t nsnis;
+static struct ticket_keys *tickets;	/* MAP_SHARED, MADV_DONTDUMP */
+static int initialised;
+
+/* TLSv1 .. TLSv1.3 as OpenSSL's version number, or -1. */
+int
+tls_version(const char *v)
+{
+	static const struct { const char *name; int v; } vs[] = {
+		{ "TLSv1", TLS1_VERSION }, { "TLSv1.0", TLS1_VERSION },
+		{ "TLSv1.1", TLS1_1_VERSION }, { "TLSv1.2", TLS1_2_VERSION },
+		{ "TLSv1.3", TLS1_3_VERSION },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(vs) / sizeof(vs[0]); i++)
+		if (strcasecmp(v, vs[i].name) == 0)
+			return vs[i].v;
+	return -1;
+}
+
+/* OpenSSL's reason for the last failure (never key material). */
+static const char *
+ssl_why(void)
+{
+	unsigned long e = ERR_peek_last_error();
+	const char *r = e != 0 ? ERR_reason_error_string(e) : NULL;
+
+	return r != NULL ? r : "unknown error";
+}
+
+static void __attribute__((format(printf, 3, 4)))
+at(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+	char msg[512];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (line > 0)
+		ih_log(IH_LOG_ERR, "%s:%d: %s", file, line, msg);
+	else
+		ih_log(IH_LOG_ERR, "%s: %s", file, msg);
+	ERR_clear_error();
+}
+
+/* ---- session ticket keys ----------------------------------------------- */
+
+static void
+tickets_get(struct ticket_keys *out)
+{
+	unsigned s;
+
+	do {
+		s = __atomic_load_n(&tickets->seq, __ATOMIC_ACQUIRE);
+		memcpy(out, tickets, sizeof(*out));
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	} while ((s & 1) != 0 || s != __atomic_load_n(&tickets->seq,
+	    __ATOMIC_RELAXED));
+}
+
+static void
+tickets_put(const struct ticket_keys *in)
+{
+	unsigned s = tickets->seq;
+
+	__atomic_store_n(&tickets->seq, s + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	tickets->n = in->n;
+	memcpy(tickets->k, in->k, sizeof(in->k));
+	__atomic_store_n(&tickets->seq, s + 2, __ATOMIC_RELEASE);
+}
+
+static int
+hex_in(const char *h, unsigned char *out, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		int hi = hexval(h[2 * i]), lo = hi < 0 ? -1 : hexval(h[2 * i +
+		    1]);
+
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return h[2 * n] == ' ' || h[2 * n] == '\n' || h[2 * n] == '\0' ? 0 :
+	    -1;
+}
+
+static void
+hex_out(char *out, const unsigned char *in, size_t n)
+{
+	static const char hx[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = hx[in[i] >> 4];
+		out[2 * i + 1] = hx[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+/* "CREATED NAME AES HMAC" lines, newest first; the keys found (0..2). */
+static int
+tickets_parse(char *buf, struct ticket_keys *t)
+{
+	char *line, *save;
+
+	t->n = 0;
+	for (line = strtok_r(buf, "\n", &save); line != NULL && t->n < 2;
+	    line = strtok_r(NULL, "\n", &save)) {
+		struct ticket_key *k = &t->k[t->n];
+		char *p;
+		long long when;
+
+		if (*line == '#' || (p = strchr(line, ' ')) == NULL)
+			continue;
+		*p++ = '\0';
+		if (str_to_ll(line, 1, INT64_MAX, &when) == -1 ||
+		    strlen(p) != 32 + 1 + 64 + 1 + 64 ||
+		    hex_in(p, k->name, 16) == -1 ||
+		    hex_in(p + 33, k->aes, 32) == -1 ||
+		    hex_in(p + 98, k->hmac, 32) == -1)
+			continue;
+		k->created = when;
+		t->n++;
+	}
+	return t->n;
+}
+
+static int
+tickets_write(int fd, const struct ticket_keys *t)
+{
+	char buf[512], *p = buf;
+	int i, rc;
+
+	p += snprintf(p, sizeof(buf), "# ihttpd TLS session ticket keys "
+	    "(CREATED NAME AES HMAC), newest first\n");
+	for (i = 0; i < t->n; i++) {
+		p += snprintf(p, 32, "%lld ", (long long)t->k[i].created);
+		hex_out(p, t->k[i].name, 16);
+		p[32] = ' ';
+		hex_out(p + 33, t->k[i].aes, 32);
+		p[97] = ' ';
+		hex_out(p + 98, t->k[i].hmac, 32);
+		p[162] = '\n';
+		p += 163;
+	}
+	rc = ftruncate(fd, 0) == 0 && pwrite(fd, buf, (size_t)(p - buf), 0) ==
+	    p - buf ? 0 : -1;
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return rc;
+}
+
+/* The file, under its lock; -1 (logged) when it cannot be trusted. */
+static int
+tickets_open(void)
+{
+	char dir[4096], path[4200];
+	struct stat st;
+	int fd;
+
+	if (store_dir("tls", dir, sizeof(dir)) == -1)
+		return -1;
+	snprintf(path, sizeof(path), "%s/tickets", dir);
+	if ((fd = store_open(path, O_RDWR | O_CREAT, 0600)) == -1) {
+		ih_log(IH_LOG_ERR, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || st.st_uid != geteuid() ||
+	    (st.st_mode & 077) != 0) {
+		ih_log(IH_LOG_ERR, "%s: must be ours and mode 0600", path);
+		close(fd);
+		return -1;
+	}
+	if (store_lock(fd, 0, 0) == -1) {
+		ih_log(IH_LOG_ERR, "%s: lock: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Bring the ticket keys up to date from the file, rotating them when
+ * the newest is tls_ticket_lifetime old (and writing the file back).
+ * Without a usable file the keys rotate in memory only: resumption then
+ * works within this process (and a daemon's workers).  0, or -1.
+ */
+int
+tls_tickets_refresh(void)
+{
+	struct ticket_keys t;
+	char buf[1024];
+	int64_t now = time(NULL), life = cfg.tls_ticket_lifetime;
+	int fd, changed = 0;
+	ssize_t n;
+
+	if (tickets == NULL)
+		return 0;
+	tickets_get(&t);
+	if ((fd = tickets_open()) != -1 &&
+	    (n = pread(fd, buf, sizeof(buf) - 1, 0)) >= 0) {
+		struct ticket_keys f;
+
+		buf[n] = '\0';
+		memset(&f, 0, sizeof(f));
+		if (tickets_parse(buf, &f) > 0)
+			t = f;
+		OPENSSL_cleanse(&f, sizeof(f));
+		OPENSSL_cleanse(buf, sizeof(buf));
+	}
+	/* a clock set back must not keep a key forever */
+	if (t.n == 0 || now - t.k[0].created >= life ||
+	    t.k[0].created > now + 60) {
+		t.k[1] = t.k[0];
+		t.n = t.n > 0 && now - t.k[0].created < 2 * life &&
+		    t.k[0].created <= now + 60 ? 2 : 1;
+		t.k[0].created = now;
+		if (RAND_priv_bytes(t.k[0].name, sizeof(t.k[0].name)) != 1 ||
+		    RAND_priv_bytes(t.k[0].aes, sizeof(t.k[0].aes)) != 1 ||
+		    RAND_priv_bytes(t.k[0].hmac, sizeof(t.k[0].hmac)) != 1) {
+			ih_log(IH_LOG_ERR, "TLS tickets: no random bytes");
+			t.n = 0;
+		}
+		changed = 1;
+	} else if (t.n == 2 && now - t.k[1].created >= 2 * life)
+		t.n = 1;	/* nothing it made can still resume */
+	if (fd != -1 && changed && t.n > 0 && tickets_write(fd, &t) == -1)
+		ih_log(IH_LOG_ERR, "TLS tickets: write: %s", strerror(errno));
+	if (fd != -1)
+		close(fd);
+	tickets_put(&t);
+	OPENSSL_cleanse(&t, sizeof(t));
+	return fd == -1 ? -1 : 0;
+}
+
+/* Is the newest key due to be replaced (a daemon's master asks)? */
+int
+tls_tickets_due(void)
+{
+	int64_t created;
+
+	if (tickets == NULL)
+		return 0;
+	created = __atomic_load_n(&tickets->k[0].created, __ATOMIC_RELAXED);
+	return time(NULL) - created >= cfg.tls_ticket_lifetime;
+}
+
+static int
+ticket_cb(SSL *s, unsigned char name[16], unsigned char *iv,
+    EVP_CIPHER_CTX *ectx, EVP_MAC_CTX *hctx, int enc)
+{
+	static char sha256[] = "SHA256";
+	struct ticket_keys t;
+	const struct ticket_key *k = NULL;
+	OSSL_PARAM params[3];
+	int i, rc;
+
+	(void)s;
+	tickets_get(&t);
+	if (enc) {
+		if (t.n == 0)
+			return 0;	/* no ticket, a full handshake later */
+		k = &t.k[0];
+		memcpy(name, k->name, 16);
+		rc = RAND_bytes(iv, 16) == 1 && EVP_EncryptInit_ex(ectx,
+		    EVP_aes_256_cbc(), NULL, k->aes, iv) == 1 ? 1 : -1;
+	} else {
+		for (i = 0; i < t.n && k == NULL; i++)
+			if (memcmp(name, t.k[i].name, 16) == 0)
+				k = &t.k[i];
+		if (k == NULL) {
+			OPENSSL_cleanse(&t, sizeof(t));
+			return 0;	/* unknown or retired key */
+		}
+		/* the older key still resumes, and a new ticket is issued */
+		rc = EVP_DecryptInit_ex(ectx, EVP_aes_256_cbc(), NULL, k->aes,
+		    iv) == 1 ? (k == &t.k[0] ? 1 : 2) : -1;
+	}
+	params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY,
+	    (void *)(uintptr_t)k->hmac, sizeof(k->hmac));
+	params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+	    sha256, 0);
+	params[2] = OSSL_PARAM_construct_end();
+	if (rc > 0 && EVP_MAC_CTX_set_params(hctx, params) != 1)
+		rc = -1;
+	OPENSSL_cleanse(&t, sizeof(t));
+	return rc;
+}
+
+/* ---- contexts ---------------------------------------------------------- */
+
+static int
+alpn_cb(SSL *s, const unsigned char **out, unsigned char *outlen,
+    const unsigned char *in, unsigned int inlen, void *arg)
+{
+	unsigned int i;
+
+	(void)s;
+	(void)arg;
+	for (i = 0; i < inlen && i + 1 + in[i] <= inlen; i += 1 + in[i])
+		if (in[i] == 8 && memcmp(in + i + 1, "http/1.1", 8) == 0) {
+			*out = in + i + 1;
+			*outlen = 8;
+			return SSL_TLSEXT_ERR_OK;
+		}
+	/* h2 alone: answer without ALPN, the client decides */
+	return SSL_TLSEXT_ERR_NOACK;
+}
+
+/* Does an SNI name match "host" or "*.domain" (one label)? */
+static int
+sni_match(const char *pattern, const char *name)
+{
+	const char *dot;
+
+	if (strcasecmp(pattern, name) == 0)
+		return 1;
+	if (strncmp(pattern, "*.", 2) != 0 || (dot = strchr(name, '.')) ==
+	    NULL || dot == name)
+		return 0;
+	return strcasecmp(pattern + 1, dot) == 0;
+}
+
+static int
+sni_cb(SSL *s, int *alert, void *arg)
+{
+	const char *name = SSL_get_servername(s, TLSEXT_NAMETYPE_host_name);
+	size_t i;
+
+	(void)alert;
+	(void)arg;
+	for (i = 0; name != NULL && i < nsnis; i++)
+		if (sni_match(snis[i].name, name)) {
+			SSL_set_SSL_CTX(s, snis[i].ctx);
+			break;
+		}
+	return SSL_TLSEXT_ERR_OK;
+}
+
+/* Refuses encrypted keys: nobody is there to type a passphrase. */
+static int
+no_passphrase(char *buf, int size, int rw, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rw;
+	(void)u;
+	return -1;
+}
+
+/*
+ * Read a private key: a regular file that others cannot read or write,
+ * read into memory that no core file holds and wiped after parsing.
+ */
+static EVP_PKEY *
+load_key(const char *path, const char *file, int line)
+{
+	struct stat st;
+	EVP_PKEY *pk = NULL;
+	BIO *bio = NULL;
+	char *buf = MAP_FAILED;
+	size_t len = 0, got = 0;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) ==
+	    -1) {
+		at(file, line, "key %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		at(file, line, "key %s: not a regular file", path);
+		goto out;
+	}
+	if ((st.st_mode & (S_IROTH | S_IWOTH)) != 0) {
+		at(file, line, "key %s: readable or writable by others "
+		    "(chmod 600, or 640 for a group)", path);
+		goto out;
+	}
+	if (st.st_size <= 0 || st.st_size > KEY_FILE_MAX) {
+		at(file, line, "key %s: empty or too large", path);
+		goto out;
+	}
+	len = (size_t)st.st_size;
+	if ((buf = mmap(NULL, len + 1, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+	    MAP_ANONYMOUS, -1, 0)) == MAP_FAILED) {
+		at(file, line, "key %s: %s", path, strerror(errno));
+		goto out;
+	}
+	(void)madvise(buf, len + 1, MADV_DONTDUMP);
+	while (got < len) {
+		ssize_t n = read(fd, buf + got, len - got);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	if ((bio = BIO_new_mem_buf(buf, (int)got)) != NULL)
+		pk = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+	if (pk == NULL)
+		at(file, line, "key %s: no usable private key (%s)", path,
+		    memmem(buf, got, "ENCRYPTED", 9) != NULL ?
+		    "encrypted keys are not supported" : ssl_why());
+out:
+	BIO_free(bio);
+	if (buf != MAP_FAILED) {
+		OPENSSL_cleanse(buf, len + 1);
+		munmap(buf, len + 1);
+	}
+	close(fd);
+	return pk;
+}
+
+/* The certificate's dates against now: 0, or -1 (logged) if not valid. */
+static int
+cert_dates(SSL_CTX *ctx, const char *path, const char *file, int line)
+{
+	X509 *x = SSL_CTX_get0_certificate(ctx);
+	char when[64] = "";
+	BIO *b;
+
+	if (x == NULL)
+		return -1;
+	if ((b = BIO_new(BIO_s_mem())) != NULL) {
+		int n;
+
+		ASN1_TIME_print(b, X509_get0_notAfter(x));
+		n = BIO_read(b, when, sizeof(when) - 1);
+		when[n > 0 ? n : 0] = '\0';
+		BIO_free(b);
+	}
+	if (X509_cmp_current_time(X509_get0_notAfter(x)) <= 0) {
+		at(file, line, "certificate %s expired (%s)", path, when);
+		return -1;
+	}
+	if (X509_cmp_current_time(X509_get0_notBefore(x)) > 0) {
+		at(file, line, "certificate %s is not valid yet", path);
+		return -1;
+	}
+	if (X509_cmp_time(X509_get0_notAfter(x), &(time_t){ time(NULL) +
+	    14 * 86400 }) <= 0)
+		ih_log(IH_LOG_WARN, "%s:%d: certificate %s expires soon (%s)",
+		    file, line, path, when);
+	return 0;
+}
+
+/* Protocol range of tls_protocols; versions in a gap are switched off. */
+static void
+set_protocols(SSL_CTX *ctx)
+{
+	static const struct { int v; uint64_t off; } all[] = {
+		{ TLS1_VERSION, SSL_OP_NO_TLSv1 },
+		{ TLS1_1_VERSION, SSL_OP_NO_TLSv1_1 },
+		{ TLS1_2_VERSION, SSL_OP_NO_TLSv1_2 },
+		{ TLS1_3_VERSION, SSL_OP_NO_TLSv1_3 },
+	};
+	int lo = 0, hi = 0, have[4] = { 0, 0, 0, 0 };
+	size_t i, j;
+
+	for (i = 0; cfg.tls_protocols != NULL && cfg.tls_protocols[i] != NULL;
+	    i++) {
+		int v = tls_version(cfg.tls_protocols[i]);
+
+		for (j = 0; j < 4; j++)
+			if (all[j].v == v)
+				have[j] = 1;
+		if (v > 0 && (lo == 0 || v < lo))
+			lo = v;
+		if (v > hi)
+			hi = v;
+	}
+	if (lo == 0)
+		lo = hi = TLS1_2_VERSION;	/* an empty list: the default */
+	SSL_CTX_set_min_proto_version(ctx, lo);
+	SSL_CTX_set_max_proto_version(ctx, hi);
+	for (j = 0; j < 4; j++)
+		if (!have[j] && all[j].v > lo && all[j].v < hi)
+			SSL_CTX_set_options(ctx, all[j].off);
+}
+
+/*
+ * One context for a certificate and key, with everything the server
+ * sets on every context.  NULL on failure (each problem logged at
+ * file:line); *errs counts them.
+ */
+static SSL_CTX *
+ctx_new(const char *cert, const char *key, const char *file, int line,
+    int *errs)
+{
+	static const unsigned char sid[] = "ihttpd";
+	SSL_CTX *ctx;
+	EVP_PKEY *pk;
+	int caline, n0 = *errs;
+	const char *cafile;
+
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
+		at(file, line, "TLS: %s", ssl_why());
+		(*errs)++;
+		return NULL;
+	}
+	/* no compression (CRIME), no renegotiation, EOF is the end */
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
+	    SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF |
+	    SSL_OP_ENABLE_KTLS);
+	SSL_CTX_clear_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_read_ahead(ctx, 1);
+	set_protocols(ctx);
+	if (SSL_CTX_set_cipher_list(ctx, cfg.tls_ciphers) != 1) {
+		int l;
+		const char *f = config_where("tls_ciphers", &l);
+
+		at(f, l, "tls_ciphers: no cipher in '%s'", cfg.tls_ciphers);
+		(*errs)++;
+	}
+	if (SSL_CTX_set_ciphersuites(ctx, cfg.tls_ciphersuites) != 1) {
+		int l;
+		const char *f = config_where("tls_ciphersuites", &l);
+
+		at(f, l, "tls_ciphersuites: no suite in '%s'",
+		    cfg.tls_ciphersuites);
+		(*errs)++;
+	}
+	SSL_CTX_set1_groups_list(ctx, TLS_GROUPS);
+	SSL_CTX_set_dh_auto(ctx, 1);
+	SSL_CTX_set_session_id_context(ctx, sid, sizeof(sid) - 1);
+	/* stateless tickets only: no per-process cache to keep */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_timeout(ctx, (long)cfg.tls_ticket_lifetime);
+	SSL_CTX_set_num_tickets(ctx, 1);
+	SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb);
+	SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, NULL);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+		at(file, line, "certificate %s: %s", cert, access(cert, R_OK) ==
+		    -1 ? strerror(errno) : ssl_why());
+		(*errs)++;
+	} else if (cert_dates(ctx, cert, file, line) == -1)
+		(*errs)++;
+	if ((pk = load_key(key, file, line)) == NULL)
+		(*errs)++;
+	else {
+		if (SSL_CTX_use_PrivateKey(ctx, pk) != 1 ||
+		    (*errs == n0 && SSL_CTX_check_private_key(ctx) != 1)) {
+			at(file, line, "key %s does not match certificate %s",
+			    key, cert);
+			(*errs)++;
+		}
+		EVP_PKEY_free(pk);
+	}
+	cafile = config_where("tls_ca", &caline);
+	if (cfg.tls_ca != NULL) {
+		STACK_OF(X509_NAME) *names;
+
+		if (SSL_CTX_load_verify_locations(ctx, cfg.tls_ca, NULL) != 1 ||
+		    (names = SSL_load_client_CA_file(cfg.tls_ca)) == NULL) {
+			at(cafile, caline, "tls_ca %s: %s", cfg.tls_ca,
+			    access(cfg.tls_ca, R_OK) == -1 ? strerror(errno) :
+			    "no CA certificate in it");
+			(*errs)++;
+		} else
+			SSL_CTX_set_client_CA_list(ctx, names);
+	}
+	if (cfg.tls_verify_client != TLS_VERIFY_OFF)
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
+		    (cfg.tls_verify_client == TLS_VERIFY_ON ?
+		    SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), NULL);
+	if (*errs != n0) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+/* Does anything speak TLS: `tls on`, or a port with /tls? */
+static int
+tls_wanted(const char **file, int *line)
+{
+	size_t i;
+
+	*file = config_where("tls", line);
+	if (cfg.tls)
+		return 1;
+	for (i = 0; i < cfg.ports.n; i++) {
+		struct listen_spec ls;
+		char why[128];
+
+		if (listen_parse(cfg.ports.v[i], &ls, why, sizeof(why)) == 0 &&
+		    ls.tls) {
+			*file = cfg.ports.file[i];
+			*line = cfg.ports.line[i];
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Build every context; the number of problems (each logged). */
+static int
+build(void)
+{
+	const char *file, *cfile, *kfile;
+	int line, cline, kline, errs = 0;
+	size_t i;
+
+	if (!tls_wanted(&file, &line) && cfg.tls_cert == NULL &&
+	    cfg.tls_sni.n == 0)
+		return 0;
+	if (!initialised) {
+		OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
+		initialised = 1;
+	}
+	cfile = config_where("tls_cert", &cline);
+	kfile = config_where("tls_key", &kline);
+	if (cfg.tls_cert == NULL) {
+		at(file, line, "TLS needs tls_cert (and tls_key)");
+		return 1;
+	}
+	if (cfg.tls_verify_client != TLS_VERIFY_OFF && cfg.tls_ca == NULL) {
+		int l;
+		const char *f = config_where("tls_verify_client", &l);
+
+		at(f, l, "tls_verify_client needs tls_ca");
+		errs++;
+	}
+	ctx_main = ctx_new(cfg.tls_cert, cfg.tls_key != NULL ? cfg.tls_key :
+	    cfg.tls_cert, cfg.tls_key != NULL ? kfile : cfile,
+	    cfg.tls_key != NULL ? kline : cline, &errs);
+	if (cfg.tls_sni.n > 0 && (snis = calloc(cfg.tls_sni.n / 3,
+	    sizeof(*snis))) == NULL)
+		return errs + 1;
+	for (i = 0; i + 2 < cfg.tls_sni.n; i += 3) {
+		SSL_CTX *c = ctx_new(cfg.tls_sni.v[i + 1], cfg.tls_sni.v[i + 2],
+		    cfg.tls_sni.file[i], cfg.tls_sni.line[i], &errs);
+
+		if (c == NULL)
+			continue;
+		snis[nsnis].name = cfg.tls_sni.v[i];
+		snis[nsnis++].ctx = c;
+	}
+	if (ctx_main != NULL && nsnis > 0)
+		SSL_CTX_set_tlsext_servername_callback(ctx_main, sni_cb);
+	return errs;
+}
+
+/* --check: load and match every certificate and key.  Problems found. */
+int
+tls_check(void)
+{
+	int n = build();
+
+	tls_cleanup();
+	return n;
+}
+
+/*
+ * Before the first connection (a daemon: before the first fork): the
+ * contexts, and the ticket keys in a shared page.  The process stops
+ * being dumpable, so no core file holds the private key.  0 or -1.
+ */
+int
+tls_setup(void)
+{
+	if (ctx_main != NULL)
+		return 0;
+	if (build() > 0 || ctx_main == NULL) {
+		tls_cleanup();
+		return -1;
+	}
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if ((tickets = mmap(NULL, sizeof(*tickets), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0)) == MAP_FAILED) {
+		tickets = NULL;
+		ih_log(IH_LOG_ERR, "TLS tickets: %s", strerror(errno));
+		return -1;
+	}
+	(void)madvise(tickets, sizeof(*tickets), MADV_DONTDUMP);
+	memset(tickets, 0, sizeof(*tickets));
+	return 0;
+}
+
+void
+tls_cleanup(void)
+{
+	size_t i;
+
+	SSL_CTX_free(ctx_main);
+	ctx_main = NULL;
+	for (i = 0; i < nsnis; i++)
+		SSL_CTX_free(snis[i].ctx);
+	free(snis);
+	snis = NULL;
+	nsnis = 0;
+	if (tickets != NULL) {
+		OPENSSL_cleanse(tickets, sizeof(*tickets));
+		munmap(tickets, sizeof(*tickets));
+		tickets = NULL;
+	}
+}
+
+/* ---- a connection ------------------------------------------------------ */
+
+/* Wait up to ms for c to be readable (or writable).  1, 0 timeout, -1. */
+int
+tls_wait(struct conn *c, int want_write, int64_t ms)
+{
+	int64_t deadline = mono_ms() + ms;
+	struct pollfd p;
+
+	p.fd = want_write ? c->out : c->in;
+	p.events = want_write ? POLLOUT : POLLIN;
+	for (;;) {
+		int64_t left = deadline - mono_ms();
+		int rc;
+
+		if (left <= 0)
+			return 0;
+		rc = poll(&p, 1, left > 1000000 ? 1000000 : (int)left);
+		if (rc == -1 && errno == EINTR)
+			continue;
+		if (rc != 0)
+			return rc > 0 ? 1 : -1;
+	}
+}
+
+static void
+nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl != -1 && (fl & O_NONBLOCK) == 0)
+		(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+/* Plain HTTP on a TLS port: say so in plain HTTP, once, and close. */
+static void
+plaintext_refused(struct conn *c)
+{
+	static const char body[] = "<html><head><title>400 Bad Request"
+	    "</title></head><body><h1>400 Bad Request</h1><p>This port "
+	    "speaks HTTPS: a plain HTTP request was sent to it.</p></body>"
+	    "</html>\n";
+	char msg[512];
+	int n;
+
+	n = snprintf(msg, sizeof(msg), "HTTP/1.1 400 Bad Request\r\n"
+	    "Content-Type: text/html\r\nContent-Length: %zu\r\n"
+	    "Connection: close\r\n\r\n%s", sizeof(body) - 1, body);
+	if (tls_wait(c, 1, 1000) == 1)
+		(void)!write(c->out, msg, (size_t)n);
+}
+
+/* The client certificate's subject (RFC 2253), or NULL. */
+static char *
+subject_dn(X509 *x)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *out = NULL;
+	long n;
+	char *p;
+
+	if (b == NULL)
+		return NULL;
+	if (X509_NAME_print_ex(b, X509_get_subject_name(x), 0,
+	    XN_FLAG_RFC2253) >= 0 && (n = BIO_get_mem_data(b, &p)) > 0 &&
+	    n < 4096 && (out = malloc((size_t)n + 1)) != NULL) {
+		memcpy(out, p, (size_t)n);
+		out[n] = '\0';
+	}
+	BIO_free(b);
+	return out;
+}
+
+/*
+ * The handshake on c's fds, within header_timeout.  0, or -1 (logged;
+ * a plain HTTP request got a plain 400) and c is plain again.
+ */
+int
+tls_start(struct conn *c)
+{
+	int64_t deadline = mono_ms() + cfg.header_timeout * 1000;
+	const char *why = NULL;
+	SSL *s;
+	X509 *peer;
+
+	if (ctx_main == NULL || (s = SSL_new(ctx_main)) == NULL ||
+	    (c->tbuf = malloc(TLS_RECORD)) == NULL) {
+		ih_log(IH_LOG_ERR, "%s: TLS: out of memory", conn_who(c));
+		c->broken = 1;
+		return -1;
+	}
+	c->tls = s;
+	if ((c->in == c->out ? SSL_set_fd(s, c->in) : SSL_set_rfd(s, c->in) &&
+	    SSL_set_wfd(s, c->out)) != 1)
+		goto fail;
+	nonblock(c->in);
+	nonblock(c->out);
+	for (;;) {
+		int rc, e;
+
+		ERR_clear_error();
+		if ((rc = SSL_accept(s)) == 1)
+			break;
+		e = SSL_get_error(s, rc);
+		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+			int64_t left = deadline - mono_ms();
+
+			if (left <= 0 || tls_wait(c, e == SSL_ERROR_WANT_WRITE,
+			    left) != 1) {
+				why = "timed out";
+				c->broken = 1;
+				goto fail;
+			}
+			continue;
+		}
+		if (ERR_GET_REASON(ERR_peek_error()) == SSL_R_HTTP_REQUEST) {
+			why = "plain HTTP request (answered 400)";
+			plaintext_refused(c);
+		} else if (e == SSL_ERROR_SYSCALL || e == SSL_ERROR_ZERO_RETURN)
+			why = ERR_peek_error() != 0 ? ssl_why() : errno != 0 ?
+			    strerror(errno) : "connection closed";
+		else
+			why = ssl_why();
+		goto fail;
+	}
+	c->tls_proto = SSL_get_version(s);
+	c->tls_cipher = SSL_get_cipher_name(s);
+	if (cfg.tls_verify_client != TLS_VERIFY_OFF) {
+		if ((peer = SSL_get1_peer_certificate(s)) != NULL) {
+			c->tls_client_verify = SSL_get_verify_result(s) ==
+			    X509_V_OK ? "SUCCESS" : "FAILED";
+			c->tls_client_dn = subject_dn(peer);
+			X509_free(peer);
+		} else
+			c->tls_client_verify = "NONE";
+	}
+	ih_debug(IH_DBG_INIT, "TLS %s %s%s", c->tls_proto, c->tls_cipher,
+	    SSL_session_reused(s) ? ", resumed" : "");
+	return 0;
+fail:
+	ih_log(IH_LOG_INFO, "%s: TLS handshake failed: %s", conn_who(c),
+	    why != NULL ? why : ssl_why());
+	ERR_clear_error();
+	tls_end(c, 0);
+	return -1;
+}
+
+/* Does OpenSSL hold bytes that poll cannot see? */
+int
+tls_pending(const struct conn *c)
+{
+	return SSL_has_pending(c->tls);
+}
+
+/* An SSL_* result as read/write would give it (EAGAIN: wait, and see
+ * tls_want_write for which way). */
+static ssize_t
+io_result(struct conn *c, int rc, size_t n)
+{
+	int e;
+
+	if (rc == 1)
+		return (ssize_t)n;
+	switch ((e = SSL_get_error(c->tls, rc))) {
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	case SSL_ERROR_WANT_WRITE:
+	case SSL_ERROR_WANT_READ:
+		c->tls_want_write = e == SSL_ERROR_WANT_WRITE;
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_SYSCALL:
+		if (errno == 0 || errno == EAGAIN)
+			errno = EPIPE;
+		break;
+	default:
+		ih_debug(IH_DBG_READ, "TLS: %s", ssl_why());
+		errno = EPROTO;
+		break;
+	}
+	ERR_clear_error();
+	c->tls_want_write = 0;
+	return -1;
+}
+
+/* Read decrypted bytes: >0, 0 at the end, -1 (EAGAIN: wait). */
+ssize_t
+tls_read(struct conn *c, void *buf, size_t len)
+{
+	size_t n = 0;
+	int rc;
+
+	ERR_clear_error();
+	rc = SSL_read_ex(c->tls, buf, len, &n);
+	return io_result(c, rc, n);
+}
+
+/* Write all of buf as records: n, or -1 (EAGAIN: call again, same buf). */
+ssize_t
+tls_write(struct conn *c, const void *buf, size_t len)
+{
+	size_t n = 0;
+	int rc;
+
+	ERR_clear_error();
+	rc = SSL_write_ex(c->tls, buf, len, &n);
+	return io_result(c, rc, n);
+}
+
+/* Is the kernel doing the record layer (kTLS), so that sendfile works? */
+int
+tls_ktls(const struct conn *c)
+{
+	return BIO_get_ktls_send(SSL_get_wbio(c->tls)) > 0;
+}
+
+ssize_t
+tls_sendfile(struct conn *c, int fd, off_t off, size_t len)
+{
+	ossl_ssize_t n;
+
+	ERR_clear_error();
+	if ((n = SSL_sendfile(c->tls, fd, off, len, 0)) >= 0)
+		return (ssize_t)n;
+	return io_result(c, -1, 0);
+}
+
+/*
+ * End TLS on c: close_notify first when notify (and the handshake was
+ * done), given a second to leave; then the fds are plain again.
+ */
+void
+tls_end(struct conn *c, int notify)
+{
+	SSL *s = c->tls;
+
+	if (s != NULL && notify && SSL_is_init_finished(s)) {
+		ERR_clear_error();
+		if (SSL_shutdown(s) < 0 && SSL_get_error(s, -1) ==
+		    SSL_ERROR_WANT_WRITE && tls_wait(c, 1, 1000) == 1)
+			(void)SSL_shutdown(s);
+		ERR_clear_error();
+	}
+	SSL_free(s);
+	c->tls = NULL;
+	free(c->tbuf);
+	c->tbuf = NULL;
+	free(c->tls_client_dn);
+	c->tls_client_dn = NULL;
+}
