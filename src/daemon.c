@@ -507,7 +507,7 @@ preload(void)
 	if (acl_preload() == -1 || as_workers(auth_preload) == -1)
 		return -1;
 	if ((tls_on = tls_listeners())) {
-		if (tls_setup() == -1)
+		if (tls_setup(0) == -1)
 			return -1;
 		/* without a usable file the keys live in memory: logged */
 		(void)as_workers(tls_tickets_refresh);

@@ -315,7 +315,7 @@ void	 config_usage(FILE *);
 struct conn;
 int	 tls_version(const char *);
 int	 tls_check(void);
-int	 tls_setup(void);
+int	 tls_setup(int lazy);
 int	 tls_tickets_refresh(void);
 int	 tls_tickets_due(void);
 void	 tls_cleanup(void);

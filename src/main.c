@@ -51,7 +51,7 @@ main(int argc, char **argv)
 	}
 	/* OpenSSL is initialised only when TLS is on */
 	if (cfg.tls) {
-		if (tls_setup() == -1) {
+		if (tls_setup(1) == -1) {
 			log_close();
 			config_free();
 			return 1;

@@ -57,6 +57,15 @@ struct sni {
 	SSL_CTX		*ctx;
 };
 
+/* Where a context's certificate and key come from, and the config lines
+ * that named them. */
+struct source {
+	const char	*cert, *cfile;
+	int		 cline;
+	const char	*key, *kfile;
+	int		 kline;
+};
+
 static SSL_CTX *ctx_main;
 static struct sni *snis;
 static size_t nsnis;
@@ -479,9 +488,8 @@ out:
 
 /* The certificate's dates against now: 0, or -1 (logged) if not valid. */
 static int
-cert_dates(SSL_CTX *ctx, const char *path, const char *file, int line)
+cert_dates(X509 *x, const char *path, const char *file, int line)
 {
-	X509 *x = SSL_CTX_get0_certificate(ctx);
 	char when[64] = "";
 	BIO *b;
 
@@ -545,14 +553,48 @@ set_protocols(SSL_CTX *ctx)
 }
 
 /*
+ * inetd mode: the certificate and key are read only when a handshake
+ * needs them.  OpenSSL calls this for a full handshake, never for a
+ * resumed one, which so skips parsing them (millions of instructions).
+ * 1, or 0 to fail the handshake (logged).
+ */
+static int
+cert_cb(SSL *s, void *arg)
+{
+	const struct source *src = SSL_CTX_get_app_data(SSL_get_SSL_CTX(s));
+	EVP_PKEY *pk;
+	int ok;
+
+	(void)arg;
+	if (src == NULL || SSL_get_certificate(s) != NULL)
+		return 1;
+	if (SSL_use_certificate_chain_file(s, src->cert) != 1) {
+		at(src->cfile, src->cline, "certificate %s: %s", src->cert,
+		    ssl_why());
+		return 0;
+	}
+	if (cert_dates(SSL_get_certificate(s), src->cert, src->cfile,
+	    src->cline) == -1 || (pk = load_key(src->key, src->kfile,
+	    src->kline)) == NULL)
+		return 0;
+	ok = SSL_use_PrivateKey(s, pk) == 1 && SSL_check_private_key(s) == 1;
+	EVP_PKEY_free(pk);
+	if (!ok)
+		at(src->kfile, src->kline, "key %s does not match certificate "
+		    "%s", src->key, src->cert);
+	return ok;
+}
+
+/*
  * One context for a certificate and key, with everything the server
- * sets on every context.  NULL on failure (each problem logged at
+ * sets on every context; lazy: the two are read by cert_cb when a full
+ * handshake needs them.  NULL on failure (each problem logged at
  * file:line); *errs counts them.
  */
 static SSL_CTX *
-ctx_new(const char *cert, const char *key, const char *file, int line,
-    int *errs)
+ctx_new(const struct source *where, int lazy, int *errs)
 {
+	const char *cert = where->cert, *key = where->key;
 	static const unsigned char sid[] = "ihttpd";
 	SSL_CTX *ctx;
 	EVP_PKEY *pk;
@@ -560,7 +602,7 @@ ctx_new(const char *cert, const char *key, const char *file, int line,
 	const char *cafile;
 
 	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
-		at(file, line, "TLS: %s", ssl_why());
+		at(where->cfile, where->cline, "TLS: %s", ssl_why());
 		(*errs)++;
 		return NULL;
 	}
@@ -596,19 +638,33 @@ ctx_new(const char *cert, const char *key, const char *file, int line,
 	SSL_CTX_set_num_tickets(ctx, 1);
 	SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb);
 	SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, NULL);
-	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
-		at(file, line, "certificate %s: %s", cert, access(cert, R_OK) ==
-		    -1 ? strerror(errno) : ssl_why());
+	if (lazy) {
+		struct source *src = arena_alloc(&cfg.mem, sizeof(*src));
+
+		if (src == NULL) {
+			at(where->cfile, where->cline, "TLS: out of memory");
+			(*errs)++;
+		} else {
+			*src = *where;
+			SSL_CTX_set_app_data(ctx, src);
+			SSL_CTX_set_cert_cb(ctx, cert_cb, NULL);
+		}
+	} else if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+		at(where->cfile, where->cline, "certificate %s: %s", cert,
+		    access(cert, R_OK) == -1 ? strerror(errno) : ssl_why());
 		(*errs)++;
-	} else if (cert_dates(ctx, cert, file, line) == -1)
+	} else if (cert_dates(SSL_CTX_get0_certificate(ctx), cert,
+	    where->cfile, where->cline) == -1)
 		(*errs)++;
-	if ((pk = load_key(key, file, line)) == NULL)
+	if (lazy)
+		;
+	else if ((pk = load_key(key, where->kfile, where->kline)) == NULL)
 		(*errs)++;
 	else {
 		if (SSL_CTX_use_PrivateKey(ctx, pk) != 1 ||
 		    (*errs == n0 && SSL_CTX_check_private_key(ctx) != 1)) {
-			at(file, line, "key %s does not match certificate %s",
-			    key, cert);
+			at(where->kfile, where->kline, "key %s does not match "
+			    "certificate %s", key, cert);
 			(*errs)++;
 		}
 		EVP_PKEY_free(pk);
@@ -662,17 +718,31 @@ tls_wanted(const char **file, int *line)
 
 /* Build every context; the number of problems (each logged). */
 static int
-build(void)
+build(int lazy)
 {
 	const char *file, *cfile, *kfile;
 	int line, cline, kline, errs = 0;
+	struct source main_src;
 	size_t i;
 
 	if (!tls_wanted(&file, &line) && cfg.tls_cert == NULL &&
 	    cfg.tls_sni.n == 0)
 		return 0;
 	if (!initialised) {
-		OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
+		/*
+		 * No openssl.cnf (the settings are ours), and no legacy cipher
+		 * names: OpenSSL 3 would copy them all into its name map,
+		 * millions of instructions a process in inetd mode.  (The
+		 * digests stay: certificate checks look them up by nid.)  No
+		 * OPENSSL_cleanup at exit either: it frees what the exit
+		 * frees anyway, a million instructions a process; the state
+		 * stays reachable, so leak checkers do not count it.
+		 */
+		OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG |
+		    OPENSSL_INIT_NO_ADD_ALL_CIPHERS | OPENSSL_INIT_NO_ATEXIT,
+		    NULL);
+		OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG |
+		    OPENSSL_INIT_NO_ATEXIT, NULL);
 		initialised = 1;
 	}
 	cfile = config_where("tls_cert", &cline);
@@ -688,15 +758,21 @@ build(void)
 		at(f, l, "tls_verify_client needs tls_ca");
 		errs++;
 	}
-	ctx_main = ctx_new(cfg.tls_cert, cfg.tls_key != NULL ? cfg.tls_key :
-	    cfg.tls_cert, cfg.tls_key != NULL ? kfile : cfile,
-	    cfg.tls_key != NULL ? kline : cline, &errs);
+	main_src.cert = cfg.tls_cert;
+	main_src.cfile = cfile;
+	main_src.cline = cline;
+	main_src.key = cfg.tls_key != NULL ? cfg.tls_key : cfg.tls_cert;
+	main_src.kfile = cfg.tls_key != NULL ? kfile : cfile;
+	main_src.kline = cfg.tls_key != NULL ? kline : cline;
+	ctx_main = ctx_new(&main_src, lazy, &errs);
 	if (cfg.tls_sni.n > 0 && (snis = calloc(cfg.tls_sni.n / 3,
 	    sizeof(*snis))) == NULL)
 		return errs + 1;
 	for (i = 0; i + 2 < cfg.tls_sni.n; i += 3) {
-		SSL_CTX *c = ctx_new(cfg.tls_sni.v[i + 1], cfg.tls_sni.v[i + 2],
-		    cfg.tls_sni.file[i], cfg.tls_sni.line[i], &errs);
+		struct source src = { cfg.tls_sni.v[i + 1], cfg.tls_sni.file[i],
+			cfg.tls_sni.line[i], cfg.tls_sni.v[i + 2],
+			cfg.tls_sni.file[i], cfg.tls_sni.line[i] };
+		SSL_CTX *c = ctx_new(&src, lazy, &errs);
 
 		if (c == NULL)
 			continue;
@@ -712,23 +788,39 @@ build(void)
 int
 tls_check(void)
 {
-	int n = build();
+	/* HUP's check runs in a fork of a server that has its own */
+	SSL_CTX *m = ctx_main;
+	struct sni *sv = snis;
+	size_t ns = nsnis;
+	struct ticket_keys *tk = tickets;
+	int n;
 
+	ctx_main = NULL;
+	snis = NULL;
+	nsnis = 0;
+	tickets = NULL;
+	n = build(0);
 	tls_cleanup();
+	ctx_main = m;
+	snis = sv;
+	nsnis = ns;
+	tickets = tk;
 	return n;
 }
 
 /*
  * Before the first connection (a daemon: before the first fork): the
- * contexts, and the ticket keys in a shared page.  The process stops
+ * contexts, and the ticket keys in a shared page.  lazy (inetd mode):
+ * certificates and keys are read by the handshake that needs them, so a
+ * resumed one never does; --check reads them all.  The process stops
  * being dumpable, so no core file holds the private key.  0 or -1.
  */
 int
-tls_setup(void)
+tls_setup(int lazy)
 {
 	if (ctx_main != NULL)
 		return 0;
-	if (build() > 0 || ctx_main == NULL) {
+	if (build(lazy) > 0 || ctx_main == NULL) {
 		tls_cleanup();
 		return -1;
 	}

@@ -15,6 +15,7 @@
 # when a log shows a worker killed by a crash signal or a sanitizer report.
 
 load helpers
+load daemon
 bats_require_minimum_version 1.5.0
 
 FIX=$BATS_TEST_DIRNAME/fixtures/standalone
@@ -75,127 +76,6 @@ conf() {
 	  Service fn=status
 	</Object>
 	EOF
-}
-
-# ---- processes ----------------------------------------------------------
-
-# alive PID: the process exists and is not a zombie.
-alive() {
-	local st
-	st=$(sed 's/.*) //; s/ .*//' "/proc/$1/stat" 2>/dev/null) || return 1
-	[ -n "$st" ] && [ "$st" != Z ]
-}
-
-gone() {
-	! alive "$1"
-}
-
-# kids PID: the children of PID, one a line.
-kids() {
-	cat /proc/"$1"/task/*/children 2>/dev/null | tr ' ' '\n' | grep . ||
-	    true
-}
-
-# descendants PID: every process below PID.
-descendants() {
-	local c
-	for c in $(kids "$1"); do
-		echo "$c"
-		descendants "$c"
-	done
-}
-
-# not_kid PID CHILD: CHILD is not (or no longer) a child of PID.
-not_kid() {
-	! kids "$1" | grep -qx "$2"
-}
-
-# nkids PID: how many children PID has.
-nkids() {
-	kids "$1" | wc -l
-}
-
-# nk OP N: the master ($SA_PID) has OP N children (test(1)'s -eq, -ge...),
-# counted when called: for wait_for.
-nk() {
-	[ "$(nkids "$SA_PID")" "$1" "$2" ]
-}
-
-# wait_for SECONDS COMMAND...: run COMMAND every 0.1 s until it succeeds.
-wait_for() {
-	local n=$(($1 * 10)) i
-	shift
-	for ((i = 0; i < n; i++)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	echo "still false after $((n / 10)) s: $*" >&2
-	return 1
-}
-
-# stop_server PID: TERM, up to 15 s to exit, then KILL it and whatever it
-# left behind (its descendants as they were before the TERM).
-stop_server() {
-	local p=$1 d
-	d=$(descendants "$p")
-	kill -TERM "$p" 2>/dev/null
-	wait_for 15 gone "$p" 2>/dev/null
-	for c in $d $p; do
-		alive "$c" && kill -KILL "$c" 2>/dev/null
-	done
-	wait "$p" 2>/dev/null
-	return 0
-}
-
-# ---- servers ------------------------------------------------------------
-
-# sa [ihttpd args...]: start ihttpd -c ${SA_CONF:-$CONF} --standalone on
-# ARGS in the background, on --port 127.0.0.1:0 unless ARGS name a port,
-# and wait until it has started.  SA_PID is the master, SA_ERR its
-# standard error, PORT the first TCP port it listens on.
-sa() {
-	local a port=1
-	for a in "$@"; do
-		[[ $a == --port* ]] && port=
-	done
-	NSERV=$((NSERV + 1))
-	SA_ERR=$T/err.$NSERV
-	"$IHTTPD" -c "${SA_CONF:-$CONF}" --standalone on \
-	    ${port:+--port 127.0.0.1:0} "$@" \
-	    </dev/null >"$SA_ERR.out" 2>"$SA_ERR" 3>&- &
-	SA_PID=$!
-	SERVERS+=("$SA_PID")
-	wait_started
-	PORT=$(sed -n 's/^ihttpd: listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' \
-	    "$SA_ERR" | head -1)
-}
-
-# wait_started [COUNT]: the COUNTth "started"/"restarted" line (default 1)
-# is in $SA_ERR: the master's signal handlers are in place.
-wait_started() {
-	local want=${1:-1} i
-	for ((i = 0; i < 300; i++)); do
-		[ "$(grep -Ec 'ihttpd [^ ]+ (re)?started: [a-z]+ server' \
-		    "$SA_ERR")" -ge "$want" ] && return 0
-		if gone "$SA_PID"; then
-			echo "ihttpd exited:" >&2
-			cat "$SA_ERR" >&2
-			return 1
-		fi
-		sleep 0.1
-	done
-	echo "ihttpd did not start:" >&2
-	cat "$SA_ERR" >&2
-	return 1
-}
-
-# helper: remember a background helper's pid ($!) for teardown.
-helper() {
-	HELPERS+=("$1")
-}
-
-url() {
-	printf 'http://127.0.0.1:%s%s' "$PORT" "$1"
 }
 
 # sj EXPR: EXPR evaluated in Python on the /server-status?json of $PORT
@@ -1231,6 +1111,6 @@ while not os.path.exists(sys.argv[2]) and time.monotonic() < end:
 	has 'standalone needs a `port`'
 }
 
-@test "bad input: a port with /tls in a build without TLS" {
-	bad_start 'TLS \(/tls\) is not available' --port 127.0.0.1:0/tls
+@test "bad input: a port with /tls and no certificate" {
+	bad_start 'TLS needs tls_cert' --port 127.0.0.1:0/tls
 }
