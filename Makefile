@@ -52,12 +52,12 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 DEBS = gcc make libc6-dev pkg-config libmagic-dev libssl-dev zlib1g-dev \
-       liblzma-dev libbz2-dev libcrypt-dev ucspi-tcp curl python3 bats bats-assert \
+       liblzma-dev libbz2-dev libcrypt-dev openssl ucspi-tcp curl python3 bats bats-assert \
        bats-support wget apache2-utils valgrind strace socat goaccess
 
 FUZZ_DEBS = clang libclang-rt-14-dev
 
-.PHONY: all deps run check test unit asan fuzz bench install clean
+.PHONY: all deps run check test unit asan fuzz bench tlscheck install clean
 
 all: $(BUILD)/ihttpd
 
@@ -98,20 +98,33 @@ endef
 deps:
 	$(call install_debs,$(DEBS))
 
-# The demo on 127.0.0.1:$(PORT), served by the standalone prefork server.
+# The demo on 127.0.0.1:$(PORT), and over TLS on 127.0.0.1:$(TLS_PORT),
+# served by the standalone prefork server.  The TLS certificate is a
+# self-signed one made on the first run in $(DEMO_TLS) (ignored by git).
 # As root its workers run as the system user ihttpd (made if missing),
 # which reads the demo through the docroot opened before the drop and
 # keeps its state in a datadir of its own.
 RUN_DATADIR = /var/lib/ihttpd-demo
+DEMO_TLS    = var/demo-tls
+TLS_PORT   ?= 8443
 run: deps all
 	@if [ "$$(id -u)" = 0 ]; then \
 	    id ihttpd >/dev/null 2>&1 || useradd --system --no-create-home \
 	        --home-dir /nonexistent --shell /usr/sbin/nologin ihttpd; \
 	    install -d -m 700 -o ihttpd -g ihttpd $(RUN_DATADIR); \
 	fi
-	@echo "ihttpd demo on http://127.0.0.1:$(PORT)/ (Ctrl-C stops it)"
+	@if [ ! -s $(DEMO_TLS)/cert.pem ] || [ ! -s $(DEMO_TLS)/key.pem ]; then \
+	    mkdir -p $(DEMO_TLS) && chmod 700 $(DEMO_TLS) && \
+	    openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj /CN=localhost \
+	        -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+	        -keyout $(DEMO_TLS)/key.pem -out $(DEMO_TLS)/cert.pem 2>/dev/null && \
+	    chmod 600 $(DEMO_TLS)/key.pem && \
+	    echo "made a self-signed certificate: $(DEMO_TLS)/cert.pem"; \
+	fi
+	@echo "ihttpd demo on http://127.0.0.1:$(PORT)/ and https://127.0.0.1:$(TLS_PORT)/ (Ctrl-C stops it)"
 	$(BUILD)/ihttpd -c conf/ihttpd.conf --standalone on \
-	    --port 127.0.0.1:$(PORT) \
+	    --port 127.0.0.1:$(PORT) --port 127.0.0.1:$(TLS_PORT)/tls \
+	    --tls_cert $(DEMO_TLS)/cert.pem --tls_key $(DEMO_TLS)/key.pem \
 	    $$([ "$$(id -u)" = 0 ] && echo --user ihttpd --datadir $(RUN_DATADIR))
 
 check: deps test
@@ -132,6 +145,11 @@ fuzz:
 # Compare with peers in one run and print ratios (BENCH_QUICK=1: smoke).
 bench: all
 	sh tests/bench/run.sh
+
+# testssl.sh against a standalone TLS port (not part of check: minutes).
+tlscheck: all
+	$(call install_debs,testssl.sh)
+	sh tests/tlscheck.sh
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
