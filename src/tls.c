@@ -279,6 +279,8 @@ tls_tickets_refresh(void)
 		memset(&f, 0, sizeof(f));
 		if (tickets_parse(buf, &f) > 0)
 			t = f;
+		else
+			changed = 1;	/* new or corrupt: write ours */
 		OPENSSL_cleanse(&f, sizeof(f));
 		OPENSSL_cleanse(buf, sizeof(buf));
 	}
@@ -382,8 +384,8 @@ alpn_cb(SSL *s, const unsigned char **out, unsigned char *outlen,
 }
 
 /* Does an SNI name match "host" or "*.domain" (one label)? */
-static int
-sni_match(const char *pattern, const char *name)
+int
+tls_name_match(const char *pattern, const char *name)
 {
 	const char *dot;
 
@@ -404,7 +406,7 @@ sni_cb(SSL *s, int *alert, void *arg)
 	(void)alert;
 	(void)arg;
 	for (i = 0; name != NULL && i < nsnis; i++)
-		if (sni_match(snis[i].name, name)) {
+		if (tls_name_match(snis[i].name, name)) {
 			SSL_set_SSL_CTX(s, snis[i].ctx);
 			break;
 		}
@@ -825,6 +827,19 @@ tls_setup(int lazy)
 		return -1;
 	}
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	return tls_tickets_init();
+}
+
+/*
+ * The page that holds the ticket keys, shared with the workers a daemon
+ * forks and left out of core files; empty until tls_tickets_refresh.
+ * 0 or -1 (logged).
+ */
+int
+tls_tickets_init(void)
+{
+	if (tickets != NULL)
+		return 0;
 	if ((tickets = mmap(NULL, sizeof(*tickets), PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0)) == MAP_FAILED) {
 		tickets = NULL;
