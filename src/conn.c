@@ -226,7 +226,7 @@ conn_fill(struct conn *c, int64_t deadline)
 {
 	struct pollfd pfd[1 + LISTENERS_MAX + 1];
 	ssize_t n;
-	int i, npfd = 1;
+	int i, npfd = 1, wanted = 0;
 
 	if (c->ilen == c->icap)
 		return -3;
@@ -243,8 +243,12 @@ conn_fill(struct conn *c, int64_t deadline)
 
 		if (left <= 0 || (c->idle && serve_stopping))
 			return -2;
-		/* what OpenSSL holds already, poll cannot see */
-		if (c->tls == NULL || !tls_pending(c)) {
+		/*
+		 * What OpenSSL holds already, poll cannot see; but when what
+		 * it holds is not a whole record (its read wanted more), only
+		 * the socket can help, and asking OpenSSL again would spin.
+		 */
+		if (c->tls == NULL || wanted || !tls_pending(c)) {
 			pfd[0].fd = c->tls_want_write ? c->out : c->in;
 			pfd[0].events = c->tls_want_write ? POLLOUT : POLLIN;
 			rc = poll(pfd, (nfds_t)npfd, left > 1000000 ? 1000000 :
@@ -260,8 +264,10 @@ conn_fill(struct conn *c, int64_t deadline)
 		}
 		n = c->tls != NULL ? tls_read(c, c->ibuf + c->ilen, c->icap -
 		    c->ilen) : read(c->in, c->ibuf + c->ilen, c->icap - c->ilen);
-		if (n == -1 && (errno == EINTR || errno == EAGAIN))
+		if (n == -1 && (errno == EINTR || errno == EAGAIN)) {
+			wanted = errno == EAGAIN;
 			continue;
+		}
 		if (n == -1)
 			return -1;
 		if (n == 0)

@@ -612,7 +612,12 @@ ctx_new(const struct source *where, int lazy, int *errs)
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
 	    SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF |
 	    SSL_OP_ENABLE_KTLS);
-	SSL_CTX_clear_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+	/*
+	 * The server's order (strongest first), except that a client that
+	 * puts ChaCha20 first (no AES instructions) gets it.
+	 */
+	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE |
+	    SSL_OP_PRIORITIZE_CHACHA);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_read_ahead(ctx, 1);
 	set_protocols(ctx);
@@ -1031,8 +1036,10 @@ io_result(struct conn *c, int rc, size_t n)
 {
 	int e;
 
-	if (rc == 1)
+	if (rc == 1) {
+		c->tls_want_write = 0;
 		return (ssize_t)n;
+	}
 	switch ((e = SSL_get_error(c->tls, rc))) {
 	case SSL_ERROR_ZERO_RETURN:
 		return 0;

@@ -396,6 +396,18 @@ key_names() {
 	[ "$output" = closed ]
 }
 
+@test "inetd: half a TLS record waits in poll, not in a loop (no CPU spent while it waits)" {
+	inetd
+	run python3 "$BATS_TEST_DIRNAME/fixtures/tls/partial.py" "$PORT" \
+	    "$TCPSERVER_PID"
+	[ "$status" -eq 0 ]
+	[ "${lines[1]}" = "HTTP/1.1 200 OK" ]
+	# a spinning read took about a third of the wait here; waiting in
+	# poll takes nothing
+	read -r _ used _ wait <<<"${lines[0]}"
+	[ "$used" -lt $((wait / 8)) ]
+}
+
 @test "inetd: session cookies are Secure over TLS, and only there" {
 	inetd
 	run tcurl -D - -o /dev/null "$(turl /counter)"

@@ -29,7 +29,10 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem \
     -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null || exit 1
 openssl req -new -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr \
     -subj /CN=localhost 2>/dev/null || exit 1
-printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >srv.ext
+# a CRL address as a real certificate has (nothing fetches it)
+printf '%s\n' 'subjectAltName=DNS:localhost,IP:127.0.0.1' \
+    'extendedKeyUsage=serverAuth' \
+    'crlDistributionPoints=URI:http://127.0.0.1/ihttpd-tlscheck.crl' >srv.ext
 openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
     -days 2 -sha256 -extfile srv.ext -out srv.pem 2>/dev/null || exit 1
 cat srv.pem ca.pem >chain.pem
