@@ -255,11 +255,18 @@ cerr(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (err_line > 0)
-		ih_log(IH_LOG_ERR, "%s:%d: %s", err_file, err_line, msg);
-	else
-		ih_log(IH_LOG_ERR, "%s: %s", err_file, msg);
+	config_log_at(err_file, err_line, msg);
 	errors++;
+}
+
+/* A config error at FILE:LINE (line 0: the file alone), logged. */
+void
+config_log_at(const char *file, int line, const char *msg)
+{
+	if (line > 0)
+		ih_log(IH_LOG_ERR, "%s:%d: %s", file, line, msg);
+	else
+		ih_log(IH_LOG_ERR, "%s: %s", file, msg);
 }
 
 static int

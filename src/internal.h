@@ -302,6 +302,7 @@ extern struct config cfg;
 int	 config_load(int argc, char **argv, int *check_only);
 int	 config_check(void);
 const char *config_where(const char *key, int *line);
+void	 config_log_at(const char *file, int line, const char *msg);
 const struct ih_function *config_find_function(const char *);
 int	 object_regex_match(struct object *, const char *path);
 void	 config_free(void);

@@ -108,10 +108,7 @@ at(const char *file, int line, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (line > 0)
-		ih_log(IH_LOG_ERR, "%s:%d: %s", file, line, msg);
-	else
-		ih_log(IH_LOG_ERR, "%s: %s", file, msg);
+	config_log_at(file, line, msg);
 	ERR_clear_error();
 }
 

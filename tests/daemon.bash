@@ -125,3 +125,13 @@ url() {
 	printf 'http://127.0.0.1:%s%s' "$PORT" "$1"
 }
 
+# The arguments of each personality: never more than 2 workers at once.
+targs() {
+	case $1 in
+	single)		echo --type single ;;
+	fork)		echo --type fork --max_servers 2 ;;
+	preforksimple)	echo --type preforksimple --max_servers 2 ;;
+	prefork)	echo --type prefork --min_servers 1 --min_spare_servers 1 \
+			    --max_spare_servers 2 --max_servers 2 ;;
+	esac
+}

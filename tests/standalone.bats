@@ -90,17 +90,6 @@ sj_is() {
 	[ "$(sj "$1" 2>/dev/null)" = "$2" ]
 }
 
-# The arguments of each personality: never more than 2 workers at once.
-targs() {
-	case $1 in
-	single)		echo --type single ;;
-	fork)		echo --type fork --max_servers 2 ;;
-	preforksimple)	echo --type preforksimple --max_servers 2 ;;
-	prefork)	echo --type prefork --min_servers 1 --min_spare_servers 1 \
-			    --max_spare_servers 2 --max_servers 2 ;;
-	esac
-}
-
 # A root-only test's world-readable directory (the bats temporary
 # directories are 0700): PUB, removed by teardown.
 pub_dir() {

@@ -538,16 +538,6 @@ check_conf() {
 
 # ---- standalone ---------------------------------------------------------
 
-targs() {
-	case $1 in
-	single)		echo --type single ;;
-	fork)		echo --type fork --max_servers 2 ;;
-	preforksimple)	echo --type preforksimple --max_servers 2 ;;
-	prefork)	echo --type prefork --min_servers 1 --min_spare_servers 1 \
-			    --max_spare_servers 2 --max_servers 2 ;;
-	esac
-}
-
 t_standalone() {
 	head -c 3000000 /dev/urandom >"$DOC/mid.bin"
 	sa $(targs "$1") --port 127.0.0.1:0/tls --keepalive_timeout 1
