@@ -93,10 +93,16 @@ tls_version(const char *v)
 static const char *
 ssl_why(void)
 {
+	static char code[64];
 	unsigned long e = ERR_peek_last_error();
 	const char *r = e != 0 ? ERR_reason_error_string(e) : NULL;
 
-	return r != NULL ? r : "unknown error";
+	if (r != NULL)
+		return r;
+	if (e == 0)
+		return "unknown error";
+	snprintf(code, sizeof(code), "OpenSSL error %08lX", e);
+	return code;
 }
 
 static void __attribute__((format(printf, 3, 4)))
@@ -487,7 +493,7 @@ out:
 
 /* The certificate's dates against now: 0, or -1 (logged) if not valid. */
 static int
-cert_dates(X509 *x, const char *path, const char *file, int line)
+cert_dates(X509 *x, const char *path, const char *file, int line, int warn)
 {
 	char when[64] = "";
 	BIO *b;
@@ -510,8 +516,8 @@ cert_dates(X509 *x, const char *path, const char *file, int line)
 		at(file, line, "certificate %s is not valid yet", path);
 		return -1;
 	}
-	if (X509_cmp_time(X509_get0_notAfter(x), &(time_t){ time(NULL) +
-	    14 * 86400 }) <= 0)
+	if (warn && X509_cmp_time(X509_get0_notAfter(x), &(time_t){
+	    time(NULL) + 14 * 86400 }) <= 0)
 		ih_log(IH_LOG_WARN, "%s:%d: certificate %s expires soon (%s)",
 		    file, line, path, when);
 	return 0;
@@ -567,13 +573,23 @@ cert_cb(SSL *s, void *arg)
 	(void)arg;
 	if (src == NULL || SSL_get_certificate(s) != NULL)
 		return 1;
+	/*
+	 * The security level judges a certificate's signature by its
+	 * digest's legacy name, which inetd mode did not load for all.
+	 */
+	EVP_add_digest(EVP_sha1());
+	EVP_add_digest(EVP_sha224());
+	EVP_add_digest(EVP_sha256());
+	EVP_add_digest(EVP_sha384());
+	EVP_add_digest(EVP_sha512());
 	if (SSL_use_certificate_chain_file(s, src->cert) != 1) {
 		at(src->cfile, src->cline, "certificate %s: %s", src->cert,
 		    ssl_why());
 		return 0;
 	}
+	/* --check warned of an expiry ahead; each handshake just refuses */
 	if (cert_dates(SSL_get_certificate(s), src->cert, src->cfile,
-	    src->cline) == -1 || (pk = load_key(src->key, src->kfile,
+	    src->cline, 0) == -1 || (pk = load_key(src->key, src->kfile,
 	    src->kline)) == NULL)
 		return 0;
 	ok = SSL_use_PrivateKey(s, pk) == 1 && SSL_check_private_key(s) == 1;
@@ -658,7 +674,7 @@ ctx_new(const struct source *where, int lazy, int *errs)
 		    access(cert, R_OK) == -1 ? strerror(errno) : ssl_why());
 		(*errs)++;
 	} else if (cert_dates(SSL_CTX_get0_certificate(ctx), cert,
-	    where->cfile, where->cline) == -1)
+	    where->cfile, where->cline, 1) == -1)
 		(*errs)++;
 	if (lazy)
 		;
@@ -740,11 +756,17 @@ build(int lazy)
 		 * digests stay: certificate checks look them up by nid.)  No
 		 * OPENSSL_cleanup at exit either: it frees what the exit
 		 * frees anyway, a million instructions a process; the state
-		 * stays reachable, so leak checkers do not count it.
+		 * stays reachable, so leak checkers do not count it.  In
+		 * inetd mode the texts of libcrypto's errors are not loaded
+		 * (0.9M instructions a process): handshake errors are libssl's
+		 * and keep theirs, a certificate or key that fails to load
+		 * logs its error code (`openssl errstr` reads it), and
+		 * --check, which reads them all first, has every text.
 		 */
 		OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG |
-		    OPENSSL_INIT_NO_ADD_ALL_CIPHERS | OPENSSL_INIT_NO_ATEXIT,
-		    NULL);
+		    OPENSSL_INIT_NO_ADD_ALL_CIPHERS | OPENSSL_INIT_NO_ATEXIT |
+		    (lazy ? OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS |
+		    OPENSSL_INIT_NO_ADD_ALL_DIGESTS : 0), NULL);
 		OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG |
 		    OPENSSL_INIT_NO_ATEXIT, NULL);
 		initialised = 1;
