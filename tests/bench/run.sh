@@ -6,9 +6,13 @@
 #              nginx and lighttpd for reference
 #   standalone.sh  wrk against ihttpd's daemon in each personality and
 #              serialize method, nginx (1 and 2 workers), lighttpd and h2o
+#   tls.sh     TLS: callgrind instructions of a full and a resumed
+#              handshake in inetd mode, and load (full handshakes, resumed
+#              ones, keep-alive) on ihttpd under tcpserver and prefork,
+#              nginx and lighttpd
 # BENCH_QUICK=1 is the CI smoke run (20 spawns, 2 s per load row): the same
 # tables, only noisier.  The tables go to
-# build/bench/{percall,inetd,standalone}.md.
+# build/bench/{percall,inetd,standalone,tls}.md.
 # Exit status 0 when the runs worked: numbers are reported, never asserted.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -31,4 +35,6 @@ echo
 sh "$here/inetd.sh" "$tmp/www" || { echo "bench: inetd failed"; rc=1; }
 echo
 sh "$here/standalone.sh" "$tmp/www" || { echo "bench: standalone failed"; rc=1; }
+echo
+sh "$here/tls.sh" "$tmp/www" || { echo "bench: tls failed"; rc=1; }
 exit $rc

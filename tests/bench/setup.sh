@@ -7,7 +7,7 @@
 set -u
 docroot=${1:?usage: setup.sh DOCROOT}
 
-PKGS="busybox micro-httpd lighttpd nginx-light h2o ucspi-tcp valgrind strace wrk hyperfine curl"
+PKGS="busybox micro-httpd lighttpd lighttpd-mod-openssl nginx-light h2o ucspi-tcp valgrind strace wrk hyperfine curl"
 
 installed() {
 	dpkg-query -W -f='${Status}\n' "$1" 2>/dev/null | grep -q 'ok installed'
