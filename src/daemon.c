@@ -442,6 +442,7 @@ drop_privileges(void)
 		ih_log(IH_LOG_ERR, "privileges were not dropped");
 		return -1;
 	}
+	tls_nodump();
 	return 0;
 }
 
@@ -481,6 +482,7 @@ as_workers(int (*fn)(void))
 		ih_log(IH_LOG_ERR, "seteuid 0: %s", strerror(errno));
 		return -1;
 	}
+	tls_nodump();
 	return rc;
 }
 
@@ -1782,6 +1784,24 @@ daemon_check(void)
 	}
 	if (resolve_ids() == -1)
 		n++;
+	if (cfg.tls && !sockets_passed()) {
+		struct listen_spec ls;
+		char why[128];
+		size_t i;
+		int line, any = 0;
+		const char *file = config_where("tls", &line);
+
+		for (i = 0; i < cfg.ports.n; i++)
+			any |= listen_parse(cfg.ports.v[i], &ls, why,
+			    sizeof(why)) == 0 && ls.tls;
+		/* `tls on` would leave every port plain: never silently */
+		if (!any) {
+			config_log_at(file, line, "tls on: a standalone port "
+			    "speaks TLS by its /tls suffix (port 443/tls), "
+			    "and none has it");
+			n++;
+		}
+	}
 	if (cfg.chroot != NULL) {
 		struct stat st;
 

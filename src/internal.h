@@ -322,6 +322,7 @@ int	 tls_tickets_refresh(void);
 int	 tls_name_match(const char *pattern, const char *name);
 int	 tls_tickets_due(void);
 void	 tls_cleanup(void);
+void	 tls_nodump(void);
 int	 tls_start(struct conn *);
 int	 tls_pending(const struct conn *);
 ssize_t	 tls_read(struct conn *, void *, size_t);

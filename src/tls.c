@@ -366,6 +366,77 @@ ticket_cb(SSL *s, unsigned char name[16], unsigned char *iv,
 	return rc;
 }
 
+/*
+ * A ticket carries the SNI name it was made for (TLS 1.3 sessions keep
+ * none of their own): its application data.  1, or 0 (no ticket).
+ */
+static int
+ticket_name(SSL *s, void *arg)
+{
+	const char *now = SSL_get_servername(s, TLSEXT_NAMETYPE_host_name);
+
+	(void)arg;
+	return SSL_SESSION_set1_ticket_appdata(SSL_get0_session(s), now !=
+	    NULL ? now : "", now != NULL ? strlen(now) : 0);
+}
+
+/*
+ * The SNI name of the ClientHello being handled (a process handles one
+ * handshake at a time), read before OpenSSL parses the ticket: when it
+ * decrypts one, SSL_get_servername does not know the name yet.
+ */
+static char hello_name[256];
+
+static int
+hello_cb(SSL *s, int *alert, void *arg)
+{
+	const unsigned char *p;
+	size_t len, n;
+
+	(void)alert;
+	(void)arg;
+	hello_name[0] = '\0';
+	/* server_name (RFC 6066 3): list length, type 0, name length, name */
+	if (SSL_client_hello_get0_ext(s, TLSEXT_TYPE_server_name, &p,
+	    &len) != 1 || len < 5 || (size_t)(p[0] << 8 | p[1]) + 2 > len ||
+	    p[2] != TLSEXT_NAMETYPE_host_name)
+		return SSL_CLIENT_HELLO_SUCCESS;
+	n = (size_t)(p[3] << 8 | p[4]);
+	if (n + 5 <= len && n < sizeof(hello_name) && memchr(p + 5, '\0',
+	    n) == NULL) {
+		memcpy(hello_name, p + 5, n);
+		hello_name[n] = '\0';
+	}
+	return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+/*
+ * A ticket decrypted: is its session for this connection?  Only under
+ * the SNI name it was made for (RFC 8446 4.6.1, RFC 6066 3); else a full
+ * handshake, with the certificate of the name asked for now.
+ */
+static SSL_TICKET_RETURN
+ticket_use(SSL *s, SSL_SESSION *ss, const unsigned char *keyname,
+    size_t keylen, SSL_TICKET_STATUS status, void *arg)
+{
+	const char *now = hello_name;
+	void *was = NULL;
+	size_t wlen = 0;
+
+	(void)s;
+	(void)keyname;
+	(void)keylen;
+	(void)arg;
+	if (status != SSL_TICKET_SUCCESS && status != SSL_TICKET_SUCCESS_RENEW)
+		return SSL_TICKET_RETURN_IGNORE_RENEW;
+	if (SSL_SESSION_get0_ticket_appdata(ss, &was, &wlen) != 1 ||
+	    wlen != strlen(now) || (wlen > 0 && strncasecmp(was, now,
+	    wlen) != 0))
+		return SSL_TICKET_RETURN_IGNORE_RENEW;
+	return status == SSL_TICKET_SUCCESS ? SSL_TICKET_RETURN_USE :
+	    SSL_TICKET_RETURN_USE_RENEW;
+}
+
 /* ---- contexts ---------------------------------------------------------- */
 
 static int
@@ -606,11 +677,71 @@ cert_cb(SSL *s, void *arg)
  * handshake needs them.  NULL on failure (each problem logged at
  * file:line); *errs counts them.
  */
+/*
+ * The session id context: a session (ticket) resumes only in a context
+ * with the same one (RFC 5246 7.4.1.2's "same security parameters").
+ * It is a hash of what decided the session's client certificate - the
+ * verification mode and the CA file's bytes - so that a ticket from a
+ * server (any that shares the datadir, or this one before a HUP) with
+ * laxer client-certificate rules or other CAs gets a full handshake
+ * instead of its old verdict.  (OpenSSL checks the context of the first
+ * SSL_CTX, before SNI chooses another: ticket_use binds the name.)
+ */
+static int
+session_context(SSL_CTX *ctx, const unsigned char *ca, size_t calen)
+{
+	unsigned char md[EVP_MAX_MD_SIZE], mode = (unsigned char)
+	    cfg.tls_verify_client;
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *h = EVP_MD_CTX_new();
+	int ok;
+
+	ok = h != NULL && EVP_DigestInit_ex(h, EVP_sha256(), NULL) == 1 &&
+	    EVP_DigestUpdate(h, "ihttpd session 1", 17) == 1 &&
+	    EVP_DigestUpdate(h, &mode, 1) == 1 &&
+	    EVP_DigestUpdate(h, ca, calen) == 1 &&
+	    EVP_DigestFinal_ex(h, md, &mdlen) == 1 &&
+	    mdlen <= SSL_MAX_SID_CTX_LENGTH &&
+	    SSL_CTX_set_session_id_context(ctx, md, mdlen) == 1;
+	EVP_MD_CTX_free(h);
+	return ok ? 0 : -1;
+}
+
+/* The bytes of tls_ca (for the session context): malloc'ed, or NULL. */
+static unsigned char *
+ca_bytes(size_t *len)
+{
+	unsigned char *buf = NULL;
+	struct stat st;
+	int fd;
+
+	*len = 0;
+	if (cfg.tls_ca == NULL || (fd = open(cfg.tls_ca, O_RDONLY | O_CLOEXEC |
+	    O_NONBLOCK)) == -1)
+		return NULL;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    st.st_size <= KEY_FILE_MAX * 16 && (buf = malloc((size_t)
+	    st.st_size)) != NULL) {
+		while (*len < (size_t)st.st_size) {
+			ssize_t n = read(fd, buf + *len, (size_t)st.st_size -
+			    *len);
+
+			if (n == -1 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			*len += (size_t)n;
+		}
+	}
+	close(fd);
+	return buf;
+}
+
 static SSL_CTX *
-ctx_new(const struct source *where, int lazy, int *errs)
+ctx_new(const struct source *where, const unsigned char *ca, size_t calen,
+    int lazy, int *errs)
 {
 	const char *cert = where->cert, *key = where->key;
-	static const unsigned char sid[] = "ihttpd";
 	SSL_CTX *ctx;
 	EVP_PKEY *pk;
 	int caline, n0 = *errs;
@@ -651,12 +782,18 @@ ctx_new(const struct source *where, int lazy, int *errs)
 	}
 	SSL_CTX_set1_groups_list(ctx, TLS_GROUPS);
 	SSL_CTX_set_dh_auto(ctx, 1);
-	SSL_CTX_set_session_id_context(ctx, sid, sizeof(sid) - 1);
+	if (session_context(ctx, ca, calen) == -1) {
+		at(where->cfile, where->cline, "TLS: session context: %s",
+		    ssl_why());
+		(*errs)++;
+	}
 	/* stateless tickets only: no per-process cache to keep */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_timeout(ctx, (long)cfg.tls_ticket_lifetime);
 	SSL_CTX_set_num_tickets(ctx, 1);
 	SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb);
+	SSL_CTX_set_session_ticket_cb(ctx, ticket_name, ticket_use, NULL);
+	SSL_CTX_set_client_hello_cb(ctx, hello_cb, NULL);
 	SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, NULL);
 	if (lazy) {
 		struct source *src = arena_alloc(&cfg.mem, sizeof(*src));
@@ -743,7 +880,8 @@ build(int lazy)
 	const char *file, *cfile, *kfile;
 	int line, cline, kline, errs = 0;
 	struct source main_src;
-	size_t i;
+	unsigned char *ca;
+	size_t i, calen;
 
 	if (!tls_wanted(&file, &line) && cfg.tls_cert == NULL &&
 	    cfg.tls_sni.n == 0)
@@ -790,21 +928,25 @@ build(int lazy)
 	main_src.key = cfg.tls_key != NULL ? cfg.tls_key : cfg.tls_cert;
 	main_src.kfile = cfg.tls_key != NULL ? kfile : cfile;
 	main_src.kline = cfg.tls_key != NULL ? kline : cline;
-	ctx_main = ctx_new(&main_src, lazy, &errs);
+	ca = ca_bytes(&calen);
+	ctx_main = ctx_new(&main_src, ca, calen, lazy, &errs);
 	if (cfg.tls_sni.n > 0 && (snis = calloc(cfg.tls_sni.n / 3,
-	    sizeof(*snis))) == NULL)
+	    sizeof(*snis))) == NULL) {
+		free(ca);
 		return errs + 1;
+	}
 	for (i = 0; i + 2 < cfg.tls_sni.n; i += 3) {
 		struct source src = { cfg.tls_sni.v[i + 1], cfg.tls_sni.file[i],
 			cfg.tls_sni.line[i], cfg.tls_sni.v[i + 2],
 			cfg.tls_sni.file[i], cfg.tls_sni.line[i] };
-		SSL_CTX *c = ctx_new(&src, lazy, &errs);
+		SSL_CTX *c = ctx_new(&src, ca, calen, lazy, &errs);
 
 		if (c == NULL)
 			continue;
 		snis[nsnis].name = cfg.tls_sni.v[i];
 		snis[nsnis++].ctx = c;
 	}
+	free(ca);
 	if (ctx_main != NULL && nsnis > 0)
 		SSL_CTX_set_tlsext_servername_callback(ctx_main, sni_cb);
 	return errs;
@@ -892,6 +1034,18 @@ tls_cleanup(void)
 		munmap(tickets, sizeof(*tickets));
 		tickets = NULL;
 	}
+}
+
+/*
+ * A change of credentials (seteuid, setuid) makes the kernel reset the
+ * dumpable flag to fs.suid_dumpable: set it again, so that no core file
+ * of a TLS process holds its keys.
+ */
+void
+tls_nodump(void)
+{
+	if (ctx_main != NULL)
+		(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
 /* ---- a connection ------------------------------------------------------ */
@@ -1029,6 +1183,15 @@ tls_start(struct conn *c)
 			X509_free(peer);
 		} else
 			c->tls_client_verify = "NONE";
+		/* the session context keeps these out; never trust a slip */
+		if (strcmp(c->tls_client_verify, "FAILED") == 0 ||
+		    (cfg.tls_verify_client == TLS_VERIFY_ON &&
+		    strcmp(c->tls_client_verify, "SUCCESS") != 0)) {
+			why = "a resumed session without a verified client "
+			    "certificate";
+			c->broken = 1;
+			goto fail;
+		}
 	}
 	ih_debug(IH_DBG_INIT, "TLS %s %s%s", c->tls_proto, c->tls_cipher,
 	    SSL_session_reused(s) ? ", resumed" : "");

@@ -322,6 +322,38 @@ key_names() {
 	has 'CN ?= ?ihttpd-test-CA'
 }
 
+@test "inetd: a ticket from a server with laxer client-certificate rules does not get past tls_verify_client on" {
+	# the two share the datadir, so the ticket decrypts: the session
+	# context must still refuse it
+	inetd
+	LAX=$PORT
+	HELPERS+=("$TCPSERVER_PID")
+	inetd --tls_ca "$C/ca.pem" --tls_verify_client on
+	PORT=$LAX run sclient -servername localhost -sess_out "$T/s"
+	[ "$(session_word <<<"$output")" = New ]
+	printf 'GET /env HTTP/1.0\r\n\r\n' | timeout 20 openssl s_client \
+	    -connect "127.0.0.1:$PORT" -servername localhost -ign_eof \
+	    -sess_in "$T/s" >"$T/out" 2>&1 || true
+	run cat "$T/out"
+	hasnt '^Reused,'
+	hasnt 'SSL_CLIENT_VERIFY'
+	hasnt '^HTTP/1.1 200'
+	# with a certificate it gets in, as a new session
+	run tcurl --cert "$C/alice.pem" --key "$C/alice.key" "$(turl /env)"
+	has '<th>SSL_CLIENT_VERIFY</th><td>SUCCESS</td>'
+}
+
+@test "inetd: a ticket made for one SNI name does not resume under another" {
+	inetd
+	run sclient -servername other.test -sess_out "$T/s"
+	[ "$(session_word <<<"$output")" = New ]
+	run sclient -servername other.test -sess_in "$T/s"
+	[ "$(session_word <<<"$output")" = Reused ]
+	run sclient -servername localhost -sess_in "$T/s"
+	[ "$(session_word <<<"$output")" = New ]
+	has '^subject=CN ?= ?localhost'
+}
+
 @test "inetd: client certificates optional: none is fine, a rogue one is refused" {
 	inetd --tls_ca "$C/ca.pem" --tls_verify_client optional
 	run tcurl "$(turl /env)"
@@ -517,6 +549,16 @@ check_conf() {
 	check_conf "standalone on" "port 127.0.0.1:0/tls"
 	[ "$status" -eq 1 ]
 	grep -q "c.conf:4: TLS needs tls_cert" <<<"$stderr"
+}
+
+@test "--check: tls on in a standalone server with no /tls port is an error (never plain text by surprise)" {
+	check_conf "standalone on" "port 127.0.0.1:0" "tls on" \
+	    "tls_cert $C/srv.pem" "tls_key $C/srv.key"
+	[ "$status" -eq 1 ]
+	grep -q "c.conf:5: tls on: a standalone port speaks TLS by its /tls suffix" <<<"$stderr"
+	check_conf "standalone on" "port 127.0.0.1:0" "port 127.0.0.1:0/tls" \
+	    "tls on" "tls_cert $C/srv.pem" "tls_key $C/srv.key"
+	[ "$status" -eq 0 ]
 }
 
 @test "--check: tls_verify_client without tls_ca, bad protocols, ciphers, hsts and tls_sni" {
