@@ -477,6 +477,7 @@ as_workers(int (*fn)(void))
 		    strerror(errno));
 		return -1;
 	}
+	tls_nodump();
 	rc = fn();
 	if (seteuid(0) == -1 || setegid(0) == -1) {
 		ih_log(IH_LOG_ERR, "seteuid 0: %s", strerror(errno));
@@ -508,7 +509,17 @@ preload(void)
 	config_preload();
 	if (acl_preload() == -1 || as_workers(auth_preload) == -1)
 		return -1;
-	if ((tls_on = tls_listeners())) {
+	tls_on = tls_listeners();
+	if (cfg.tls && !tls_on) {
+		int line;
+		const char *file = config_where("tls", &line);
+
+		/* what daemon_check said, now for the sockets really held */
+		config_log_at(file, line, "tls on: a standalone port speaks TLS "
+		    "by its /tls suffix (port 443/tls), and none has it");
+		return -1;
+	}
+	if (tls_on) {
 		if (tls_setup(0) == -1)
 			return -1;
 		/* without a usable file the keys live in memory: logged */
@@ -707,7 +718,9 @@ sockets_passed(void)
 	const char *v = getenv("IHTTPD_LISTEN_FDS");
 	int i;
 
-	if (getenv("LISTEN_FDS") != NULL)
+	/* systemd's, if they are this process's (as listen_inherit takes them) */
+	if (getenv("LISTEN_FDS") != NULL && getenv("LISTEN_PID") != NULL &&
+	    atoll(getenv("LISTEN_PID")) == (long long)getpid())
 		return 1;
 	for (i = 0; i < L.n; i++)
 		if (spec_passed(L.v[i].spec))

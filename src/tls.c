@@ -386,6 +386,7 @@ ticket_name(SSL *s, void *arg)
  * decrypts one, SSL_get_servername does not know the name yet.
  */
 static char hello_name[256];
+static int hello_bad;		/* a name that no ticket may resume under */
 
 static int
 hello_cb(SSL *s, int *alert, void *arg)
@@ -396,16 +397,25 @@ hello_cb(SSL *s, int *alert, void *arg)
 	(void)alert;
 	(void)arg;
 	hello_name[0] = '\0';
-	/* server_name (RFC 6066 3): list length, type 0, name length, name */
+	hello_bad = 0;
 	if (SSL_client_hello_get0_ext(s, TLSEXT_TYPE_server_name, &p,
-	    &len) != 1 || len < 5 || (size_t)(p[0] << 8 | p[1]) + 2 > len ||
+	    &len) != 1)
+		return SSL_CLIENT_HELLO_SUCCESS;	/* no SNI */
+	/*
+	 * server_name (RFC 6066 3): list length, type 0, name length, name.
+	 * What a full handshake would refuse (empty, NUL, too long) must
+	 * not resume either: OpenSSL checks it only when not resuming.
+	 */
+	hello_bad = 1;
+	if (len < 5 || (size_t)(p[0] << 8 | p[1]) + 2 > len ||
 	    p[2] != TLSEXT_NAMETYPE_host_name)
 		return SSL_CLIENT_HELLO_SUCCESS;
 	n = (size_t)(p[3] << 8 | p[4]);
-	if (n + 5 <= len && n < sizeof(hello_name) && memchr(p + 5, '\0',
-	    n) == NULL) {
+	if (n > 0 && n + 5 <= len && n < sizeof(hello_name) &&
+	    memchr(p + 5, '\0', n) == NULL) {
 		memcpy(hello_name, p + 5, n);
 		hello_name[n] = '\0';
+		hello_bad = 0;
 	}
 	return SSL_CLIENT_HELLO_SUCCESS;
 }
@@ -427,7 +437,8 @@ ticket_use(SSL *s, SSL_SESSION *ss, const unsigned char *keyname,
 	(void)keyname;
 	(void)keylen;
 	(void)arg;
-	if (status != SSL_TICKET_SUCCESS && status != SSL_TICKET_SUCCESS_RENEW)
+	if ((status != SSL_TICKET_SUCCESS && status !=
+	    SSL_TICKET_SUCCESS_RENEW) || hello_bad)
 		return SSL_TICKET_RETURN_IGNORE_RENEW;
 	if (SSL_SESSION_get0_ticket_appdata(ss, &was, &wlen) != 1 ||
 	    wlen != strlen(now) || (wlen > 0 && strncasecmp(was, now,
@@ -482,8 +493,11 @@ sni_cb(SSL *s, int *alert, void *arg)
 	for (i = 0; name != NULL && i < nsnis; i++)
 		if (tls_name_match(snis[i].name, name)) {
 			SSL_set_SSL_CTX(s, snis[i].ctx);
-			break;
+			return SSL_TLSEXT_ERR_OK;
 		}
+	/* (a second ClientHello, after a retry, may name no other) */
+	if (SSL_get_SSL_CTX(s) != ctx_main)
+		SSL_set_SSL_CTX(s, ctx_main);
 	return SSL_TLSEXT_ERR_OK;
 }
 
@@ -681,65 +695,48 @@ cert_cb(SSL *s, void *arg)
  * The session id context: a session (ticket) resumes only in a context
  * with the same one (RFC 5246 7.4.1.2's "same security parameters").
  * It is a hash of what decided the session's client certificate - the
- * verification mode and the CA file's bytes - so that a ticket from a
- * server (any that shares the datadir, or this one before a HUP) with
- * laxer client-certificate rules or other CAs gets a full handshake
- * instead of its old verdict.  (OpenSSL checks the context of the first
- * SSL_CTX, before SNI chooses another: ticket_use binds the name.)
+ * verification mode and every CA certificate OpenSSL loaded from tls_ca
+ * (DER) - so that a ticket from a server (any that shares the datadir,
+ * or this one before a HUP) with laxer client-certificate rules or other
+ * CAs gets a full handshake instead of its old verdict.  (OpenSSL checks
+ * the context of the first SSL_CTX, before SNI chooses another:
+ * ticket_use binds the name.)
  */
 static int
-session_context(SSL_CTX *ctx, const unsigned char *ca, size_t calen)
+session_context(SSL_CTX *ctx)
 {
+	STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(
+	    SSL_CTX_get_cert_store(ctx));
 	unsigned char md[EVP_MAX_MD_SIZE], mode = (unsigned char)
 	    cfg.tls_verify_client;
 	unsigned int mdlen = 0;
 	EVP_MD_CTX *h = EVP_MD_CTX_new();
-	int ok;
+	int i, ok;
 
 	ok = h != NULL && EVP_DigestInit_ex(h, EVP_sha256(), NULL) == 1 &&
 	    EVP_DigestUpdate(h, "ihttpd session 1", 17) == 1 &&
-	    EVP_DigestUpdate(h, &mode, 1) == 1 &&
-	    EVP_DigestUpdate(h, ca, calen) == 1 &&
-	    EVP_DigestFinal_ex(h, md, &mdlen) == 1 &&
+	    EVP_DigestUpdate(h, &mode, 1) == 1;
+	for (i = 0; ok && objs != NULL && i < sk_X509_OBJECT_num(objs); i++) {
+		X509 *x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
+		unsigned char *der = NULL;
+		int n;
+
+		if (x == NULL)
+			continue;
+		if ((n = i2d_X509(x, &der)) <= 0 ||
+		    EVP_DigestUpdate(h, der, (size_t)n) != 1)
+			ok = 0;
+		OPENSSL_free(der);
+	}
+	ok = ok && EVP_DigestFinal_ex(h, md, &mdlen) == 1 &&
 	    mdlen <= SSL_MAX_SID_CTX_LENGTH &&
 	    SSL_CTX_set_session_id_context(ctx, md, mdlen) == 1;
 	EVP_MD_CTX_free(h);
 	return ok ? 0 : -1;
 }
 
-/* The bytes of tls_ca (for the session context): malloc'ed, or NULL. */
-static unsigned char *
-ca_bytes(size_t *len)
-{
-	unsigned char *buf = NULL;
-	struct stat st;
-	int fd;
-
-	*len = 0;
-	if (cfg.tls_ca == NULL || (fd = open(cfg.tls_ca, O_RDONLY | O_CLOEXEC |
-	    O_NONBLOCK)) == -1)
-		return NULL;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
-	    st.st_size <= KEY_FILE_MAX * 16 && (buf = malloc((size_t)
-	    st.st_size)) != NULL) {
-		while (*len < (size_t)st.st_size) {
-			ssize_t n = read(fd, buf + *len, (size_t)st.st_size -
-			    *len);
-
-			if (n == -1 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				break;
-			*len += (size_t)n;
-		}
-	}
-	close(fd);
-	return buf;
-}
-
 static SSL_CTX *
-ctx_new(const struct source *where, const unsigned char *ca, size_t calen,
-    int lazy, int *errs)
+ctx_new(const struct source *where, int lazy, int *errs)
 {
 	const char *cert = where->cert, *key = where->key;
 	SSL_CTX *ctx;
@@ -782,11 +779,7 @@ ctx_new(const struct source *where, const unsigned char *ca, size_t calen,
 	}
 	SSL_CTX_set1_groups_list(ctx, TLS_GROUPS);
 	SSL_CTX_set_dh_auto(ctx, 1);
-	if (session_context(ctx, ca, calen) == -1) {
-		at(where->cfile, where->cline, "TLS: session context: %s",
-		    ssl_why());
-		(*errs)++;
-	}
+
 	/* stateless tickets only: no per-process cache to keep */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_timeout(ctx, (long)cfg.tls_ticket_lifetime);
@@ -839,6 +832,12 @@ ctx_new(const struct source *where, const unsigned char *ca, size_t calen,
 		} else
 			SSL_CTX_set_client_CA_list(ctx, names);
 	}
+	/* after tls_ca: the context covers what was loaded */
+	if (session_context(ctx) == -1) {
+		at(where->cfile, where->cline, "TLS: session context: %s",
+		    ssl_why());
+		(*errs)++;
+	}
 	if (cfg.tls_verify_client != TLS_VERIFY_OFF)
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
 		    (cfg.tls_verify_client == TLS_VERIFY_ON ?
@@ -880,8 +879,7 @@ build(int lazy)
 	const char *file, *cfile, *kfile;
 	int line, cline, kline, errs = 0;
 	struct source main_src;
-	unsigned char *ca;
-	size_t i, calen;
+	size_t i;
 
 	if (!tls_wanted(&file, &line) && cfg.tls_cert == NULL &&
 	    cfg.tls_sni.n == 0)
@@ -928,25 +926,21 @@ build(int lazy)
 	main_src.key = cfg.tls_key != NULL ? cfg.tls_key : cfg.tls_cert;
 	main_src.kfile = cfg.tls_key != NULL ? kfile : cfile;
 	main_src.kline = cfg.tls_key != NULL ? kline : cline;
-	ca = ca_bytes(&calen);
-	ctx_main = ctx_new(&main_src, ca, calen, lazy, &errs);
+	ctx_main = ctx_new(&main_src, lazy, &errs);
 	if (cfg.tls_sni.n > 0 && (snis = calloc(cfg.tls_sni.n / 3,
-	    sizeof(*snis))) == NULL) {
-		free(ca);
+	    sizeof(*snis))) == NULL)
 		return errs + 1;
-	}
 	for (i = 0; i + 2 < cfg.tls_sni.n; i += 3) {
 		struct source src = { cfg.tls_sni.v[i + 1], cfg.tls_sni.file[i],
 			cfg.tls_sni.line[i], cfg.tls_sni.v[i + 2],
 			cfg.tls_sni.file[i], cfg.tls_sni.line[i] };
-		SSL_CTX *c = ctx_new(&src, ca, calen, lazy, &errs);
+		SSL_CTX *c = ctx_new(&src, lazy, &errs);
 
 		if (c == NULL)
 			continue;
 		snis[nsnis].name = cfg.tls_sni.v[i];
 		snis[nsnis++].ctx = c;
 	}
-	free(ca);
 	if (ctx_main != NULL && nsnis > 0)
 		SSL_CTX_set_tlsext_servername_callback(ctx_main, sni_cb);
 	return errs;

@@ -354,6 +354,19 @@ key_names() {
 	has '^subject=CN ?= ?localhost'
 }
 
+@test "inetd: SNI names a full handshake refuses (NUL, empty, over 255 bytes) never resume a ticket made without SNI" {
+	inetd
+	run sclient -tls1_2 -noservername -sess_out "$T/s"
+	[ "$(session_word <<<"$output")" = New ]
+	run python3 "$BATS_TEST_DIRNAME/fixtures/tls/hello12.py" "$PORT" "$T/s"
+	[ "$status" -eq 0 ]
+	has '^none RESUMED$'
+	for c in empty nul-inside nul-first 256-bytes 300-bytes; do
+		has "^$c "
+		hasnt "^$c RESUMED"
+	done
+}
+
 @test "inetd: client certificates optional: none is fine, a rogue one is refused" {
 	inetd --tls_ca "$C/ca.pem" --tls_verify_client optional
 	run tcurl "$(turl /env)"
@@ -559,6 +572,16 @@ check_conf() {
 	check_conf "standalone on" "port 127.0.0.1:0" "port 127.0.0.1:0/tls" \
 	    "tls on" "tls_cert $C/srv.pem" "tls_key $C/srv.key"
 	[ "$status" -eq 0 ]
+	# sockets systemd passed to another process change nothing
+	check_conf "standalone on" "port 127.0.0.1:0" "tls on" \
+	    "tls_cert $C/srv.pem" "tls_key $C/srv.key"
+	LISTEN_FDS=1 LISTEN_PID=1 run --separate-stderr "$IHTTPD" \
+	    -c "$T/c.conf" --check
+	[ "$status" -eq 1 ]
+	LISTEN_FDS=1 LISTEN_PID=1 run --separate-stderr "$IHTTPD" \
+	    -c "$T/c.conf" --port 127.0.0.1:0 </dev/null
+	[ "$status" -eq 1 ]
+	grep -q "tls on: a standalone port speaks TLS" <<<"$stderr"
 }
 
 @test "--check: tls_verify_client without tls_ca, bad protocols, ciphers, hsts and tls_sni" {
