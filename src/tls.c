@@ -206,24 +206,25 @@ tickets_parse(char *buf, struct ticket_keys *t)
 static int
 tickets_write(int fd, const struct ticket_keys *t)
 {
-	char buf[512], *p = buf;
+	char buf[512], name[33], aes[65], hmac[65];
+	struct sbuf b;
 	int i, rc;
 
-	p += snprintf(p, sizeof(buf), "# ihttpd TLS session ticket keys "
-	    "(CREATED NAME AES HMAC), newest first\n");
+	sb_init(&b, buf, sizeof(buf));
+	sb_puts(&b, "# ihttpd TLS session ticket keys (CREATED NAME AES HMAC), "
+	    "newest first\n");
 	for (i = 0; i < t->n; i++) {
-		p += snprintf(p, 32, "%lld ", (long long)t->k[i].created);
-		hex_out(p, t->k[i].name, 16);
-		p[32] = ' ';
-		hex_out(p + 33, t->k[i].aes, 32);
-		p[97] = ' ';
-		hex_out(p + 98, t->k[i].hmac, 32);
-		p[162] = '\n';
-		p += 163;
+		hex_out(name, t->k[i].name, sizeof(t->k[i].name));
+		hex_out(aes, t->k[i].aes, sizeof(t->k[i].aes));
+		hex_out(hmac, t->k[i].hmac, sizeof(t->k[i].hmac));
+		sb_printf(&b, "%lld %s %s %s\n", (long long)t->k[i].created,
+		    name, aes, hmac);
 	}
-	rc = ftruncate(fd, 0) == 0 && pwrite(fd, buf, (size_t)(p - buf), 0) ==
-	    p - buf ? 0 : -1;
+	rc = !b.trunc && ftruncate(fd, 0) == 0 && pwrite(fd, buf, b.len, 0) ==
+	    (ssize_t)b.len ? 0 : -1;
 	OPENSSL_cleanse(buf, sizeof(buf));
+	OPENSSL_cleanse(aes, sizeof(aes));
+	OPENSSL_cleanse(hmac, sizeof(hmac));
 	return rc;
 }
 
