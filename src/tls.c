@@ -1091,7 +1091,7 @@ plaintext_refused(struct conn *c)
 	n = snprintf(msg, sizeof(msg), "HTTP/1.1 400 Bad Request\r\n"
 	    "Content-Type: text/html\r\nContent-Length: %zu\r\n"
 	    "Connection: close\r\n\r\n%s", sizeof(body) - 1, body);
-	if (tls_wait(c, 1, 1000) == 1)
+	if (n > 0 && (size_t)n < sizeof(msg) && tls_wait(c, 1, 1000) == 1)
 		(void)!write(c->out, msg, (size_t)n);
 }
 
