@@ -489,14 +489,25 @@ as_workers(int (*fn)(void))
 
 /* ---- start-up ------------------------------------------------------ */
 
+static int tls_listeners(void);
+static int tls_on;		/* a listener speaks TLS */
+
+/* `tls on` and no TLS listener: logged at the key's line.  1. */
+static int
+no_tls_port(void)
+{
+	int line;
+	const char *file = config_where("tls", &line);
+
+	config_log_at(file, line, "tls on: a standalone port speaks TLS by its "
+	    "/tls suffix (port 443/tls), and none has it");
+	return 1;
+}
 
 /*
  * What inetd mode opens lazily, opened once before the first fork: the
  * workers share it, and a chroot cannot break it.  0, or -1 (logged).
  */
-static int tls_listeners(void);
-static int tls_on;		/* a listener speaks TLS */
-
 static int
 preload(void)
 {
@@ -509,16 +520,9 @@ preload(void)
 	config_preload();
 	if (acl_preload() == -1 || as_workers(auth_preload) == -1)
 		return -1;
-	tls_on = tls_listeners();
-	if (cfg.tls && !tls_on) {
-		int line;
-		const char *file = config_where("tls", &line);
-
-		/* what daemon_check said, now for the sockets really held */
-		config_log_at(file, line, "tls on: a standalone port speaks TLS "
-		    "by its /tls suffix (port 443/tls), and none has it");
+	/* what daemon_check said, now for the sockets really held */
+	if ((tls_on = tls_listeners()) == 0 && cfg.tls && no_tls_port())
 		return -1;
-	}
 	if (tls_on) {
 		if (tls_setup(0) == -1)
 			return -1;
@@ -1797,24 +1801,9 @@ daemon_check(void)
 	}
 	if (resolve_ids() == -1)
 		n++;
-	if (cfg.tls && !sockets_passed()) {
-		struct listen_spec ls;
-		char why[128];
-		size_t i;
-		int line, any = 0;
-		const char *file = config_where("tls", &line);
-
-		for (i = 0; i < cfg.ports.n; i++)
-			any |= listen_parse(cfg.ports.v[i], &ls, why,
-			    sizeof(why)) == 0 && ls.tls;
-		/* `tls on` would leave every port plain: never silently */
-		if (!any) {
-			config_log_at(file, line, "tls on: a standalone port "
-			    "speaks TLS by its /tls suffix (port 443/tls), "
-			    "and none has it");
-			n++;
-		}
-	}
+	/* `tls on` would leave every port plain: never silently */
+	if (cfg.tls && !sockets_passed() && listen_first_tls(&cfg.ports) == -1)
+		n += no_tls_port();
 	if (cfg.chroot != NULL) {
 		struct stat st;
 

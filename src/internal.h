@@ -675,6 +675,7 @@ struct listeners {
 
 int	 listen_parse(const char *, struct listen_spec *, char *err, size_t);
 int	 listen_bind(struct listeners *, const char *spec, char *err, size_t);
+int	 listen_first_tls(const struct strlist *);
 int	 listen_inherit(struct listeners *);
 int	 listen_is_socket(int fd);
 int	 listen_export(const struct listeners *, char *out, size_t len);

@@ -367,6 +367,23 @@ syserr:
 	return -1;
 }
 
+/* The first of these `port` specs that speaks TLS (/tls), or -1. */
+int
+listen_first_tls(const struct strlist *ports)
+{
+	size_t i;
+
+	for (i = 0; i < ports->n; i++) {
+		struct listen_spec ls;
+		char why[128];
+
+		if (listen_parse(ports->v[i], &ls, why, sizeof(why)) == 0 &&
+		    ls.tls)
+			return (int)i;
+	}
+	return -1;
+}
+
 /* Bind one spec (already parsed).  0, or -1 with err. */
 int
 listen_bind(struct listeners *l, const char *spec, char *err, size_t elen)

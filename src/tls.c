@@ -854,23 +854,16 @@ ctx_new(const struct source *where, int lazy, int *errs)
 static int
 tls_wanted(const char **file, int *line)
 {
-	size_t i;
+	int i;
 
 	*file = config_where("tls", line);
 	if (cfg.tls)
 		return 1;
-	for (i = 0; i < cfg.ports.n; i++) {
-		struct listen_spec ls;
-		char why[128];
-
-		if (listen_parse(cfg.ports.v[i], &ls, why, sizeof(why)) == 0 &&
-		    ls.tls) {
-			*file = cfg.ports.file[i];
-			*line = cfg.ports.line[i];
-			return 1;
-		}
-	}
-	return 0;
+	if ((i = listen_first_tls(&cfg.ports)) == -1)
+		return 0;
+	*file = cfg.ports.file[i];
+	*line = cfg.ports.line[i];
+	return 1;
 }
 
 /* Build every context; the number of problems (each logged). */
