@@ -109,16 +109,11 @@ digest_raw(int md, const void *data, size_t n, unsigned char *out)
 static void
 hash_hex(int md, const void *data, size_t n, char *out)
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char d[32];
-	unsigned int len, i;
+	unsigned int len;
 
 	len = digest_raw(md, data, n, d);
-	for (i = 0; i < len; i++) {
-		out[2 * i] = hex[d[i] >> 4];
-		out[2 * i + 1] = hex[d[i] & 15];
-	}
-	out[2 * len] = '\0';
+	hex_encode(out, d, len);
 	OPENSSL_cleanse(d, sizeof(d));
 }
 

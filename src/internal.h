@@ -87,6 +87,7 @@ void	 http_date(time_t, char out[30]);
 void	 utc_tm(time_t, struct tm *);
 time_t	 utc_timegm(const struct tm *);
 int	 hexval(int);
+void	 hex_encode(char *out, const unsigned char *in, size_t n);
 int	 edit_distance(const char *, const char *);
 ssize_t	 write_full(int fd, const void *, size_t);
 char	*url_encode_path(struct arena *, const char *);

@@ -162,19 +162,6 @@ hex_in(const char *h, unsigned char *out, size_t n)
 	    -1;
 }
 
-static void
-hex_out(char *out, const unsigned char *in, size_t n)
-{
-	static const char hx[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = hx[in[i] >> 4];
-		out[2 * i + 1] = hx[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 /* "CREATED NAME AES HMAC" lines, newest first; the keys found (0..2). */
 static int
 tickets_parse(char *buf, struct ticket_keys *t)
@@ -214,9 +201,9 @@ tickets_write(int fd, const struct ticket_keys *t)
 	sb_puts(&b, "# ihttpd TLS session ticket keys (CREATED NAME AES HMAC), "
 	    "newest first\n");
 	for (i = 0; i < t->n; i++) {
-		hex_out(name, t->k[i].name, sizeof(t->k[i].name));
-		hex_out(aes, t->k[i].aes, sizeof(t->k[i].aes));
-		hex_out(hmac, t->k[i].hmac, sizeof(t->k[i].hmac));
+		hex_encode(name, t->k[i].name, sizeof(t->k[i].name));
+		hex_encode(aes, t->k[i].aes, sizeof(t->k[i].aes));
+		hex_encode(hmac, t->k[i].hmac, sizeof(t->k[i].hmac));
 		sb_printf(&b, "%lld %s %s %s\n", (long long)t->k[i].created,
 		    name, aes, hmac);
 	}

@@ -303,6 +303,20 @@ is_tchar(int c)
 	    (c >= '0' && c <= '9') || (c != '\0' && strchr(extra, c) != NULL);
 }
 
+/* n bytes as 2n lower-case hex digits and a NUL (out: 2n + 1 bytes). */
+void
+hex_encode(char *out, const unsigned char *in, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = hex[in[i] >> 4];
+		out[2 * i + 1] = hex[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
 int
 hexval(int c)
 {
