@@ -576,6 +576,7 @@ void	 form_cleanup(struct ih_request *);
 
 void	 sess_finish(struct ih_request *);
 int	 sess_locked(const struct ih_request *);
+extern unsigned sess_collect_one_in;
 
 /* ---- store.c -------------------------------------------------------- */
 

@@ -46,8 +46,11 @@
 #define LOCK_CREATE	0		/* the byte held while making one */
 #define LOCK_SLOTS	(1ULL << 32)	/* bytes 1..2^32: one per id hash */
 #define TMP_LEN		(1 + SID_LEN + 7)	/* ".ID.XXXXXX" */
-#define COLLECT_ONE_IN	100
 #define SWEEP_FULL_EVERY 10		/* s between sweeps of a full store */
+
+/* One creation in this many sweeps the store; 0: only a full store is
+ * swept (the unit tests, which must know when a sweep happens). */
+unsigned sess_collect_one_in = 100;
 
 enum sess_state {
 	S_NONE = 0,	/* no session (yet): the first set makes one */
@@ -436,7 +439,7 @@ scan(const char *dir, int sweep, int lock_fd, off_t own)
 /*
  * Room for one more session?  Called with the creation byte held.  The
  * common case reads names only (getdents: some 30 bytes an entry, about
- * a millisecond for 10,000 sessions); one creation in COLLECT_ONE_IN, and
+ * a millisecond for 10,000 sessions); one creation in sess_collect_one_in, and
  * every one that finds the store full, sweeps it as well (a stat per
  * entry) so that expired sessions make room.  0, or -1 with errno
  * (EDQUOT: max_sessions live sessions).
@@ -450,7 +453,8 @@ room(const char *dir, int lock_fd, off_t own)
 
 	if (getrandom(&dice, sizeof(dice), GRND_NONBLOCK) != sizeof(dice))
 		dice = 1;
-	if ((n = scan(dir, dice % COLLECT_ONE_IN == 0, lock_fd, own)) == -1)
+	if ((n = scan(dir, sess_collect_one_in != 0 &&
+	    dice % sess_collect_one_in == 0, lock_fd, own)) == -1)
 		return -1;
 	/*
 	 * A full store is swept at once, but at most every SWEEP_FULL_EVERY
