@@ -53,6 +53,26 @@ static const struct key keys[] = {
 	    "slowest body upload given time: body_timeout + size/rate s", NULL },
 	{ "body_timeout", K_INT, O(body_timeout), "30", 1, 3600,
 	    "seconds a request body may stall before 408", NULL },
+	{ "cgi_max_header", K_SIZE, O(cgi_max_header), "16k", 256,
+	    1024 * 1024, "largest header block a CGI script may print before "
+	    "502", NULL },
+	{ "cgi_pass_env", K_LIST, O(cgi_pass_env), NULL, 0, 0,
+	    "variables of the server's environment passed to CGI scripts",
+	    NULL },
+	{ "cgi_path", K_STR, O(cgi_path), "/usr/local/bin:/usr/bin:/bin", 0, 0,
+	    "PATH of CGI scripts", NULL },
+	{ "cgi_rlimit_as", K_SIZE, O(cgi_rlimit_as), "0", 0, LLONG_MAX / 2,
+	    "address space of a CGI script (k, m, g; 0: no limit)", NULL },
+	{ "cgi_rlimit_cpu", K_INT, O(cgi_rlimit_cpu), "0", 0, 86400,
+	    "CPU seconds of a CGI script (0: no limit)", NULL },
+	{ "cgi_rlimit_nproc", K_INT, O(cgi_rlimit_nproc), "0", 0, 1000000,
+	    "processes of the CGI scripts' user (0: no limit)", NULL },
+	{ "cgi_strict", K_ENUM, O(cgi_strict), "on", 0, 0,
+	    "refuse a CGI script that is group- or world-writable, or in "
+	    "such a directory: on or off", ONOFF },
+	{ "cgi_timeout", K_INT, O(cgi_timeout), "60", 1, 86400,
+	    "seconds a CGI script may go without output before it is killed "
+	    "(504)", NULL },
 	{ "charset", K_STR, O(charset), NULL, 0, 0,
 	    "charset parameter added to text/* types", NULL },
 	{ "chroot", K_STR, O(chroot), NULL, 0, 0,
@@ -227,7 +247,7 @@ static const struct key keys[] = {
 	    "standalone: user the workers run as (started as root)", NULL },
 };
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
-_Static_assert(NKEYS <= 96, "key_file/key_line need room for every key");
+_Static_assert(NKEYS <= 128, "key_file/key_line need room for every key");
 
 static const char *const phase_names[IH_NPHASES] = { "Init", "AuthTrans",
 	"NameTrans", "PathCheck", "ObjectType", "Service", "AddLog" };
@@ -238,8 +258,8 @@ extern const struct ih_function __stop_ih_functions[];
 static const char *err_file;
 static int err_line;
 /* Where each key was last set (file and line), for --check messages. */
-static const char *key_file[96];
-static int key_line[96];
+static const char *key_file[128];
+static int key_line[128];
 static int errors;
 
 static void at_key(const char *);
@@ -1492,6 +1512,29 @@ config_check(void)
 				    (int)(base - o->pattern > 0 ? base -
 				    o->pattern : 1), o->pattern);
 			}
+	}
+	/* fn=cgi dir=: a script is the segment below a plain ppath. */
+	for (i = 0; i < cfg.nobjs; i++) {
+		const struct object *o = &cfg.objs[i];
+		size_t k;
+
+		for (k = 0; k < o->ndirs; k++) {
+			const struct directive *d = &o->dirs[k];
+			const char *dir = ih_arg(&d->args, "dir");
+
+			if (strcmp(d->fn->name, "cgi") != 0 || dir == NULL)
+				continue;
+			err_file = d->file;
+			err_line = d->line;
+			if (o->kind != OBJ_PPATH || o->wild)
+				cerr("cgi: dir= needs a ppath object without "
+				    "wildcards (the script is the segment "
+				    "below it)");
+			if (stat(dir, &st) == -1)
+				cerr("cgi: dir %s: %s", dir, strerror(errno));
+			else if (!S_ISDIR(st.st_mode))
+				cerr("cgi: dir %s: not a directory", dir);
+		}
 	}
 	{
 		const struct strlist *lists[2] = { &cfg.allow, &cfg.deny };

@@ -50,16 +50,16 @@ files_open_docroot(void)
 	return docroot_fd;
 }
 
-static int open_walk(const char *rel, int flags, int *links);
+static int open_walk(int base, const char *rel, int flags, int *links);
 
-/* Re-open a resolved directory path (no links in it) from docroot. */
+/* Re-open a resolved directory path (no links in it) from base. */
 static int
-reopen_dir(const char *done)
+reopen_dir(int base, const char *done)
 {
 	int links = MAX_LINKS;	/* none may be followed */
 
-	return *done == '\0' ? openat(docroot_fd, ".", O_PATH | O_DIRECTORY |
-	    O_CLOEXEC) : open_walk(done, O_PATH | O_DIRECTORY, &links);
+	return *done == '\0' ? openat(base, ".", O_PATH | O_DIRECTORY |
+	    O_CLOEXEC) : open_walk(base, done, O_PATH | O_DIRECTORY, &links);
 }
 
 /*
@@ -68,8 +68,8 @@ reopen_dir(const char *done)
  * 0 no, -1 with errno when the target cannot be resolved beneath.
  */
 static int
-owner_ok(int dfd, const char *name, const char *done, const char *target,
-    int *links)
+owner_ok(int base, int dfd, const char *name, const char *done,
+    const char *target, int *links)
 {
 	struct stat ls, ts;
 	char *joined;
@@ -79,7 +79,7 @@ owner_ok(int dfd, const char *name, const char *done, const char *target,
 		return -1;
 	if (asprintf(&joined, "%s%s%s", done, *done ? "/" : "", target) == -1)
 		return -1;
-	fd = open_walk(joined, O_PATH, links);
+	fd = open_walk(base, joined, O_PATH, links);
 	free(joined);
 	if (fd == -1)
 		return -1;
@@ -89,13 +89,14 @@ owner_ok(int dfd, const char *name, const char *done, const char *target,
 }
 
 /*
- * The checked fallback: resolve rel beneath docroot one component at a
- * time.  `..` may not climb above docroot; a symlink is followed only as
- * the policy allows, and never when absolute.  Fails with EXDEV for a
- * path that would leave docroot, ELOOP for a refused link.
+ * The checked fallback: resolve rel beneath base (docroot, or a CGI
+ * directory) one component at a time.  `..` may not climb above base; a
+ * symlink is followed only as the policy allows, and never when
+ * absolute.  Fails with EXDEV for a path that would leave base, ELOOP
+ * for a refused link.
  */
 static int
-open_walk(const char *rel, int flags, int *links)
+open_walk(int base, const char *rel, int flags, int *links)
 {
 	char pending[PATH_MAX], done[PATH_MAX], name[NAME_MAX + 1];
 	size_t dlen = 0;
@@ -107,8 +108,8 @@ open_walk(const char *rel, int flags, int *links)
 	}
 	strcpy(pending, rel);
 	done[0] = '\0';
-	if ((dfd = openat(docroot_fd, ".", O_PATH | O_DIRECTORY |
-	    O_CLOEXEC)) == -1)
+	if ((dfd = openat(base, ".", O_PATH | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1)
 		return -1;
 	for (;;) {
 		char *p = pending, target[PATH_MAX];
@@ -148,7 +149,7 @@ open_walk(const char *rel, int flags, int *links)
 			dlen = slash != NULL ? (size_t)(slash - done) : 0;
 			done[dlen] = '\0';
 			close(dfd);
-			if ((dfd = reopen_dir(done)) == -1) {
+			if ((dfd = reopen_dir(base, done)) == -1) {
 				err = errno;
 				break;
 			}
@@ -180,7 +181,8 @@ open_walk(const char *rel, int flags, int *links)
 				break;
 			}
 			if (cfg.symlinks == SYMLINKS_OWNER &&
-			    (ok = owner_ok(dfd, name, done, target, links)) != 1) {
+			    (ok = owner_ok(base, dfd, name, done, target,
+			    links)) != 1) {
 				err = ok == 0 ? EACCES : errno;
 				break;
 			}
@@ -225,11 +227,14 @@ open_walk(const char *rel, int flags, int *links)
 }
 
 /*
- * Open a docroot-relative path ("" is docroot itself), never resolving
- * outside docroot.  IHTTPD_NO_OPENAT2 in the environment forces the walk.
+ * Open a path relative to the directory base ("" is base itself), never
+ * resolving outside it, with the `symlinks` policy.  The descriptor is
+ * close-on-exec.  -1 with errno (EXDEV, ELOOP: it would leave base or
+ * take a refused link).  IHTTPD_NO_OPENAT2 in the environment forces
+ * the walk.
  */
-static int
-open_beneath(const char *rel, int flags)
+int
+files_open_at(int base, const char *rel, int flags)
 {
 	int links = 0;
 #ifdef HAVE_OPENAT2
@@ -245,18 +250,26 @@ open_beneath(const char *rel, int flags)
 		how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
 		if (cfg.symlinks == SYMLINKS_OFF)
 			how.resolve |= RESOLVE_NO_SYMLINKS;
-		fd = (int)syscall(SYS_openat2, docroot_fd, *rel ? rel : ".",
+		fd = (int)syscall(SYS_openat2, base, *rel ? rel : ".",
 		    &how, sizeof(how));
 		if (fd != -1 || errno != ENOSYS)
 			return fd;
 		no_openat2 = 1;
 	}
 #endif
-	return open_walk(rel, flags, &links);
+	return open_walk(base, rel, flags, &links);
 }
 
+/* A docroot-relative path, confined to docroot. */
 static int
-open_status(int err, const char **why)
+open_beneath(const char *rel, int flags)
+{
+	return files_open_at(docroot_fd, rel, flags);
+}
+
+/* The status for a failed confined open, and why (for the error log). */
+int
+files_open_status(int err, const char **why)
 {
 	switch (err) {
 	case ENOENT: case ENOTDIR: case ENAMETOOLONG:
@@ -521,8 +534,9 @@ serve_file(struct ih_request *r, int fd, struct stat *st, const char *file)
 	return rc;
 }
 
-static int
-is_dotfile(const char *path)
+/* A dot-file or one beneath a dot-directory (not /.well-known/): 1. */
+int
+files_is_dotfile(const char *path)
 {
 	if (strcmp(path, "/.well-known") == 0)
 		return 0;
@@ -695,12 +709,12 @@ files_service(struct ih_request *r)
 	}
 	if (r->file == NULL || r->hd.asterisk)
 		return ih_error(r, 404, "no file mapped");
-	if (is_dotfile(r->path))
+	if (files_is_dotfile(r->path))
 		return ih_error(r, 404, "dot-file refused");
 	if (files_open_docroot() == -1)
 		return ih_error(r, 500, "cannot open docroot");
 	if ((fd = open_beneath(r->file, O_RDONLY | O_NONBLOCK)) == -1) {
-		rc = open_status(errno, &why);
+		rc = files_open_status(errno, &why);
 		ih_debug(IH_DBG_FILE, "%s: %s", r->file, strerror(errno));
 		return ih_error(r, rc, why);
 	}

@@ -449,9 +449,10 @@ ih_part_next(struct ih_request *r, struct ih_part *part)
 	}
 }
 
-/* An unlinked temporary file in datadir/uploads for a spooled part. */
-static int
-spool_file(void)
+/* An unlinked temporary file in datadir/uploads (a spooled part, a CGI
+ * body): its fd, close-on-exec, or -1. */
+int
+form_spool_file(void)
 {
 	char dir[4096], tmp[4096];
 	int fd, n;
@@ -515,7 +516,7 @@ parse_multipart(struct ih_request *r)
 		ssize_t n;
 		int fd = -1;
 
-		if (part.filename != NULL && (fd = spool_file()) == -1) {
+		if (part.filename != NULL && (fd = form_spool_file()) == -1) {
 			store_failed(r, "upload spool");	/* 503 */
 			status = 500;
 			break;

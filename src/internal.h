@@ -37,6 +37,9 @@
 #define ARENA_MAX		(4 * 1024 * 1024)	/* per request */
 #define CONFIG_MAX		(512 * 1024)	/* config file: an error past it */
 #define MAX_OBJECTS_MATCHED	64
+#define MAX_LOCAL_REDIRECTS	10	/* CGI Location: /path in a row: 500 */
+#define CGI_STDERR_MAX		65536	/* stderr bytes logged a request */
+#define CGI_ARGS_MAX		64	/* RFC 3875 4.4 search words */
 #define DRAIN_MAX		65536	/* unread body drained to keep alive */
 #define RH_MAX			16384	/* handler-added header bytes */
 #define TYPE_MAX		512	/* a Content-Type a handler may set */
@@ -289,6 +292,13 @@ struct config {
 	long long	 tls_ticket_lifetime;
 	char		*hsts;
 	char		*hsts_value;		/* the header's value, or NULL */
+	/* CGI (cgi.c) */
+	long long	 cgi_timeout;
+	long long	 cgi_max_header;
+	long long	 cgi_rlimit_cpu, cgi_rlimit_as, cgi_rlimit_nproc;
+	long long	 cgi_strict;		/* bool */
+	char		*cgi_path;
+	char		**cgi_pass_env;		/* NULL-terminated, or NULL */
 
 	struct object	*objs;
 	size_t		 nobjs;
@@ -454,6 +464,7 @@ struct ih_request {
 	char		*obuf;		/* the connection's, or a file's bytes */
 	size_t		 olen;
 	int		 errpage;	/* serving error_page for this status */
+	int		 redirects;	/* CGI local redirects so far */
 	int		 is_handler;
 	unsigned long long out_start;	/* c->bytes_out when the head began */
 	size_t		 head_len;	/* bytes of head; 0 until one is sent */
@@ -482,12 +493,16 @@ void	 pipeline_match(struct ih_request *);
 int	 builtin_document_root(struct ih_request *, const struct ih_args *);
 int	 files_service_fn(struct ih_request *, const struct ih_args *);
 int	 pipeline_error_page(struct ih_request *, int status);
+int	 pipeline_redirect(struct ih_request *, const char *target);
 void	 request_vars(struct ih_request *);
 void	 request_query_params(struct ih_request *);
 
 /* ---- files.c -------------------------------------------------------- */
 
 int	 files_open_docroot(void);
+int	 files_open_at(int base, const char *rel, int flags);
+int	 files_open_status(int err, const char **why);
+int	 files_is_dotfile(const char *path);
 int	 files_service(struct ih_request *);
 
 /* ---- mime.c --------------------------------------------------------- */
@@ -571,6 +586,7 @@ int	 form_kv_add(struct arena *, struct kvlist *, const char *,
 const char *form_boundary(struct arena *, const char *content_type);
 int	 form_is_type(const char *content_type, const char *type);
 void	 form_cleanup(struct ih_request *);
+int	 form_spool_file(void);
 
 /* ---- session.c ----------------------------------------------------- */
 

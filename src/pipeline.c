@@ -270,6 +270,55 @@ pipeline_error_page(struct ih_request *r, int status)
 	return -1;
 }
 
+/*
+ * A CGI local redirect (RFC 3875 6.2.2): serve target, a path with an
+ * optional query, instead of the request's own, as a GET (a HEAD stays
+ * HEAD) without a body, through every phase: credentials and access
+ * rules apply to the new path as to any request.  At most
+ * MAX_LOCAL_REDIRECTS in a row.  Returns the result of the phases.
+ */
+int
+pipeline_redirect(struct ih_request *r, const char *target)
+{
+	static const int order[] = { IH_AUTHTRANS, IH_NAMETRANS,
+	    IH_PATHCHECK, IH_OBJECTTYPE, IH_SERVICE };
+	const char *q = strchr(target, '?');
+	size_t n = q != NULL ? (size_t)(q - target) : strlen(target);
+	char *path;
+
+	if (++r->redirects > MAX_LOCAL_REDIRECTS)
+		return ih_error(r, 500, "too many local redirects");
+	if ((path = arena_alloc(r->a, n + 2)) == NULL ||
+	    (r->hd.query = arena_strdup(r->a, q != NULL ? q + 1 : "")) == NULL)
+		return ih_error(r, 500, "out of memory");
+	if (http_normalize_path(target, n, path, n + 2) != 0)
+		return ih_error(r, 500, "bad local redirect path");
+	ih_debug(IH_DBG_PROC, "local redirect to %s", target);
+	r->path = path;
+	if (!r->method_head)
+		r->hd.method = (char *)(uintptr_t)"GET";
+	r->hd.clen = -1;
+	r->hd.chunked = 0;
+	r->body_done = 1;
+	r->body_left = 0;
+	r->file = NULL;
+	r->ctype = NULL;
+	r->type_guessed = 0;
+	r->vars_ready = r->params_ready = 0;
+	r->vars.n = r->params.n = 0;
+	r->remote_user = r->auth_type = NULL;
+	r->rhlen = 0;
+	r->olen = 0;
+	r->status = 200;
+	r->rstate = RS_OPEN;
+	r->is_handler = 0;
+	pipeline_match(r);
+	if (r->objs_overflow)
+		return ih_error(r, 500, "more objects match this path than "
+		    "MAX_OBJECTS_MATCHED (64): none runs");
+	return run_phases(r, order, sizeof(order) / sizeof(order[0]));
+}
+
 /* ---- built-in functions --------------------------------------------- */
 
 /* NameTrans: map the path to a docroot-relative file name. */
