@@ -72,16 +72,79 @@ struct script {
 	int		 shebang;	/* starts with "#!" */
 };
 
-/* An absolute name for a directory the config names (relative to the
- * working directory, as docroot is). */
-static char *
-abs_dir(struct arena *a, const char *dir)
+/*
+ * The directories scripts run from (each dir=, and docroot): opened and
+ * named absolutely once, before a chroot or a change of user in a
+ * daemon (cgi_preload), on first use in inetd mode.
+ */
+struct cgidir {
+	const char	*dir;		/* as configured */
+	int		 fd;		/* O_PATH */
+	char		*abs;		/* realpath, for the environment */
+};
+
+static struct cgidir *dirs;
+static size_t ndirs;
+
+/* The entry for dir, opened on first use; NULL with errno. */
+static const struct cgidir *
+dir_get(const char *dir)
 {
 	char buf[PATH_MAX];
+	struct cgidir *d;
+	size_t i;
 
-	if (realpath(dir, buf) == NULL)
+	for (i = 0; i < ndirs; i++)
+		if (strcmp(dirs[i].dir, dir) == 0)
+			return &dirs[i];
+	if ((d = realloc(dirs, (ndirs + 1) * sizeof(*d))) == NULL)
 		return NULL;
-	return arena_strdup(a, buf);
+	dirs = d;
+	d = &dirs[ndirs];
+	if (realpath(dir, buf) == NULL || (d->abs = strdup(buf)) == NULL)
+		return NULL;
+	if ((d->fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		free(d->abs);
+		return NULL;
+	}
+	d->dir = dir;
+	ndirs++;
+	return d;
+}
+
+/* Open every CGI directory the config names (a daemon, before forking). */
+void
+cgi_preload(void)
+{
+	size_t i, k;
+
+	for (i = 0; i < cfg.nobjs; i++)
+		for (k = 0; k < cfg.objs[i].ndirs; k++) {
+			const struct directive *d = &cfg.objs[i].dirs[k];
+			const char *dir = ih_arg(&d->args, "dir");
+
+			if (strcmp(d->fn->name, "cgi") != 0)
+				continue;
+			if ((dir != NULL && dir_get(dir) == NULL) ||
+			    dir_get(cfg.docroot) == NULL)
+				ih_log(IH_LOG_ERR, "%s:%d: cgi: %s: %s",
+				    d->file, d->line, dir != NULL ? dir :
+				    cfg.docroot, strerror(errno));
+		}
+}
+
+void
+cgi_cleanup(void)
+{
+	size_t i;
+
+	for (i = 0; i < ndirs; i++) {
+		close(dirs[i].fd);
+		free(dirs[i].abs);
+	}
+	free(dirs);
+	dirs = NULL;
+	ndirs = 0;
 }
 
 /* Refuse what suEXEC would: a file or directory others may write. */
@@ -100,9 +163,10 @@ find_script(struct ih_request *r, const char *dir, struct script *s,
     const char **why)
 {
 	struct stat st, ds;
-	const char *rel, *seg, *root;
+	const struct cgidir *cd;
+	const char *rel, *seg;
 	char *parent, *slash;
-	int base = -1, own_base = 0, status;
+	int base = -1, status;
 	char magic[2];
 
 	memset(s, 0, sizeof(*s));
@@ -135,18 +199,16 @@ find_script(struct ih_request *r, const char *dir, struct script *s,
 		s->path_info = rel;
 		s->name = arena_strndup(r->a, r->path, (size_t)(rel - r->path));
 		s->base = arena_strndup(r->a, seg, (size_t)(rel - seg));
-		root = abs_dir(r->a, dir);
-		if (s->name == NULL || s->base == NULL || root == NULL) {
-			*why = root == NULL ? "cgi dir cannot be resolved" :
-			    "out of memory";
-			return 500;
-		}
-		if ((base = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		if ((cd = dir_get(dir)) == NULL) {
 			*why = "cannot open the cgi dir";
 			return 500;
 		}
-		own_base = 1;
-		s->file = arena_printf(r->a, "%s/%s", root, s->base);
+		if (s->name == NULL || s->base == NULL) {
+			*why = "out of memory";
+			return 500;
+		}
+		base = cd->fd;
+		s->file = arena_printf(r->a, "%s/%s", cd->abs, s->base);
 		s->dirfd = openat(base, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 		s->fd = files_open_at(base, s->base, O_RDONLY | O_NONBLOCK);
 	} else {
@@ -155,7 +217,7 @@ find_script(struct ih_request *r, const char *dir, struct script *s,
 			return 404;
 		}
 		if ((base = files_open_docroot()) == -1 ||
-		    (root = abs_dir(r->a, cfg.docroot)) == NULL) {
+		    (cd = dir_get(cfg.docroot)) == NULL) {
 			*why = "cannot open docroot";
 			return 500;
 		}
@@ -164,7 +226,7 @@ find_script(struct ih_request *r, const char *dir, struct script *s,
 		s->base = slash != NULL ? slash + 1 : r->file;
 		parent = arena_strndup(r->a, r->file, slash != NULL ?
 		    (size_t)(slash - r->file) : 0);
-		s->file = arena_printf(r->a, "%s/%s", root, r->file);
+		s->file = arena_printf(r->a, "%s/%s", cd->abs, r->file);
 		if (parent == NULL || s->file == NULL) {
 			*why = "out of memory";
 			return 500;
@@ -172,8 +234,6 @@ find_script(struct ih_request *r, const char *dir, struct script *s,
 		s->dirfd = files_open_at(base, parent, O_RDONLY | O_DIRECTORY);
 		s->fd = files_open_at(base, r->file, O_RDONLY | O_NONBLOCK);
 	}
-	if (own_base)
-		close(base);
 	if (s->file == NULL) {
 		*why = "out of memory";
 		return 500;
@@ -322,12 +382,11 @@ build_env(struct ih_request *r, const struct script *s, long long body_len,
     struct strv *e)
 {
 	struct arena *a = r->a;
-	const char *docroot = abs_dir(a, cfg.docroot), *v;
+	const struct cgidir *cd = dir_get(cfg.docroot);
+	const char *docroot = cd != NULL ? cd->abs : cfg.docroot, *v;
 	size_t i;
 	int rc = 0;
 
-	if (docroot == NULL)
-		docroot = cfg.docroot;
 	request_vars(r);
 	for (i = 0; i < r->vars.n; i++)
 		if (!replaced(r->vars.v[i].k))

@@ -518,6 +518,7 @@ preload(void)
 	}
 	mime_preload();
 	config_preload();
+	cgi_preload();
 	if (acl_preload() == -1 || as_workers(auth_preload) == -1)
 		return -1;
 	/* what daemon_check said, now for the sockets really held */

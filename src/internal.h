@@ -505,6 +505,11 @@ int	 files_open_status(int err, const char **why);
 int	 files_is_dotfile(const char *path);
 int	 files_service(struct ih_request *);
 
+/* ---- cgi.c --------------------------------------------------------- */
+
+void	 cgi_preload(void);
+void	 cgi_cleanup(void);
+
 /* ---- mime.c --------------------------------------------------------- */
 
 const char *mime_by_ext(struct arena *, const char *name);

@@ -66,6 +66,7 @@ main(int argc, char **argv)
 	serve_connection(0, 1);
 	tls_cleanup();
 	mime_free();
+	cgi_cleanup();
 	acl_cleanup();
 	log_close();
 	config_free();

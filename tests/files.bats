@@ -1021,7 +1021,7 @@ PY
 	while IFS= read -r f; do
 		[ -f "conf/www/$f" ] && continue
 		case $f in
-		index.html|*/index.html|hello|env|env\?*|story.news|echo|counter|login|logout|upload) ;;
+		index.html|*/index.html|hello|env|env\?*|story.news|echo|counter|login|logout|upload|cgi-bin/*) ;;
 		*) echo "unexpected: $f"; bad=1 ;;
 		esac
 	done < <(cd "$T/mirror" && find . -type f | sed 's|^\./||' | sort)
