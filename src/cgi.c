@@ -318,8 +318,8 @@ env_set(struct arena *a, struct strv *e, const char *k, const char *v)
  * byte other than a letter, digit or '-' (an '_' would let X_Y pose as
  * X-Y, as nginx and Apache also refuse).
  */
-static char *
-http_var(struct ih_request *r, const char *name)
+char *
+cgi_http_var(struct ih_request *r, const char *name)
 {
 	const char *p;
 	char *v, *q;
@@ -349,7 +349,7 @@ env_headers(struct ih_request *r, struct strv *e)
 
 	for (i = 0; i < (size_t)r->hd.nh; i++) {
 		const char *name = r->hd.h[i].name, *val = r->hd.h[i].value;
-		char *k = http_var(r, name);
+		char *k = cgi_http_var(r, name);
 		size_t kl;
 
 		if (k == NULL)
@@ -725,12 +725,6 @@ stderr_read(struct cgi *g, int all)
 
 /* ---- the script's header block (RFC 3875 6.3) ------------------------ */
 
-struct cgihead {
-	int		 status;	/* Status:, or 0 */
-	const char	*location;	/* Location:, or NULL */
-	long long	 clen;		/* Content-Length:, or -1 */
-};
-
 /* Fields the server owns (framing, the connection, its identity). */
 static int
 server_owned(const char *name)
@@ -748,9 +742,9 @@ server_owned(const char *name)
 
 /* One field, NUL-terminated in place.  0, or -1 with *why. */
 static int
-head_field(struct cgi *g, char *line, struct cgihead *h, const char **why)
+head_field(struct ih_request *r, const char *name, char *line,
+    struct cgi_head *h, const char **why)
 {
-	struct ih_request *r = g->r;
 	char *colon = strchr(line, ':'), *v, *end, *p;
 	long long n;
 
@@ -808,7 +802,7 @@ head_field(struct cgi *g, char *line, struct cgihead *h, const char **why)
 		h->clen = n;
 	} else if (server_owned(line))
 		ih_log(IH_LOG_NOTICE, "cgi %s: header %s dropped (the server "
-		    "sets it)", g->name, line);
+		    "sets it)", name, line);
 	else if (ih_add_header(r, line, v) == -1) {
 		*why = "a header field refused (or too many header bytes)";
 		return -1;
@@ -817,11 +811,12 @@ head_field(struct cgi *g, char *line, struct cgihead *h, const char **why)
 }
 
 /*
- * The end of the header block in b[0..len): the offset just past its
- * blank line, or 0 while it is incomplete.  Lines end in LF or CRLF.
+ * The end of a CGI header block in b[0..len): the offset just past its
+ * blank line, or 0 while it is incomplete.  Lines end in LF or CRLF;
+ * from is where new bytes may matter (two before the old end).
  */
-static size_t
-head_end(const char *b, size_t len, size_t from)
+size_t
+cgi_head_end(const char *b, size_t len, size_t from)
 {
 	size_t i;
 
@@ -836,10 +831,15 @@ head_end(const char *b, size_t len, size_t from)
 	return 0;
 }
 
-/* Parse the block b[0..len) (up to its blank line).  0, or -1 with *why. */
-static int
-head_parse(struct cgi *g, char *b, size_t len, struct cgihead *h,
-    const char **why)
+/*
+ * Parse the header block b[0..len) (up to its blank line; cut in place)
+ * of the script name into h, with the server's header rules (RFC 3875
+ * 6.3, RFC 9110 5): Content-Type set on r, other fields added to r's
+ * head, those the server owns dropped.  0, or -1 with *why (a 502).
+ */
+int
+cgi_head_parse(struct ih_request *r, const char *name, char *b, size_t len,
+    struct cgi_head *h, const char **why)
 {
 	char *p = b, *end = b + len;
 	int fields = 0;
@@ -861,7 +861,7 @@ head_parse(struct cgi *g, char *b, size_t len, struct cgihead *h,
 			nl[-1] = '\0';
 		if (*p == '\0')
 			break;		/* the blank line */
-		if (head_field(g, p, h, why) == -1)
+		if (head_field(r, name, p, h, why) == -1)
 			return -1;
 		fields++;
 		p = nl + 1;
@@ -883,7 +883,7 @@ struct relay {
 	int		 nobody;	/* 1xx, 204, 304: no body */
 	int		 extra;		/* bytes past the script's length */
 	size_t		 rh0;		/* r->rhlen before the script's fields */
-	struct cgihead	 h;
+	struct cgi_head	 h;
 };
 
 /* Body bytes from the script.  0, or -1: the client is gone. */
@@ -951,7 +951,7 @@ relay_head(struct relay *x, const char *p, size_t n, const char **why)
 		take = (size_t)cfg.cgi_max_header - g->hlen;
 	memcpy(g->hbuf + g->hlen, p, take);
 	g->hlen += take;
-	if ((end = head_end(g->hbuf, g->hlen, from)) == 0) {
+	if ((end = cgi_head_end(g->hbuf, g->hlen, from)) == 0) {
 		if (take < n || g->hlen == (size_t)cfg.cgi_max_header) {
 			*why = "header block over cgi_max_header";
 			return -1;
@@ -959,7 +959,7 @@ relay_head(struct relay *x, const char *p, size_t n, const char **why)
 		return 1;
 	}
 	x->head_done = 1;
-	if (head_parse(g, g->hbuf, end, &x->h, why) == -1)
+	if (cgi_head_parse(r, g->name, g->hbuf, end, &x->h, why) == -1)
 		return -1;
 	if (x->h.location != NULL && x->h.status == 0 &&
 	    x->h.location[0] == '/' && x->h.location[1] != '/') {

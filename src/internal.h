@@ -507,8 +507,18 @@ int	 files_service(struct ih_request *);
 
 /* ---- cgi.c --------------------------------------------------------- */
 
+struct cgi_head {
+	int		 status;	/* Status:, or 0 */
+	const char	*location;	/* Location:, or NULL */
+	long long	 clen;		/* Content-Length:, or -1 */
+};
+
 void	 cgi_preload(void);
 void	 cgi_cleanup(void);
+size_t	 cgi_head_end(const char *, size_t len, size_t from);
+int	 cgi_head_parse(struct ih_request *, const char *name, char *,
+	    size_t len, struct cgi_head *, const char **why);
+char	*cgi_http_var(struct ih_request *, const char *header);
 
 /* ---- mime.c --------------------------------------------------------- */
 
