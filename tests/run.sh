@@ -10,12 +10,14 @@ export IHTTPD
 pass=0
 fail=0
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+failed=$(mktemp)
+trap 'rm -f "$out" "$failed"' EXIT
 
 count() {	# $1 = label, $2 = exit status of the runner
 	p=$(grep -c '^ok ' "$out")
 	f=$(grep -c '^not ok ' "$out")
 	grep -A 15 '^not ok ' "$out" | sed "s|^|$1: |"
+	grep '^not ok ' "$out" | sed "s|^|$1: |" >>"$failed"
 	if [ "$2" -ne 0 ] && [ "$f" -eq 0 ]; then
 		echo "$1: exited $2 without a failing test (crash?)"
 		tail -5 "$out" | sed "s|^|$1: |"
@@ -36,5 +38,10 @@ for b in "$here"/*.bats; do
 	bats --tap "$b" >"$out" 2>&1
 	count "$(basename "$b")" $?
 done
+# The failures again, last: a log's tail names them.
+if [ -s "$failed" ]; then
+	echo "failed:"
+	head -40 "$failed"
+fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
