@@ -53,7 +53,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 DEBS = gcc make libc6-dev pkg-config libmagic-dev libssl-dev zlib1g-dev \
        liblzma-dev libbz2-dev libcrypt-dev openssl ucspi-tcp curl python3 bats bats-assert \
-       bats-support wget apache2-utils valgrind strace socat goaccess libcgi-pm-perl
+       bats-support wget apache2-utils valgrind strace socat goaccess libcgi-pm-perl git
 
 FUZZ_DEBS = clang libclang-rt-14-dev
 
