@@ -1010,6 +1010,9 @@ relay_fail(struct relay *x, int status, const char *why)
 	if (r->head_len > 0) {
 		ih_log(IH_LOG_ERR, "%s: cgi %s: %s (after the head was sent: "
 		    "connection cut)", conn_who(r->c), x->g->name, why);
+		/* what the script did send goes out; no last chunk follows */
+		if (r->rstate == RS_STREAMING)
+			(void)ih_flush(r);
 		resp_drop(r);
 		return IH_EXIT;
 	}
