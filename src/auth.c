@@ -554,7 +554,7 @@ auth_args_check(const struct ih_args *a, char *err, size_t len, int digest)
 
 /* Authorization is a single field (RFC 9110 11.6.2): two are refused. */
 static int
-one_authorization(const struct ih_request *r, const char **h)
+one_authorization(struct ih_request *r, const char **h)
 {
 	const char *name, *v;
 	size_t i;
@@ -566,6 +566,9 @@ one_authorization(const struct ih_request *r, const char **h)
 			*h = v;
 			n++;
 		}
+	/* credentials the server read stay its own (never a CGI's) */
+	if (n > 0)
+		r->creds_seen = 1;
 	return n <= 1;
 }
 
@@ -1129,7 +1132,7 @@ auth_digest(struct ih_request *r, const struct ih_args *a)
 {
 	const char *realm = ih_arg(a, "realm"), *uf = ih_arg(a, "userfile"),
 	    *lk = ih_arg(a, "lookup"), *h;
-	const char *alg, *why = NULL;
+	const char *alg, *why = NULL, *ncdone;
 	struct dparams p;
 	char ha1[65], want[65], got[65], pw[MAX_PW], opaque[48];
 	unsigned long nc = 0;
@@ -1228,8 +1231,10 @@ auth_digest(struct ih_request *r, const struct ih_args *a)
 		memset(ha1, '0', hexlen);
 		ha1[hexlen] = '\0';
 	}
+	/* the method the client signed, also after a CGI local redirect */
 	if (auth_digest_response(alg, ha1, p.nonce, p.nc, p.cnonce, p.qop,
-	    r->hd.method, p.uri, want) == -1) {
+	    r->orig_method != NULL ? r->orig_method : r->hd.method, p.uri,
+	    want) == -1) {
 		OPENSSL_cleanse(ha1, sizeof(ha1));
 		return ih_error(r, 400, "Digest fields too long");
 	}
@@ -1252,9 +1257,17 @@ auth_digest(struct ih_request *r, const struct ih_args *a)
 	 * nonce without asking its user again; a replayer gains nothing,
 	 * lacking the password.
 	 */
-	if (p.qop != NULL)
+	/*
+	 * A CGI local redirect runs AuthTrans again for the same header: the
+	 * count this request already spent is not a replay.
+	 */
+	ncdone = p.qop != NULL ? arena_printf(r->a, "%s %s", p.nonce, p.nc) :
+	    NULL;
+	if (p.qop != NULL && (ncdone == NULL || r->nc_done == NULL ||
+	    strcmp(ncdone, r->nc_done) != 0))
 		switch (auth_nc_check(p.nonce, nc)) {
 		case NONCE_FRESH:
+			r->nc_done = ncdone;
 			break;
 		case NONCE_REPLAY:
 			return digest_challenge(r, a, 1, "replayed nonce count");

@@ -112,11 +112,44 @@ dir_get(const char *dir)
 	return d;
 }
 
-/* Open every CGI directory the config names (a daemon, before forking). */
+static int devnull = -1;	/* a body-less script's stdin */
+static int subreaper;		/* 1 this process is one, -1 not, 0 unknown */
+static volatile pid_t cgi_running;	/* the running script's group */
+
+/*
+ * A worker told to stop (TERM, INT) kills the running script's whole
+ * group first: the script has its own session, so nothing else would.
+ * Async-signal-safe.
+ */
+void
+cgi_abort(void)
+{
+	if (cgi_running > 0)
+		(void)kill(-cgi_running, SIGKILL);
+}
+
+static int
+devnull_fd(void)
+{
+	if (devnull == -1)
+		devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	return devnull;
+}
+
+/*
+ * Open every CGI directory the config names (a daemon, before forking),
+ * and /dev/null (a chroot need not hold it).  Under a chroot the
+ * directories are opened from inside it instead (daemon.c checked that
+ * they are there): one opened outside would let a script walk out.
+ */
 void
 cgi_preload(void)
 {
 	size_t i, k;
+
+	(void)devnull_fd();
+	if (cfg.chroot != NULL)
+		return;
 
 	for (i = 0; i < cfg.nobjs; i++)
 		for (k = 0; k < cfg.objs[i].ndirs; k++) {
@@ -145,6 +178,9 @@ cgi_cleanup(void)
 	free(dirs);
 	dirs = NULL;
 	ndirs = 0;
+	if (devnull != -1)
+		close(devnull);
+	devnull = -1;
 }
 
 /* Refuse what suEXEC would: a file or directory others may write. */
@@ -152,6 +188,32 @@ static int
 strict_ok(const struct stat *st)
 {
 	return !cfg.cgi_strict || (st->st_mode & (S_IWGRP | S_IWOTH)) == 0;
+}
+
+/*
+ * cgi_strict and symbolic links: the directory that really holds the
+ * opened file (a link may point into another) must not be writable by
+ * others either.  Without /proc (a chroot) a script reached through a
+ * link in its last component is refused instead.  1 ok, 0 refused.
+ */
+static int
+real_dir_ok(const struct script *s)
+{
+	char proc[64], real[PATH_MAX], *slash;
+	struct stat st;
+	ssize_t n;
+
+	if (!cfg.cgi_strict)
+		return 1;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", s->fd);
+	if ((n = readlink(proc, real, sizeof(real) - 1)) <= 0)
+		return fstatat(s->dirfd, s->base, &st, AT_SYMLINK_NOFOLLOW) ==
+		    0 && !S_ISLNK(st.st_mode);
+	real[n] = '\0';
+	if ((slash = strrchr(real, '/')) == NULL)
+		return 0;
+	*slash = '\0';
+	return stat(*real != '\0' ? real : "/", &st) == 0 && strict_ok(&st);
 }
 
 /*
@@ -256,7 +318,7 @@ find_script(struct ih_request *r, const char *dir, struct script *s,
 		*why = "script is not executable";
 		return 403;
 	}
-	if (!strict_ok(&st) || !strict_ok(&ds)) {
+	if (!strict_ok(&st) || !strict_ok(&ds) || !real_dir_ok(s)) {
 		*why = "script or its directory is group- or world-writable "
 		    "(cgi_strict)";
 		return 403;
@@ -331,7 +393,8 @@ cgi_http_var(struct ih_request *r, const char *name)
 	if (strcasecmp(name, "Proxy") == 0 ||
 	    strcasecmp(name, "Content-Type") == 0 ||
 	    strcasecmp(name, "Content-Length") == 0 ||
-	    (r->auth_type != NULL && (strcasecmp(name, "Authorization") == 0)))
+	    ((r->auth_type != NULL || r->creds_seen) &&
+	    strcasecmp(name, "Authorization") == 0))
 		return NULL;
 	if ((v = arena_printf(r->a, "HTTP_%s", name)) == NULL)
 		return NULL;
@@ -395,7 +458,8 @@ build_env(struct ih_request *r, const struct script *s, long long body_len,
 	rc |= env_set(a, e, "SCRIPT_NAME", s->name);
 	rc |= env_set(a, e, "SCRIPT_FILENAME", s->file);
 	rc |= env_set(a, e, "DOCUMENT_ROOT", docroot);
-	rc |= env_set(a, e, "REDIRECT_STATUS", "200");
+	rc |= strv_add(a, e, arena_printf(a, "REDIRECT_STATUS=%d",
+	    r->errpage != 0 ? r->errpage : 200));
 	if (*s->path_info != '\0') {
 		rc |= env_set(a, e, "PATH_INFO", s->path_info);
 		rc |= strv_add(a, e, arena_printf(a, "PATH_TRANSLATED=%s%s",
@@ -524,13 +588,16 @@ child_limit(int res, long long v)
  */
 static void __attribute__((noreturn))
 child(const struct script *s, int in, int out, int err, int status,
-    char **argv, char **envp)
+    char **argv, char **envp, pid_t parent)
 {
 	int fds[5] = { in, out, err, s->fd, status }, i, e, report = status;
 	sigset_t none;
 	ssize_t w;
 
 	(void)setsid();
+	/* a server killed outright (KILL) takes its script along */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
+		_exit(127);
 	for (i = 1; i < NSIG; i++)
 		(void)signal(i, SIG_DFL);
 	sigemptyset(&none);
@@ -653,6 +720,14 @@ reap(struct cgi *g, int term)
 	while (waitpid(g->pid, &g->wstatus, 0) == -1 && errno == EINTR)
 		;
 	reap_group(g->pid);
+	/*
+	 * A subreaper's only children are scripts and what they left:
+	 * one that left the group (setsid) and ended since is reaped here.
+	 */
+	if (subreaper == 1)
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+	cgi_running = 0;
 	g->exited = 1;
 	g->pid = -1;
 	if (g->pidfd != -1)
@@ -708,11 +783,12 @@ stderr_read(struct cgi *g, int all)
 			}
 			if (g->elen == sizeof(g->eline))
 				stderr_line(g);
-			g->eline[g->elen++] = buf[i];
+			/* the log takes C strings */
+			g->eline[g->elen++] = buf[i] != '\0' ? buf[i] : '?';
 		}
-		/* a flood must not starve stdout: come back later */
-		if (!all && ++rounds == 16)
-			return;
+		/* a flood must not starve stdout, nor hold up the end */
+		if (++rounds == (all ? 64 : 16))
+			break;
 	}
 	if (n == 0 || all) {
 		stderr_line(g);
@@ -901,9 +977,20 @@ relay_body(struct relay *x, const char *p, size_t n)
 		x->extra = 1;
 		g->r->c->closing = 1;
 		n = (size_t)(g->clen - g->sent);
+		if (n == 0)
+			return 0;
 	}
 	g->sent += (long long)n;
-	return ih_write(g->r, p, n);
+	if (ih_write(g->r, p, n) == -1)
+		return -1;
+	if (g->clen < 0)
+		return 0;
+	/* a length the script gave: its bytes go as they come, and the
+	 * response is complete at the last one, whatever the script does
+	 * after */
+	if (g->sent == g->clen)
+		return resp_finish(g->r);
+	return ih_flush(g->r);
 }
 
 /* nph-: the script's bytes are the response.  0, or -1: client gone. */
@@ -927,7 +1014,8 @@ relay_raw(struct relay *x, const char *p, size_t n)
 		c->closing = 1;
 		/* the log's status: "HTTP/1.x NNN" when it says so */
 		if (n >= 12 && memcmp(p, "HTTP/1.", 7) == 0 && p[8] == ' ' &&
-		    strspn(p + 9, "0123456789") >= 3)
+		    p[9] >= '0' && p[9] <= '9' && p[10] >= '0' &&
+		    p[10] <= '9' && p[11] >= '0' && p[11] <= '9')
 			r->status = (p[9] - '0') * 100 + (p[10] - '0') * 10 +
 			    (p[11] - '0');
 	}
@@ -971,12 +1059,15 @@ relay_head(struct relay *x, const char *p, size_t n, const char **why)
 		*why = "a Location with a byte a header cannot hold";
 		return -1;
 	}
+	/* an error page the script serves keeps the error's status */
 	r->status = x->h.status != 0 ? x->h.status : x->h.location != NULL ?
-	    302 : 200;
+	    302 : r->errpage != 0 ? r->errpage : 200;
 	x->nobody = r->status < 200 || r->status == 204 || r->status == 304;
 	if (x->h.clen >= 0 && !x->nobody) {
 		g->clen = x->h.clen;
 		if (resp_send_head(r, g->clen) == -1)
+			return -2;
+		if (g->clen == 0 && resp_finish(r) == -1)
 			return -2;
 	}
 	/* the bytes after the blank line, in this read and before it */
@@ -1007,12 +1098,21 @@ relay_fail(struct relay *x, int status, const char *why)
 {
 	struct ih_request *r = x->g->r;
 
+	if (r->rstate == RS_DONE) {
+		/* its response was whole (its own Content-Length) */
+		ih_log(IH_LOG_NOTICE, "%s: cgi %s: %s (after a complete "
+		    "response)", conn_who(r->c), x->g->name, why);
+		return IH_PROCEED;
+	}
 	if (r->head_len > 0) {
 		ih_log(IH_LOG_ERR, "%s: cgi %s: %s (after the head was sent: "
 		    "connection cut)", conn_who(r->c), x->g->name, why);
 		/* what the script did send goes out; no last chunk follows */
 		if (r->rstate == RS_STREAMING)
 			(void)ih_flush(r);
+		/* a close-delimited body must not look complete: reset */
+		if (r->framing == FR_CLOSE)
+			conn_reset(r->c);
 		resp_drop(r);
 		return IH_EXIT;
 	}
@@ -1065,7 +1165,9 @@ relay(struct cgi *g, int nph)
 			p[np++].events = POLLIN;
 		}
 		if ((k = poll(p, (nfds_t)np, (int)(left > 1000000 ? 1000000 :
-		    left))) <= 0)
+		    left))) == -1 && errno != EINTR)
+			break;
+		if (k <= 0)
 			continue;	/* EINTR, or look at the clock again */
 		if (np > 1 && p[1].revents != 0)
 			stderr_read(g, 0);
@@ -1143,19 +1245,45 @@ cgi_check(const struct ih_args *a, char *err, size_t len)
 	return 0;
 }
 
-/* SIGCHLD ignored (inherited from a launcher) would reap for us. */
+/* TERM or INT where nobody handles them: the script's group goes too. */
 static void
-child_signal_default(void)
+on_stop(int sig)
 {
-	struct sigaction sa;
+	cgi_abort();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
 
+/*
+ * Signals, before the first script: SIGCHLD ignored (inherited from a
+ * launcher) would reap for us; TERM and INT left to their default
+ * (inetd mode, a daemon's workers) get on_stop.  A master's own
+ * handlers stay.
+ */
+static void
+cgi_signals(void)
+{
+	static const int stops[] = { SIGTERM, SIGINT };
+	static int done;
+	struct sigaction sa;
+	size_t i;
+
+	if (done)
+		return;
+	done = 1;
 	if (sigaction(SIGCHLD, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN) {
 		sa.sa_handler = SIG_DFL;
 		sigaction(SIGCHLD, &sa, NULL);
 	}
+	for (i = 0; i < sizeof(stops) / sizeof(stops[0]); i++)
+		if (sigaction(stops[i], NULL, &sa) == 0 &&
+		    sa.sa_handler == SIG_DFL) {
+			memset(&sa, 0, sizeof(sa));
+			sa.sa_handler = on_stop;
+			sigemptyset(&sa.sa_mask);
+			sigaction(stops[i], &sa, NULL);
+		}
 }
-
-static int subreaper;
 
 static int
 cgi_service(struct ih_request *r, const struct ih_args *args)
@@ -1165,6 +1293,7 @@ cgi_service(struct ih_request *r, const struct ih_args *args)
 	struct strv env, av;
 	int in = -1, o[2] = { -1, -1 }, e[2] = { -1, -1 }, st[2] = { -1, -1 };
 	int status, err = 0;
+	pid_t parent;
 	long long blen;
 	const char *why = NULL;
 	ssize_t n;
@@ -1190,7 +1319,7 @@ cgi_service(struct ih_request *r, const struct ih_args *args)
 		why = "out of memory (environment)";
 		goto fail500;
 	}
-	if (in == -1 && (in = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1) {
+	if (in == -1 && (in = devnull_fd()) == -1) {
 		why = "cannot open /dev/null";
 		goto fail500;
 	}
@@ -1200,17 +1329,26 @@ cgi_service(struct ih_request *r, const struct ih_args *args)
 		why = "pipe failed";
 		goto fail500;
 	}
-	child_signal_default();
-	/* the script's orphans come back to be reaped, not to init */
-	if (!subreaper)
-		subreaper = prctl(PR_SET_CHILD_SUBREAPER, 1) == 0;
+	cgi_signals();
+	/*
+	 * The script's orphans come back to be reaped, not to init; not in
+	 * single's master, whose other children (a HUP's check, an old
+	 * image's workers) are waited for by pid elsewhere.
+	 */
+	if (subreaper == 0)
+		subreaper = conn_standalone && cfg.type == SRV_SINGLE ? -1 :
+		    prctl(PR_SET_CHILD_SUBREAPER, 1) == 0 ? 1 : -1;
 	fflush(NULL);
+	parent = getpid();
 	if ((g.pid = fork()) == 0)
-		child(&s, in, o[1], e[1], st[1], av.v, env.v);
+		child(&s, in, o[1], e[1], st[1], av.v, env.v, parent);
+	if (g.pid > 0)
+		cgi_running = g.pid;
 	close(o[1]);
 	close(e[1]);
 	close(st[1]);
-	close(in);
+	if (in != devnull)
+		close(in);
 	o[1] = e[1] = st[1] = in = -1;
 	script_close(&s);
 	g.out = o[0];
@@ -1238,7 +1376,7 @@ cgi_service(struct ih_request *r, const struct ih_args *args)
 	return relay(&g, strncmp(s.base, "nph-", 4) == 0);
 fail500:
 	script_close(&s);
-	if (in != -1)
+	if (in != -1 && in != devnull)
 		close(in);
 	if (o[0] != -1)
 		close(o[0]);

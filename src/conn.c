@@ -579,3 +579,19 @@ conn_linger(struct conn *c)
 		total += (size_t)n;
 	}
 }
+
+/*
+ * Cut the connection so that the peer sees an error (a reset), not an
+ * end: a close-delimited body cut short would otherwise look complete.
+ * Nothing more is sent, not even close_notify.
+ */
+void
+conn_reset(struct conn *c)
+{
+	struct linger l = { 1, 0 };
+
+	if (c->out_socket)
+		(void)setsockopt(c->out, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	c->broken = 1;
+	c->closing = 1;
+}

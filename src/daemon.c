@@ -366,12 +366,13 @@ inside(char *path)
 	return path;
 }
 
-/* The chroot must hold the docroot (and should hold datadir). */
+/* The chroot must hold the docroot and the CGI directories (and should
+ * hold datadir). */
 static int
 check_chroot(void)
 {
 	char real[PATH_MAX];
-	size_t n;
+	size_t n, i, j;
 
 	if (cfg.chroot == NULL)
 		return 0;
@@ -393,6 +394,23 @@ check_chroot(void)
 		    cfg.chroot, cfg.docroot);
 		return -1;
 	}
+	/* a script starting outside the new root could walk out of it */
+	for (i = 0; i < cfg.nobjs; i++)
+		for (j = 0; j < cfg.objs[i].ndirs; j++) {
+			const struct directive *d = &cfg.objs[i].dirs[j];
+			const char *dir = ih_arg(&d->args, "dir");
+
+			if (strcmp(d->fn->name, "cgi") != 0 || dir == NULL)
+				continue;
+			if (dir[0] != '/' || realpath(dir, real) == NULL ||
+			    strncmp(real, chroot_real, n) != 0 ||
+			    (real[n] != '/' && real[n] != '\0')) {
+				ih_log(IH_LOG_ERR, "%s:%d: cgi dir %s must be "
+				    "an absolute path inside chroot %s",
+				    d->file, d->line, dir, cfg.chroot);
+				return -1;
+			}
+		}
 	if (realpath(cfg.datadir, real) != NULL && (strncmp(real, chroot_real,
 	    n) != 0 || (real[n] != '/' && real[n] != '\0')))
 		ih_log(IH_LOG_WARN, "datadir %s is outside chroot %s: sessions "

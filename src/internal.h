@@ -392,6 +392,7 @@ int	 conn_writev(struct conn *, struct iovec *, int);
 int	 conn_sendfile(struct conn *, int fd, off_t off, off_t len);
 void	 conn_compact(struct conn *);
 void	 conn_linger(struct conn *);
+void	 conn_reset(struct conn *);
 
 /* ---- request state (pipeline.c, response.c, ...) -------------------- */
 
@@ -465,6 +466,9 @@ struct ih_request {
 	size_t		 olen;
 	int		 errpage;	/* serving error_page for this status */
 	int		 redirects;	/* CGI local redirects so far */
+	const char	*orig_method;	/* before a local redirect made it GET */
+	int		 creds_seen;	/* the server's auth read Authorization */
+	const char	*nc_done;	/* Digest "nonce nc" counted already */
 	int		 is_handler;
 	unsigned long long out_start;	/* c->bytes_out when the head began */
 	size_t		 head_len;	/* bytes of head; 0 until one is sent */
@@ -494,6 +498,8 @@ int	 builtin_document_root(struct ih_request *, const struct ih_args *);
 int	 files_service_fn(struct ih_request *, const struct ih_args *);
 int	 pipeline_error_page(struct ih_request *, int status);
 int	 pipeline_redirect(struct ih_request *, const char *target);
+int	 pipeline_index_script(struct ih_request *, const char *path);
+int	 pipeline_runs_cgi(const char *path);
 void	 request_vars(struct ih_request *);
 void	 request_query_params(struct ih_request *);
 
@@ -515,6 +521,7 @@ struct cgi_head {
 
 void	 cgi_preload(void);
 void	 cgi_cleanup(void);
+void	 cgi_abort(void);
 size_t	 cgi_head_end(const char *, size_t len, size_t from);
 int	 cgi_head_parse(struct ih_request *, const char *name, char *,
 	    size_t len, struct cgi_head *, const char **why);

@@ -30,38 +30,83 @@ ppath_match(const struct object *o, const char *path)
 	    (path[o->plen] == '\0' || path[o->plen] == '/');
 }
 
-/* Collect the objects matching r->path, already in specificity order. */
-void
-pipeline_match(struct ih_request *r)
+/*
+ * The objects matching path, in specificity order, into objs (room for
+ * MAX_OBJECTS_MATCHED).  Returns how many, or -1 when more match.
+ */
+static int
+match_path(const char *path, const struct object **objs)
 {
-	size_t i;
+	size_t i, n = 0;
 
-	r->nobjs = 0;
-	r->objs_overflow = 0;
 	for (i = 0; i < cfg.nobjs; i++) {
 		struct object *o = &cfg.objs[i];
 		int m;
 
 		switch (o->kind) {
 		case OBJ_PATH:
-			m = strcmp(r->path, o->pattern) == 0;
+			m = strcmp(path, o->pattern) == 0;
 			break;
 		case OBJ_PPATH:
-			m = ppath_match(o, r->path);
+			m = ppath_match(o, path);
 			break;
 		default:
-			m = object_regex_match(o, r->path);
+			m = object_regex_match(o, path);
 			break;
 		}
-		if (m && r->nobjs == MAX_OBJECTS_MATCHED) {
-			/* One more would be dropped, perhaps one that asks for
-			 * credentials: the request fails instead (500). */
-			r->objs_overflow = 1;
-			return;
-		}
+		if (m && n == MAX_OBJECTS_MATCHED)
+			return -1;
 		if (m)
-			r->objs[r->nobjs++] = o;
+			objs[n++] = o;
 	}
+	return (int)n;
+}
+
+/*
+ * Would a request for path be served by fn=cgi (the first Service
+ * directive of the objects matching it, most specific first)?  The file
+ * service asks before it sends an index file: a script is never sent
+ * as its source.  With path NULL: does any object run CGI?
+ */
+int
+pipeline_runs_cgi(const char *path)
+{
+	const struct object *objs[MAX_OBJECTS_MATCHED];
+	static int any = -1;	/* does the config run CGI at all? */
+	int n, i;
+	size_t j, k;
+
+	for (k = 0; any == -1 && k < cfg.nobjs; k++)
+		for (j = 0; j < cfg.objs[k].ndirs; j++)
+			if (strcmp(cfg.objs[k].dirs[j].fn->name, "cgi") == 0)
+				any = 1;
+	if (any != 1) {
+		any = 0;
+		return 0;
+	}
+	if (path == NULL)
+		return 1;	/* only asked whether any object runs CGI */
+	n = match_path(path, objs);
+	if (n == -1)
+		return 1;	/* the request would fail: send nothing */
+	for (i = 0; i < n; i++)
+		for (j = 0; j < objs[i]->ndirs; j++)
+			if (objs[i]->dirs[j].phase == IH_SERVICE)
+				return strcmp(objs[i]->dirs[j].fn->name,
+				    "cgi") == 0;
+	return 0;
+}
+
+/* Collect the objects matching r->path, already in specificity order. */
+void
+pipeline_match(struct ih_request *r)
+{
+	int n = match_path(r->path, r->objs);
+
+	/* One more would be dropped, perhaps one that asks for
+	 * credentials: the request fails instead (500). */
+	r->objs_overflow = n == -1;
+	r->nobjs = n == -1 ? MAX_OBJECTS_MATCHED : (size_t)n;
 }
 
 /*
@@ -277,8 +322,8 @@ pipeline_error_page(struct ih_request *r, int status)
  * rules apply to the new path as to any request.  At most
  * MAX_LOCAL_REDIRECTS in a row.  Returns the result of the phases.
  */
-int
-pipeline_redirect(struct ih_request *r, const char *target)
+static int
+reroute(struct ih_request *r, const char *target, int as_get)
 {
 	static const int order[] = { IH_AUTHTRANS, IH_NAMETRANS,
 	    IH_PATHCHECK, IH_OBJECTTYPE, IH_SERVICE };
@@ -288,19 +333,26 @@ pipeline_redirect(struct ih_request *r, const char *target)
 
 	if (++r->redirects > MAX_LOCAL_REDIRECTS)
 		return ih_error(r, 500, "too many local redirects");
-	if ((path = arena_alloc(r->a, n + 2)) == NULL ||
-	    (r->hd.query = arena_strdup(r->a, q != NULL ? q + 1 : "")) == NULL)
+	if ((path = arena_alloc(r->a, n + 2)) == NULL || (q != NULL &&
+	    (r->hd.query = arena_strdup(r->a, q + 1)) == NULL))
 		return ih_error(r, 500, "out of memory");
 	if (http_normalize_path(target, n, path, n + 2) != 0)
 		return ih_error(r, 500, "bad local redirect path");
-	ih_debug(IH_DBG_PROC, "local redirect to %s", target);
+	ih_debug(IH_DBG_PROC, "%s to %s", as_get ? "local redirect" :
+	    "index script", target);
 	r->path = path;
-	if (!r->method_head)
-		r->hd.method = (char *)(uintptr_t)"GET";
-	r->hd.clen = -1;
-	r->hd.chunked = 0;
-	r->body_done = 1;
-	r->body_left = 0;
+	if (as_get) {
+		if (r->orig_method == NULL)
+			r->orig_method = r->hd.method;
+		if (!r->method_head)
+			r->hd.method = (char *)(uintptr_t)"GET";
+		if (q == NULL)
+			r->hd.query = "";
+		r->hd.clen = -1;
+		r->hd.chunked = 0;
+		r->body_done = 1;
+		r->body_left = 0;
+	}
 	r->file = NULL;
 	r->ctype = NULL;
 	r->type_guessed = 0;
@@ -317,6 +369,22 @@ pipeline_redirect(struct ih_request *r, const char *target)
 		return ih_error(r, 500, "more objects match this path than "
 		    "MAX_OBJECTS_MATCHED (64): none runs");
 	return run_phases(r, order, sizeof(order) / sizeof(order[0]));
+}
+
+int
+pipeline_redirect(struct ih_request *r, const char *target)
+{
+	return reroute(r, target, 1);
+}
+
+/*
+ * An index file that a CGI object names: the request is served for its
+ * path instead (method, query and body kept), through every phase.
+ */
+int
+pipeline_index_script(struct ih_request *r, const char *path)
+{
+	return reroute(r, path, 0);
 }
 
 /* ---- built-in functions --------------------------------------------- */

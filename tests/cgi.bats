@@ -1112,3 +1112,128 @@ chk() {
 	[ "$status" -eq 1 ]
 	[[ $stderr == *"$CONF:3:"* ]]
 }
+
+# ---- what the review found -------------------------------------------------
+
+@test "credentials the server checked reach no script: not after a local redirect, not on an error page a script serves" {
+	conf '<Object ppath="/basic">' \
+	    '  AuthTrans fn=auth-basic realm="b" lookup=demo-users' \
+	    "  Service fn=cgi dir=$CGI" '</Object>' \
+	    'error_page 403 /cgi-bin/env.sh'
+	# larry:wall through /basic, redirected to the open /cgi-bin/env.sh
+	creq "$(rq GET /basic/redirect-env.sh \
+	    'Authorization: Basic bGFycnk6d2FsbA==')"
+	[ "$(resp_status)" = 200 ]
+	is_var QUERY_STRING from=redirect
+	no_var HTTP_AUTHORIZATION
+	# dr_evil:1million (right password, forbidden): the 403 page is a
+	# script; it keeps the status and sees no credentials
+	creq "$(rq GET /basic/env.sh \
+	    'Authorization: Basic ZHJfZXZpbDoxbWlsbGlvbg==')"
+	[ "$(resp_status)" = 403 ]
+	is_var REDIRECT_STATUS 403
+	no_var HTTP_AUTHORIZATION
+	# without auth on the path the header is the script's
+	creq "$(rq GET /cgi-bin/env.sh 'Authorization: Bearer xyz')"
+	is_var HTTP_AUTHORIZATION 'Bearer xyz'
+}
+
+@test "Digest: a local redirect inside the realm is served (the nonce count is spent once), under tcpserver" {
+	conf '<Object ppath="/dig">' \
+	    '  AuthTrans fn=auth-digest realm="d" lookup=demo-users' \
+	    "  Service fn=cgi dir=$CGI" '</Object>'
+	inetd
+	run curl -s --max-time 30 --digest -u larry:wall \
+	    "http://127.0.0.1:$PORT/dig/redirect-dig.sh"
+	[ "$status" -eq 0 ]
+	[[ $output == *"REMOTE_USER=larry"* ]]
+	[[ $output == *"SCRIPT_NAME=/dig/env.sh"* ]]
+	! grep -q 'replayed nonce count' "$ERRLOG"
+}
+
+@test "an index file a CGI object names is run for its directory (method and body kept), never sent as source" {
+	mkdir -p "$DOC/app" && cp "$FIX/index.cgi" "$DOC/app/index.cgi" &&
+	    chmod 755 "$DOC/app" "$DOC/app/index.cgi"
+	conf 'index index.cgi index.html' '<Object regex="\.cgi$">' \
+	    '  Service fn=cgi' '</Object>'
+	creq "$(rq GET /app/)"
+	[ "$(resp_status)" = 200 ]
+	[ "$(body)" = 'index script ran: GET' ]
+	creq "$(rq POST /app/ 'Content-Length: 3')abc"
+	[ "$(body)" = 'index script ran: POST' ]
+	# without the object the index is a file like any other
+	conf 'index index.cgi index.html'
+	creq "$(rq GET /app/)"
+	[[ $(body) == '#!/bin/sh'* ]]
+}
+
+@test "cgi_strict: a link to a script in a world-writable directory is refused; cgi_strict off runs it" {
+	mkdir "$CGI/sub" && chmod 777 "$CGI/sub"
+	cp "$FIX/plain.sh" "$CGI/sub/plain.sh" && chmod 755 "$CGI/sub/plain.sh"
+	ln -s sub/plain.sh "$CGI/link.sh"
+	creq "$(rq GET /cgi-bin/link.sh)"
+	[ "$(resp_status)" = 403 ]
+	grep -q 'cgi_strict' "$ERRLOG"
+	conf 'cgi_strict off'
+	creq "$(rq GET /cgi-bin/link.sh)"
+	[ "$(resp_status)" = 200 ]
+}
+
+@test "prefork: a child that left the script's group (setsid) is reaped once it ends: no zombie" {
+	prefork
+	run curl -s --max-time 30 "$(url /cgi-bin/setsid-bg.sh)"
+	[ "$output" = answered ]
+	sleep 1
+	run curl -s --max-time 30 "$(url /cgi-bin/plain.sh)"
+	[ "$output" = 'plain script output' ]
+	wait_for 10 no_zombie_below "$SA_PID"
+}
+
+@test "a server stopped mid-script takes the script along (prefork TERM, tcpserver's ihttpd TERM)" {
+	prefork
+	curl -s --max-time 30 -o /dev/null "$(url /cgi-bin/long.sh)" &
+	helper $!
+	wait_for 10 test -s "$CGI/long.pid"
+	stop_server "$SA_PID"
+	SERVERS=()
+	pids_gone long
+	rm "$CGI/long.pid"
+	inetd
+	curl -s --max-time 30 -o /dev/null "http://127.0.0.1:$PORT/cgi-bin/long.sh" &
+	helper $!
+	wait_for 10 test -s "$CGI/long.pid"
+	local p
+	for p in $(pgrep -P "$TCPSERVER_PID"); do
+		kill -TERM "$p"
+	done
+	pids_gone long
+	# that ihttpd ended by our TERM: no crash for stop_tcpserver
+	: >"$TCPSERVER_LOG"
+}
+
+@test "a script's own Content-Length: the answer is complete at its last byte, whatever the script does after" {
+	conf 'cgi_timeout 3'
+	inetd
+	run curl -s --max-time 30 -w ' %{http_code}' \
+	    "http://127.0.0.1:$PORT/cgi-bin/cl-then-linger.sh"
+	[ "$status" -eq 0 ]
+	[ "$output" = $'ok\n 200' ]
+	run curl -s --max-time 30 "http://127.0.0.1:$PORT/cgi-bin/cl-drip.sh"
+	[ "$status" -eq 0 ]
+	[ "$output" = ab ]
+}
+
+@test "NPH: a status line longer than one read is passed on (no read past the buffer)" {
+	creq_to "$T/out" "$(rq GET /cgi-bin/nph-long.pl)"
+	[ "$(head -c 12 "$T/out")" = 'HTTP/1.1 111' ]
+	[ "$(stat -c %s "$T/out")" -eq 65536 ]
+	! grep -q Sanitizer "$T/stderr"
+}
+
+@test "HTTP/1.0: a script killed mid-body resets the connection (a close-delimited body must not look complete)" {
+	inetd
+	run curl -s -0 --max-time 30 -o "$T/body" \
+	    "http://127.0.0.1:$PORT/cgi-bin/die-mid.sh"
+	echo "# curl exit status $status" >&3
+	[ "$status" -ne 0 ]
+}
