@@ -1237,3 +1237,18 @@ chk() {
 	echo "# curl exit status $status" >&3
 	[ "$status" -ne 0 ]
 }
+
+@test "--check refuses a cgi dir= outside the chroot (a script there could walk out of it), with FILE:LINE" {
+	[ "$(id -u)" = 0 ] || skip "chroot needs root"
+	mkdir -p "$T/jail/www" "$T/jail/cgi" "$T/out"
+	printf '%s\n' "chroot $T/jail" "docroot $T/jail/www" \
+	    "datadir $T/jail" 'standalone on' 'port 127.0.0.1:0' \
+	    '<Object ppath="/cgi-bin">' "  Service fn=cgi dir=$T/out" \
+	    '</Object>' >"$T/jail.conf"
+	run "$IHTTPD" -c "$T/jail.conf" --check
+	[ "$status" -ne 0 ]
+	[[ $output == *"jail.conf:7: cgi dir $T/out must be an absolute path inside chroot"* ]]
+	sed -i "s|dir=$T/out|dir=$T/jail/cgi|" "$T/jail.conf"
+	run "$IHTTPD" -c "$T/jail.conf" --check
+	[ "$status" -eq 0 ]
+}
