@@ -86,14 +86,7 @@ teardown() {
 			bad=1
 		fi
 	done
-	for f in "$T"/err.*; do
-		[ -f "$f" ] || continue
-		if grep -E 'killed by SIG(SEGV|ABRT|BUS|FPE|ILL|SYS)|Sanitizer|runtime error:' \
-		    "$f" >&2; then
-			echo "in $f" >&2
-			bad=1
-		fi
-	done
+	crash_free || bad=1
 	[ -z "$bad" ]
 }
 

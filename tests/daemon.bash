@@ -74,6 +74,21 @@ stop_server() {
 	return 0
 }
 
+# crash_free: no server log $T/err.* tells of a crash or a sanitizer
+# report (what it says is printed, with the file's name).
+crash_free() {
+	local f bad=0
+	for f in "$T"/err.*; do
+		[ -f "$f" ] || continue
+		if grep -E 'killed by SIG(SEGV|ABRT|BUS|FPE|ILL|SYS)|Sanitizer|runtime error:' \
+		    "$f" >&2; then
+			echo "in $f" >&2
+			bad=1
+		fi
+	done
+	return "$bad"
+}
+
 # ---- servers ------------------------------------------------------------
 
 # sa [ihttpd args...]: start ihttpd -c ${SA_CONF:-$CONF} --standalone on

@@ -50,14 +50,7 @@ teardown() {
 		stop_server "$p"
 	done
 	[ -z "$PUB" ] || rm -rf "$PUB"
-	for f in "$T"/err.*; do
-		[ -f "$f" ] || continue
-		if grep -E 'killed by SIG(SEGV|ABRT|BUS|FPE|ILL|SYS)|Sanitizer|runtime error:' \
-		    "$f" >&2; then
-			echo "in $f" >&2
-			bad=1
-		fi
-	done
+	crash_free || bad=1
 	[ -z "$bad" ]
 }
 

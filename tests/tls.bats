@@ -82,8 +82,7 @@ teardown() {
 	for p in "${SERVERS[@]}"; do
 		stop_server "$p"
 	done
-	! grep -E 'killed by SIG(SEGV|ABRT|BUS|FPE|ILL|SYS)|Sanitizer|runtime error:' \
-	    "$T"/err.* 2>/dev/null >&2
+	crash_free
 }
 
 tconf() {
