@@ -1176,10 +1176,16 @@ chk() {
 	prefork
 	run curl -s --max-time 30 "$(url /cgi-bin/setsid-bg.sh)"
 	[ "$output" = answered ]
-	sleep 1
-	run curl -s --max-time 30 "$(url /cgi-bin/plain.sh)"
-	[ "$output" = 'plain script output' ]
-	wait_for 10 no_zombie_below "$SA_PID"
+	# each CGI request ends with a sweep: once the child has ended, the
+	# next one reaps it
+	wait_for 20 swept_by_a_request
+}
+
+# swept_by_a_request: one CGI request to the prefork server, then no
+# zombie below it.
+swept_by_a_request() {
+	[ "$(curl -s --max-time 30 "$(url /cgi-bin/plain.sh)")" = \
+	    'plain script output' ] && no_zombie_below "$SA_PID"
 }
 
 @test "a server stopped mid-script takes the script along (prefork TERM, tcpserver's ihttpd TERM)" {
