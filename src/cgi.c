@@ -136,6 +136,36 @@ devnull_fd(void)
 	return devnull;
 }
 
+static int cgi_service(struct ih_request *, const struct ih_args *);
+
+/* Is d a Service fn=cgi directive? */
+int
+cgi_is(const struct directive *d)
+{
+	return d->fn->fn == cgi_service;
+}
+
+/*
+ * The next fn=cgi directive of the config after it (it starts zeroed),
+ * with *obj (if not NULL) its object; NULL after the last.
+ */
+const struct directive *
+cgi_next(struct cgi_iter *it, const struct object **obj)
+{
+	for (; it->obj < cfg.nobjs; it->obj++, it->dir = 0)
+		while (it->dir < cfg.objs[it->obj].ndirs) {
+			const struct directive *d =
+			    &cfg.objs[it->obj].dirs[it->dir++];
+
+			if (cgi_is(d)) {
+				if (obj != NULL)
+					*obj = &cfg.objs[it->obj];
+				return d;
+			}
+		}
+	return NULL;
+}
+
 /*
  * Open every CGI directory the config names (a daemon, before forking),
  * and /dev/null (a chroot need not hold it).  Under a chroot the
@@ -145,25 +175,21 @@ devnull_fd(void)
 void
 cgi_preload(void)
 {
-	size_t i, k;
+	struct cgi_iter it = { 0, 0 };
+	const struct directive *d;
 
 	(void)devnull_fd();
 	if (cfg.chroot != NULL)
 		return;
+	while ((d = cgi_next(&it, NULL)) != NULL) {
+		const char *dir = ih_arg(&d->args, "dir");
 
-	for (i = 0; i < cfg.nobjs; i++)
-		for (k = 0; k < cfg.objs[i].ndirs; k++) {
-			const struct directive *d = &cfg.objs[i].dirs[k];
-			const char *dir = ih_arg(&d->args, "dir");
-
-			if (strcmp(d->fn->name, "cgi") != 0)
-				continue;
-			if ((dir != NULL && dir_get(dir) == NULL) ||
-			    dir_get(cfg.docroot) == NULL)
-				ih_log(IH_LOG_ERR, "%s:%d: cgi: %s: %s",
-				    d->file, d->line, dir != NULL ? dir :
-				    cfg.docroot, strerror(errno));
-		}
+		if ((dir != NULL && dir_get(dir) == NULL) ||
+		    dir_get(cfg.docroot) == NULL)
+			ih_log(IH_LOG_ERR, "%s:%d: cgi: %s: %s", d->file,
+			    d->line, dir != NULL ? dir : cfg.docroot,
+			    strerror(errno));
+	}
 }
 
 void
@@ -228,7 +254,7 @@ find_script(struct ih_request *r, const char *dir, struct script *s,
 	const struct cgidir *cd;
 	const char *rel, *seg;
 	char *parent, *slash;
-	int base = -1, status;
+	int base = -1;
 	char magic[2];
 
 	memset(s, 0, sizeof(*s));
@@ -325,8 +351,7 @@ find_script(struct ih_request *r, const char *dir, struct script *s,
 	}
 	s->shebang = pread(s->fd, magic, 2, 0) == 2 && magic[0] == '#' &&
 	    magic[1] == '!';
-	status = 0;
-	return status;
+	return 0;
 }
 
 static void

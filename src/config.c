@@ -1514,15 +1514,15 @@ config_check(void)
 			}
 	}
 	/* fn=cgi dir=: a script is the segment below a plain ppath. */
-	for (i = 0; i < cfg.nobjs; i++) {
-		const struct object *o = &cfg.objs[i];
-		size_t k;
+	{
+		struct cgi_iter it = { 0, 0 };
+		const struct directive *d;
+		const struct object *o;
 
-		for (k = 0; k < o->ndirs; k++) {
-			const struct directive *d = &o->dirs[k];
+		while ((d = cgi_next(&it, &o)) != NULL) {
 			const char *dir = ih_arg(&d->args, "dir");
 
-			if (strcmp(d->fn->name, "cgi") != 0 || dir == NULL)
+			if (dir == NULL)
 				continue;
 			err_file = d->file;
 			err_line = d->line;

@@ -372,7 +372,9 @@ static int
 check_chroot(void)
 {
 	char real[PATH_MAX];
-	size_t n, i, j;
+	struct cgi_iter it = { 0, 0 };
+	const struct directive *d;
+	size_t n;
 
 	if (cfg.chroot == NULL)
 		return 0;
@@ -395,22 +397,18 @@ check_chroot(void)
 		return -1;
 	}
 	/* a script starting outside the new root could walk out of it */
-	for (i = 0; i < cfg.nobjs; i++)
-		for (j = 0; j < cfg.objs[i].ndirs; j++) {
-			const struct directive *d = &cfg.objs[i].dirs[j];
-			const char *dir = ih_arg(&d->args, "dir");
+	while ((d = cgi_next(&it, NULL)) != NULL) {
+		const char *dir = ih_arg(&d->args, "dir");
 
-			if (strcmp(d->fn->name, "cgi") != 0 || dir == NULL)
-				continue;
-			if (dir[0] != '/' || realpath(dir, real) == NULL ||
-			    strncmp(real, chroot_real, n) != 0 ||
-			    (real[n] != '/' && real[n] != '\0')) {
-				ih_log(IH_LOG_ERR, "%s:%d: cgi dir %s must be "
-				    "an absolute path inside chroot %s",
-				    d->file, d->line, dir, cfg.chroot);
-				return -1;
-			}
+		if (dir != NULL && (dir[0] != '/' || realpath(dir, real) ==
+		    NULL || strncmp(real, chroot_real, n) != 0 ||
+		    (real[n] != '/' && real[n] != '\0'))) {
+			ih_log(IH_LOG_ERR, "%s:%d: cgi dir %s must be an "
+			    "absolute path inside chroot %s", d->file, d->line,
+			    dir, cfg.chroot);
+			return -1;
 		}
+	}
 	if (realpath(cfg.datadir, real) != NULL && (strncmp(real, chroot_real,
 	    n) != 0 || (real[n] != '/' && real[n] != '\0')))
 		ih_log(IH_LOG_WARN, "datadir %s is outside chroot %s: sessions "

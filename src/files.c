@@ -651,33 +651,36 @@ done:
 }
 
 /*
- * The URL path of the index file a CGI object would run for the
- * directory r->file names: the first index file there decides.  NULL
- * when it is no script (or there is none).
+ * The first index file of the directory r->file names: its descriptor,
+ * with *st, its docroot-relative name and its URL path.  -1 when there
+ * is none, -2 out of memory.
  */
-static const char *
-index_script(struct ih_request *r)
+static int
+index_open(struct ih_request *r, struct stat *st, const char **file,
+    const char **url)
 {
-	struct stat st;
 	size_t i;
 	int fd;
 
-	if (!pipeline_runs_cgi(NULL))
-		return NULL;	/* no CGI configured: nothing to look at */
 	for (i = 0; i < cfg.nindex; i++) {
 		char *f = arena_printf(r->a, "%s%s", r->file, cfg.index[i]);
-		char *u = arena_printf(r->a, "%s%s", r->path, cfg.index[i]);
-		int reg;
 
-		if (f == NULL || u == NULL ||
-		    (fd = open_beneath(f, O_RDONLY | O_NONBLOCK)) == -1)
+		if (f == NULL)
+			return -2;
+		if ((fd = open_beneath(f, O_RDONLY | O_NONBLOCK)) == -1)
 			continue;
-		reg = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+		if (fstat(fd, st) == 0 && S_ISREG(st->st_mode)) {
+			*file = f;
+			if ((*url = arena_printf(r->a, "%s%s", r->path,
+			    cfg.index[i])) == NULL) {
+				close(fd);
+				return -2;
+			}
+			return fd;
+		}
 		close(fd);
-		if (reg)
-			return pipeline_runs_cgi(u) ? u : NULL;
 	}
-	return NULL;
+	return -1;
 }
 
 /* A directory: 301 to the slashed URL, the first index file, a listing. */
@@ -685,8 +688,7 @@ static int
 serve_directory(struct ih_request *r)
 {
 	struct stat st;
-	const char *u;
-	size_t i;
+	const char *f, *u;
 	int fd;
 
 	if (r->path[strlen(r->path) - 1] != '/') {
@@ -699,20 +701,15 @@ serve_directory(struct ih_request *r)
 		return loc == NULL ? ih_error(r, 500, "out of memory") :
 		    ih_redirect(r, 301, loc);
 	}
-	/* a script is run for its directory, never sent as its source */
-	if ((u = index_script(r)) != NULL)
-		return r->errpage ? ih_error(r, 404, "index file of an error "
-		    "page is a CGI script") : pipeline_index_script(r, u);
-	for (i = 0; i < cfg.nindex; i++) {
-		char *f = arena_printf(r->a, "%s%s", r->file, cfg.index[i]);
-
-		if (f == NULL)
-			return ih_error(r, 500, "out of memory");
-		if ((fd = open_beneath(f, O_RDONLY | O_NONBLOCK)) == -1)
-			continue;
-		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+	if ((fd = index_open(r, &st, &f, &u)) == -2)
+		return ih_error(r, 500, "out of memory");
+	if (fd >= 0) {
+		/* a script is run for its directory, never sent as source */
+		if (!pipeline_runs_cgi(u))
 			return serve_file(r, fd, &st, f);
 		close(fd);
+		return r->errpage ? ih_error(r, 404, "index file of an error "
+		    "page is a CGI script") : pipeline_index_script(r, u);
 	}
 	if (cfg.listing && !r->errpage) {
 		fd = open_beneath(r->file, O_RDONLY | O_DIRECTORY);
@@ -735,14 +732,17 @@ files_service(struct ih_request *r)
 	int fd, rc;
 
 	if (!r->errpage && strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0) {
-		const char *u;
+		const char *f, *u;
 
 		/* a directory's index script takes every method */
-		if (r->file != NULL && !r->hd.asterisk &&
-		    r->path[strlen(r->path) - 1] == '/' &&
+		if (pipeline_runs_cgi(NULL) && r->file != NULL &&
+		    !r->hd.asterisk && r->path[strlen(r->path) - 1] == '/' &&
 		    !files_is_dotfile(r->path) && files_open_docroot() != -1 &&
-		    (u = index_script(r)) != NULL)
-			return pipeline_index_script(r, u);
+		    (fd = index_open(r, &st, &f, &u)) >= 0) {
+			close(fd);
+			if (pipeline_runs_cgi(u))
+				return pipeline_index_script(r, u);
+		}
 		resp_add_header_raw(r, "Allow", "GET, HEAD, OPTIONS");
 		if (strcmp(m, "OPTIONS") == 0) {
 			r->status = 200;

@@ -519,6 +519,13 @@ struct cgi_head {
 	long long	 clen;		/* Content-Length:, or -1 */
 };
 
+/* The config's fn=cgi directives, in order: start with both at 0. */
+struct cgi_iter {
+	size_t	 obj, dir;
+};
+
+const struct directive *cgi_next(struct cgi_iter *, const struct object **);
+int	 cgi_is(const struct directive *);
 void	 cgi_preload(void);
 void	 cgi_cleanup(void);
 void	 cgi_abort(void);

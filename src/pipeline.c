@@ -30,6 +30,9 @@ ppath_match(const struct object *o, const char *path)
 	    (path[o->plen] == '\0' || path[o->plen] == '/');
 }
 
+static const char too_many_objects[] = "more objects match this path "
+    "than MAX_OBJECTS_MATCHED (64): none runs";
+
 /*
  * The objects matching path, in specificity order, into objs (room for
  * MAX_OBJECTS_MATCHED).  Returns how many, or -1 when more match.
@@ -74,16 +77,15 @@ pipeline_runs_cgi(const char *path)
 	const struct object *objs[MAX_OBJECTS_MATCHED];
 	static int any = -1;	/* does the config run CGI at all? */
 	int n, i;
-	size_t j, k;
+	size_t j;
 
-	for (k = 0; any == -1 && k < cfg.nobjs; k++)
-		for (j = 0; j < cfg.objs[k].ndirs; j++)
-			if (strcmp(cfg.objs[k].dirs[j].fn->name, "cgi") == 0)
-				any = 1;
-	if (any != 1) {
-		any = 0;
-		return 0;
+	if (any == -1) {
+		struct cgi_iter it = { 0, 0 };
+
+		any = cgi_next(&it, NULL) != NULL;
 	}
+	if (!any)
+		return 0;
 	if (path == NULL)
 		return 1;	/* only asked whether any object runs CGI */
 	n = match_path(path, objs);
@@ -92,8 +94,7 @@ pipeline_runs_cgi(const char *path)
 	for (i = 0; i < n; i++)
 		for (j = 0; j < objs[i]->ndirs; j++)
 			if (objs[i]->dirs[j].phase == IH_SERVICE)
-				return strcmp(objs[i]->dirs[j].fn->name,
-				    "cgi") == 0;
+				return cgi_is(&objs[i]->dirs[j]);
 	return 0;
 }
 
@@ -235,8 +236,7 @@ pipeline_run(struct ih_request *r)
 	int rc, ran;
 
 	if (r->objs_overflow)
-		rc = ih_error(r, 500, "more objects match this path than "
-		    "MAX_OBJECTS_MATCHED (64): none runs");
+		rc = ih_error(r, 500, too_many_objects);
 	else
 		rc = run_phases(r, order, sizeof(order) / sizeof(order[0]));
 	conclude(r, rc);
@@ -249,6 +249,24 @@ pipeline_run(struct ih_request *r)
 	if (ran == 0)
 		log_access(r);
 	return rc;
+}
+
+/*
+ * Serve r for another path from scratch (an error page, a CGI local
+ * redirect, an index script): nothing staged stays, the objects are
+ * matched again.  The caller runs the phases.
+ */
+static void
+restart_at(struct ih_request *r, char *path, int status)
+{
+	r->path = path;
+	r->file = NULL;
+	r->ctype = NULL;
+	r->olen = 0;
+	r->rstate = RS_OPEN;
+	r->is_handler = 0;
+	r->status = status;
+	pipeline_match(r);
 }
 
 /*
@@ -276,14 +294,7 @@ pipeline_error_page(struct ih_request *r, int status)
 	    http_normalize_path(page, n, path, n + 2) != 0)
 		return -1;
 	r->errpage = status;
-	r->path = path;
-	r->file = NULL;
-	r->ctype = NULL;
-	r->olen = 0;
-	r->rstate = RS_OPEN;
-	r->is_handler = 0;
-	r->status = status;
-	pipeline_match(r);
+	restart_at(r, path, status);
 	rc = r->objs_overflow ? IH_ABORTED : run_phases(r, order,
 	    sizeof(order) / sizeof(order[0]));
 	if (rc == IH_EXIT) {
@@ -340,7 +351,6 @@ reroute(struct ih_request *r, const char *target, int as_get)
 		return ih_error(r, 500, "bad local redirect path");
 	ih_debug(IH_DBG_PROC, "%s to %s", as_get ? "local redirect" :
 	    "index script", target);
-	r->path = path;
 	if (as_get) {
 		if (r->orig_method == NULL)
 			r->orig_method = r->hd.method;
@@ -353,21 +363,14 @@ reroute(struct ih_request *r, const char *target, int as_get)
 		r->body_done = 1;
 		r->body_left = 0;
 	}
-	r->file = NULL;
-	r->ctype = NULL;
 	r->type_guessed = 0;
 	r->vars_ready = r->params_ready = 0;
 	r->vars.n = r->params.n = 0;
 	r->remote_user = r->auth_type = NULL;
 	r->rhlen = 0;
-	r->olen = 0;
-	r->status = 200;
-	r->rstate = RS_OPEN;
-	r->is_handler = 0;
-	pipeline_match(r);
+	restart_at(r, path, 200);
 	if (r->objs_overflow)
-		return ih_error(r, 500, "more objects match this path than "
-		    "MAX_OBJECTS_MATCHED (64): none runs");
+		return ih_error(r, 500, too_many_objects);
 	return run_phases(r, order, sizeof(order) / sizeof(order[0]));
 }
 
