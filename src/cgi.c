@@ -993,8 +993,9 @@ relay_body(struct relay *x, const char *p, size_t n)
 {
 	struct cgi *g = x->g;
 
-	if (x->local || x->nobody || n == 0)
-		return 0;
+	if (x->local || x->nobody || n == 0 || (g->clen >= 0 &&
+	    g->r->method_head))
+		return 0;	/* HEAD: the head had the script's length */
 	if (g->clen >= 0 && (long long)n > g->clen - g->sent) {
 		if (!x->extra)
 			ih_log(IH_LOG_NOTICE, "cgi %s: output past its "
@@ -1092,7 +1093,10 @@ relay_head(struct relay *x, const char *p, size_t n, const char **why)
 		g->clen = x->h.clen;
 		if (resp_send_head(r, g->clen) == -1)
 			return -2;
-		if (g->clen == 0 && resp_finish(r) == -1)
+		/* HEAD: the head is the whole answer, whatever body follows */
+		if (r->method_head)
+			g->sent = g->clen;
+		if ((g->clen == 0 || r->method_head) && resp_finish(r) == -1)
 			return -2;
 	}
 	/* the bytes after the blank line, in this read and before it */
@@ -1135,8 +1139,9 @@ relay_fail(struct relay *x, int status, const char *why)
 		/* what the script did send goes out; no last chunk follows */
 		if (r->rstate == RS_STREAMING)
 			(void)ih_flush(r);
-		/* a close-delimited body must not look complete: reset */
-		if (r->framing == FR_CLOSE)
+		/* a close-delimited body must not look complete: reset (an
+		 * NPH script framed its answer itself: not ours to judge) */
+		if (r->framing == FR_CLOSE && !x->nph)
 			conn_reset(r->c);
 		resp_drop(r);
 		return IH_EXIT;

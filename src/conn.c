@@ -7,6 +7,7 @@
  * one transport seam): OpenSSL's buffered bytes are read before poll is
  * asked, and its writes are gathered into records.
  */
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/sendfile.h>
 #include <sys/uio.h>
@@ -14,6 +15,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+
+#include <linux/sockios.h>
 
 #include <errno.h>
 #include <poll.h>
@@ -583,15 +586,31 @@ conn_linger(struct conn *c)
 /*
  * Cut the connection so that the peer sees an error (a reset), not an
  * end: a close-delimited body cut short would otherwise look complete.
- * Nothing more is sent, not even close_notify.
+ * Nothing more is sent, not even close_notify.  What was written first
+ * (earlier pipelined responses, the cut body) is given the time to
+ * reach the peer: a reset drops whatever the socket still queues.  The
+ * wait ends when the queue is empty, when it makes no progress for a
+ * second, or after send_timeout.
  */
 void
 conn_reset(struct conn *c)
 {
 	struct linger l = { 1, 0 };
+	int64_t now = mono_ms(), stall = now + 1000;
+	int64_t end = now + cfg.send_timeout * 1000;
+	int q, last = -1;
 
-	if (c->out_socket)
+	if (c->out_socket) {
+		while (ioctl(c->out, SIOCOUTQ, &q) == 0 && q > 0 &&
+		    (now = mono_ms()) < end && now < stall) {
+			if (q != last) {
+				last = q;
+				stall = now + 1000;
+			}
+			(void)poll(NULL, 0, 10);
+		}
 		(void)setsockopt(c->out, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	}
 	c->broken = 1;
 	c->closing = 1;
 }

@@ -61,6 +61,7 @@ static int nkids, kids_cap;
 static pid_t *old_pids;			/* workers of the image before HUP */
 static int nold;
 static int64_t old_deadline;		/* then old workers are killed */
+static int old_termed;			/* ...TERM sent, KILL due */
 static pid_t check_pid = -1;		/* HUP's config check */
 static int stopping;			/* 1 graceful, 2 now */
 static int64_t stop_deadline;
@@ -129,6 +130,7 @@ on_master_signal(int sig)
 
 	/* single: TERM in the middle of a connection ends it now */
 	if (single_serving && (sig == SIGTERM || sig == SIGINT)) {
+		cgi_abort();		/* a running script's group too */
 		drop_listeners(1);	/* a unix socket file goes too */
 		if (pid_written)
 			unlink(pid_path);
@@ -1179,6 +1181,28 @@ signal_old(int sig)
 			kill(old_pids[i], sig);
 }
 
+/*
+ * graceful_timeout passed: TERM the workers still busy, so that a
+ * running CGI script's group goes along (cgi.c), then KILL whatever
+ * still runs a second later.
+ */
+static void
+kill_busy(void)
+{
+	int64_t until = mono_ms() + 1000;
+	int i;
+
+	for (i = 0; i < nkids; i++)
+		kill(kids[i].pid, SIGTERM);
+	signal_old(SIGTERM);
+	/* the master is about to finish: reaping any child is fine here */
+	while (mono_ms() < until && waitpid(-1, NULL, WNOHANG) >= 0)
+		(void)poll(NULL, 0, 20);
+	for (i = 0; i < nkids; i++)
+		kill(kids[i].pid, SIGKILL);
+	signal_old(SIGKILL);
+}
+
 /* An old worker was reaped: it is no longer one to signal or pass on. */
 static void
 forget_old(pid_t pid)
@@ -1641,11 +1665,22 @@ master_loop(void)
 		reap();
 		tls_tick();
 		if (nold > 0 && old_deadline != 0 && mono_ms() >= old_deadline) {
-			/* the old generation had graceful_timeout to finish */
-			ih_log(IH_LOG_WARN, "old workers still busy after "
-			    "graceful_timeout: killed");
-			signal_old(SIGKILL);
-			old_deadline = 0;
+			/*
+			 * The old generation had graceful_timeout to finish:
+			 * TERM (a worker's running CGI script goes with its
+			 * group), KILL what is left a second later.
+			 */
+			if (!old_termed) {
+				ih_log(IH_LOG_WARN, "old workers still busy "
+				    "after graceful_timeout: killed");
+				signal_old(SIGTERM);
+				old_termed = 1;
+				old_deadline = mono_ms() + 1000;
+			} else {
+				signal_old(SIGKILL);
+				old_termed = 0;
+				old_deadline = 0;
+			}
 		}
 		if (stopping == 1) {
 			if (nkids == 0 && nold == 0)
@@ -1653,9 +1688,7 @@ master_loop(void)
 			if (mono_ms() >= stop_deadline) {
 				ih_log(IH_LOG_WARN, "graceful_timeout: killing "
 				    "%d workers still busy", nkids);
-				for (i = 0; i < nkids; i++)
-					kill(kids[i].pid, SIGKILL);
-				signal_old(SIGKILL);
+				kill_busy();
 				finish(0);
 			}
 			/* old workers: wait until none is our child */
@@ -1982,6 +2015,7 @@ daemon_run(int argc, char **argv)
 	signal_old(SIGQUIT);
 	if (nold > 0)
 		old_deadline = mono_ms() + cfg.graceful_timeout * 1000;
+	old_termed = 0;
 	say_ready();
 	master_loop();
 }

@@ -338,7 +338,9 @@ reroute(struct ih_request *r, const char *target, int as_get)
 {
 	static const int order[] = { IH_AUTHTRANS, IH_NAMETRANS,
 	    IH_PATHCHECK, IH_OBJECTTYPE, IH_SERVICE };
-	const char *q = strchr(target, '?');
+	/* a Location is a URL (its path encoded, a query after '?'); an
+	 * index script's path is decoded already and stays as it is */
+	const char *q = as_get ? strchr(target, '?') : NULL;
 	size_t n = q != NULL ? (size_t)(q - target) : strlen(target);
 	char *path;
 
@@ -347,7 +349,9 @@ reroute(struct ih_request *r, const char *target, int as_get)
 	if ((path = arena_alloc(r->a, n + 2)) == NULL || (q != NULL &&
 	    (r->hd.query = arena_strdup(r->a, q + 1)) == NULL))
 		return ih_error(r, 500, "out of memory");
-	if (http_normalize_path(target, n, path, n + 2) != 0)
+	if (!as_get)
+		memcpy(path, target, n + 1);
+	else if (http_normalize_path(target, n, path, n + 2) != 0)
 		return ih_error(r, 500, "bad local redirect path");
 	ih_debug(IH_DBG_PROC, "%s to %s", as_get ? "local redirect" :
 	    "index script", target);

@@ -1251,3 +1251,73 @@ swept_by_a_request() {
 	run "$IHTTPD" -c "$T/jail.conf" --check
 	[ "$status" -eq 0 ]
 }
+
+# ---- what the second review found ------------------------------------------
+
+@test "HTTP/1.0 keep-alive: a script cut after an earlier 4 MB answer resets the connection only once that answer is out" {
+	head -c 4000000 /dev/urandom >"$DOC/big.bin"
+	inetd
+	run python3 - "$PORT" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 30)
+s.sendall(b"GET /big.bin HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+          b"GET /cgi-bin/die-mid.sh HTTP/1.0\r\n\r\n")
+got, end = b"", "eof"
+try:
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        got += b
+except ConnectionResetError:
+    end = "reset"
+head, _, rest = got.partition(b"\r\n\r\n")
+print(end, len(rest) >= 4000000, rest[4000000:4000008] == b"HTTP/1.1")
+PY
+	echo "# $output" >&3
+	[ "$output" = "reset True True" ]
+}
+
+@test "HEAD to a script with its own Content-Length: the head is the answer, keep-alive goes on" {
+	creq "HEAD /cgi-bin/head-cl.sh HTTP/1.1\r\nHost: t\r\n\r\n$(rq GET /cgi-bin/plain.sh)"
+	[[ $output == *"Content-Length: 5"* ]]
+	[[ $output == *"plain script output"* ]]
+	! grep -q 'shorter than its Content-Length' "$ERRLOG"
+}
+
+@test "an index script's path is not decoded twice: /p%2561th/ runs p%61th/index.cgi, not path/index.cgi" {
+	mkdir -p "$DOC/p%61th" "$DOC/path"
+	printf '#!/bin/sh\nprintf "Content-Type: text/plain\\n\\nencoded\\n"\n' \
+	    >"$DOC/p%61th/index.cgi"
+	printf '#!/bin/sh\nprintf "Content-Type: text/plain\\n\\nplain\\n"\n' \
+	    >"$DOC/path/index.cgi"
+	chmod 755 "$DOC/p%61th" "$DOC/path" "$DOC/p%61th/index.cgi" \
+	    "$DOC/path/index.cgi"
+	conf 'index index.cgi' '<Object regex="\.cgi$">' '  Service fn=cgi' \
+	    '</Object>'
+	creq "$(rq GET /p%2561th/)"
+	[ "$(body)" = encoded ]
+	creq "$(rq GET /path/)"
+	[ "$(body)" = plain ]
+}
+
+@test "single: TERM mid-script takes the script's group along" {
+	ERRLOG=stderr conf
+	sa --type single
+	curl -s --max-time 30 -o /dev/null "$(url /cgi-bin/long-child.sh)" &
+	helper $!
+	wait_for 10 test -s "$CGI/long-child.pid"
+	stop_server "$SA_PID"
+	SERVERS=()
+	pids_gone long-child
+}
+
+@test "prefork: QUIT with a script past graceful_timeout: the worker and the script's group are ended" {
+	prefork 'graceful_timeout 1'
+	curl -s --max-time 30 -o /dev/null "$(url /cgi-bin/long-child.sh)" &
+	helper $!
+	wait_for 10 test -s "$CGI/long-child.pid"
+	kill -QUIT "$SA_PID"
+	wait_for 15 gone "$SA_PID"
+	pids_gone long-child
+}
