@@ -67,13 +67,7 @@ setup() {
 teardown() {
 	local p f bad=
 	stop_tcpserver || bad=1
-	for p in "${HELPERS[@]}"; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	for p in "${SERVERS[@]}"; do
-		stop_server "$p"
-	done
+	stop_started
 	# A fixture's process the server failed to kill: by its pid, and
 	# only while it still runs in the test's cgi directory.
 	for f in "$CGI"/*.pid; do

@@ -74,6 +74,19 @@ stop_server() {
 	return 0
 }
 
+# stop_started: the helpers in HELPERS (killed) and the servers in
+# SERVERS (stop_server), for a teardown.
+stop_started() {
+	local p
+	for p in "${HELPERS[@]}"; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	for p in "${SERVERS[@]}"; do
+		stop_server "$p"
+	done
+}
+
 # crash_free: no server log $T/err.* tells of a crash or a sanitizer
 # report (what it says is printed, with the file's name).
 crash_free() {

@@ -41,14 +41,8 @@ setup() {
 }
 
 teardown() {
-	local p f bad=
-	for p in "${HELPERS[@]}"; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	for p in "${SERVERS[@]}"; do
-		stop_server "$p"
-	done
+	local bad=
+	stop_started
 	[ -z "$PUB" ] || rm -rf "$PUB"
 	crash_free || bad=1
 	[ -z "$bad" ]

@@ -73,15 +73,8 @@ setup() {
 }
 
 teardown() {
-	local p
 	stop_tcpserver
-	for p in "${HELPERS[@]}"; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	for p in "${SERVERS[@]}"; do
-		stop_server "$p"
-	done
+	stop_started
 	crash_free
 }
 
