@@ -24,7 +24,7 @@ ifeq ($(WERROR),1)
 WARN      += -Werror
 endif
 HARDEN     = -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fno-plt
-ALL_CPPFLAGS = -D_GNU_SOURCE -Isrc \
+ALL_CPPFLAGS = -D_GNU_SOURCE -Isrc -I$(BUILD)/gen \
              -DIHTTPD_SYSCONFDIR='"$(SYSCONFDIR)"' $(CPPFLAGS)
 ifeq ($(STATIC),1)
 # Static and not PIE: no ld.so and no relocation work at exec, which inetd
@@ -64,6 +64,15 @@ all: $(BUILD)/ihttpd
 $(BUILD)/ihttpd: $(OBJS)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) $(LINKMODE) $(LDFLAGS) -o $@ $(OBJS) $(LIBS)
+
+# The built-in type table, from conf/mime.types (see src/mimegen.awk).
+$(BUILD)/gen/mime_builtin.h: conf/mime.types src/mimegen.awk
+	@mkdir -p $(dir $@)
+	@echo "  GEN     $@"
+	$(Q)awk -v pass=1 -f src/mimegen.awk conf/mime.types | LC_ALL=C sort | \
+	    awk -v pass=2 -f src/mimegen.awk >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/src/mime.o: $(BUILD)/gen/mime_builtin.h
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

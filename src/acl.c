@@ -260,7 +260,7 @@ conn_peer_host(struct conn *c, struct arena *a)
 	if (cfg.reverse_lookups == RLOOKUP_OFF)
 		return NULL;
 	if (!c->peer_host_done) {
-		struct arena tmp = { NULL, 0 };
+		struct arena tmp = { 0 };
 		char *h = peer_name(&tmp, c->peer);
 
 		c->peer_host = h != NULL ? strdup(h) : NULL;
@@ -376,7 +376,7 @@ build_from_args(struct arena *a, const struct ih_args *args, struct acl *acl,
 static int
 acl_fn_check(const struct ih_args *args, char *err, size_t len)
 {
-	struct arena a = { NULL, 0 };
+	struct arena a = { 0 };
 	struct acl acl;
 	size_t i;
 	const char *k;

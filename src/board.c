@@ -241,10 +241,11 @@ void
 board_set(int state, const char *req, const char *peer)
 {
 	struct board_slot *s;
-	int64_t now = now_real_ms();
+	int64_t now;
 
 	if ((s = my_slot()) == NULL)
 		return;
+	now = now_real_ms();
 	write_begin(s);
 	if (state == BS_READING && (s->state == BS_EMPTY ||
 	    s->state == BS_STARTING || s->state == BS_IDLE ||

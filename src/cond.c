@@ -261,14 +261,19 @@ int
 cond_evaluate(const struct ih_request *r, const char *etag, time_t mtime,
     int *use_range)
 {
-	const char *im = ih_header(r, "If-Match");
-	const char *ius = ih_header(r, "If-Unmodified-Since");
-	const char *inm = ih_header(r, "If-None-Match");
-	const char *ims = ih_header(r, "If-Modified-Since");
-	const char *ir = ih_header(r, "If-Range");
-	int get = strcmp(r->hd.method, "GET") == 0 ||
-	    strcmp(r->hd.method, "HEAD") == 0;
+	const char *im, *ius, *inm, *ims, *ir;
+	int get;
 	time_t t;
+
+	if (!r->hd.has_if)
+		return 0;	/* no precondition: the usual request */
+	im = ih_header(r, "If-Match");
+	ius = ih_header(r, "If-Unmodified-Since");
+	inm = ih_header(r, "If-None-Match");
+	ims = ih_header(r, "If-Modified-Since");
+	ir = ih_header(r, "If-Range");
+	get = strcmp(r->hd.method, "GET") == 0 ||
+	    strcmp(r->hd.method, "HEAD") == 0;
 
 	if (im != NULL) {
 		if (!cond_etag_match(im, etag, 0))

@@ -103,6 +103,9 @@ static const struct key keys[] = {
 	{ "error_page", K_ERRPAGE, O(error_pages), NULL, 0, 0,
 	    "\"CODE /path\": serve /path as the page for CODE (repeatable)",
 	    NULL },
+	{ "file_cache_valid", K_INT, O(file_cache_valid), "1", 0, 3600,
+	    "seconds an open file is served before its path is opened and "
+	    "checked again (0: no open-file cache)", NULL },
 	{ "graceful_timeout", K_INT, O(graceful_timeout), "30", 1, 86400,
 	    "standalone: seconds QUIT waits for requests in flight", NULL },
 	{ "group", K_STR, O(group), NULL, 0, 0,
@@ -247,7 +250,8 @@ static const struct key keys[] = {
 	    "standalone: user the workers run as (started as root)", NULL },
 };
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
-_Static_assert(NKEYS <= 128, "key_file/key_line need room for every key");
+_Static_assert(NKEYS <= CONFIG_NKEYS,
+    "key_file/key_line need room for every key");
 
 static const char *const phase_names[IH_NPHASES] = { "Init", "AuthTrans",
 	"NameTrans", "PathCheck", "ObjectType", "Service", "AddLog" };
@@ -258,11 +262,12 @@ extern const struct ih_function __stop_ih_functions[];
 static const char *err_file;
 static int err_line;
 /* Where each key was last set (file and line), for --check messages. */
-static const char *key_file[128];
-static int key_line[128];
+static const char *key_file[CONFIG_NKEYS];
+static int key_line[CONFIG_NKEYS];
 static int errors;
 
 static void at_key(const char *);
+static int asks_more(int, char **);
 static int key_set(const char *);
 static void hsts_parse(void);
 
@@ -1196,24 +1201,96 @@ obj_rank(const struct object *o)
 	return o->kind == OBJ_PATH ? 0 : o->kind == OBJ_REGEX ? 1 : 2;
 }
 
+/* The order objects are matched in: rank, then longer prefix, then file. */
+static int
+obj_cmp(const void *a, const void *b)
+{
+	const struct object *x = *(const struct object *const *)a;
+	const struct object *y = *(const struct object *const *)b;
+
+	if (obj_rank(x) != obj_rank(y))
+		return obj_rank(x) - obj_rank(y);
+	if (x->kind == OBJ_PPATH && x->litlen != y->litlen)
+		return x->litlen > y->litlen ? -1 : 1;
+	return x < y ? -1 : x > y;	/* as they came: a stable sort */
+}
+
 static void
 sort_objects(void)
 {
-	size_t i, j;
+	struct object **order, *sorted;
+	size_t i;
 
-	/* Insertion sort: stable, and configs have a handful of objects. */
-	for (i = 1; i < cfg.nobjs; i++) {
-		struct object t = cfg.objs[i];
-		for (j = i; j > 0; j--) {
-			struct object *p = &cfg.objs[j - 1];
-			if (obj_rank(p) < obj_rank(&t) ||
-			    (obj_rank(p) == obj_rank(&t) && (t.kind != OBJ_PPATH ||
-			    p->litlen >= t.litlen)))
-				break;
-			cfg.objs[j] = *p;
-		}
-		cfg.objs[j] = t;
+	if (cfg.nobjs < 2)
+		return;
+	order = arena_alloc(&cfg.mem, cfg.nobjs * sizeof(*order));
+	sorted = arena_alloc(&cfg.mem, cfg.nobjs * sizeof(*sorted));
+	if (order == NULL || sorted == NULL) {
+		cerr("out of memory");
+		return;
 	}
+	for (i = 0; i < cfg.nobjs; i++)
+		order[i] = &cfg.objs[i];
+	qsort(order, cfg.nobjs, sizeof(*order), obj_cmp);
+	for (i = 0; i < cfg.nobjs; i++)
+		sorted[i] = *order[i];
+	cfg.objs = sorted;
+}
+
+uint32_t
+object_hash(const char *s, size_t n)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	while (n-- > 0)
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h;
+}
+
+/* Build cfg.objindex over the sorted objects (pipeline.c matches by it). */
+static void
+index_objects(void)
+{
+	struct objindex *ix;
+	uint32_t nb = 16, i;
+
+	while (nb < 2 * cfg.nobjs)
+		nb *= 2;
+	ix = arena_alloc(&cfg.mem, sizeof(*ix));
+	if (ix == NULL || (ix->bucket = arena_alloc(&cfg.mem, nb *
+	    sizeof(uint32_t))) == NULL || (ix->next = arena_alloc(&cfg.mem,
+	    (cfg.nobjs + 1) * sizeof(uint32_t))) == NULL || (ix->hash =
+	    arena_alloc(&cfg.mem, (cfg.nobjs + 1) * sizeof(uint32_t))) ==
+	    NULL || (ix->scan = arena_alloc(&cfg.mem, (cfg.nobjs + 1) *
+	    sizeof(uint32_t))) == NULL) {
+		cerr("out of memory");
+		return;
+	}
+	memset(ix->bucket, 0, nb * sizeof(uint32_t));
+	ix->mask = nb - 1;
+	ix->nscan = 0;
+	/* Backwards, so that each chain lists its objects in match order. */
+	for (i = (uint32_t)cfg.nobjs; i-- > 0;) {
+		const struct object *o = &cfg.objs[i];
+		uint32_t *head;
+
+		ix->next[i] = 0;
+		if (o->kind == OBJ_REGEX || (o->kind == OBJ_PPATH && (o->wild ||
+		    o->plen <= 1)))
+			continue;
+		ix->hash[i] = object_hash(o->pattern, o->plen);
+		head = &ix->bucket[ix->hash[i] & ix->mask];
+		ix->next[i] = *head;
+		*head = i + 1;
+	}
+	for (i = 0; i < cfg.nobjs; i++) {
+		const struct object *o = &cfg.objs[i];
+
+		if (o->kind == OBJ_REGEX || (o->kind == OBJ_PPATH && (o->wild ||
+		    o->plen <= 1)))
+			ix->scan[ix->nscan++] = i;
+	}
+	cfg.objindex = ix;
 }
 
 void
@@ -1258,9 +1335,12 @@ config_load(int argc, char **argv, int *check_only)
 	size_t nopts = 0, j;
 
 	*check_only = 0;
+	if (!asks_more(argc, argv) && cfgcache_load(argc, argv) == 0)
+		return 0;
 	errors = 0;
 	memset(key_file, 0, sizeof(key_file));
 	memset(key_line, 0, sizeof(key_line));
+	cfgcache_begin();
 	set_defaults();
 	err_file = "command line";
 	err_line = 0;
@@ -1326,8 +1406,10 @@ config_load(int argc, char **argv, int *check_only)
 		opts[nopts++].v = v;
 	}
 	if (file != NULL) {
-		cfg.file = file;
-		err_file = file;
+		/* a copy: argv is elsewhere in the next process (cfgcache.c) */
+		if ((cfg.file = arena_strdup(&cfg.mem, file)) == NULL)
+			cfg.file = file;
+		err_file = cfg.file;
 		err_line = 0;
 		if ((buf = read_file(file)) == NULL)
 			cerr("cannot read: %s", strerror(errno));
@@ -1396,7 +1478,56 @@ config_load(int argc, char **argv, int *check_only)
 			cfg.min_servers = cfg.max_servers;
 	}
 	sort_objects();
-	return errors > 0 ? -1 : 0;
+	if (errors == 0)
+		index_objects();
+	if (errors > 0)
+		return -1;
+	if (!*check_only)
+		cfgcache_store(argc, argv);
+	return 0;
+}
+
+/* Options after which the config is not what to serve with. */
+static int
+asks_more(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--check") == 0 ||
+		    strcmp(argv[i], "-t") == 0 ||
+		    strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "--version") == 0 ||
+		    strcmp(argv[i], "-V") == 0)
+			return 1;
+	return 0;
+}
+
+/* A key's built-in default, or NULL. */
+const char *
+config_default(const char *name)
+{
+	const struct key *k = bsearch(name, keys, NKEYS, sizeof(keys[0]),
+	    key_cmp);
+
+	return k != NULL ? k->def : NULL;
+}
+
+/* Where each key was set, for a snapshot of cfg (cfgcache.c). */
+void
+config_marks_save(void *dst)
+{
+	memcpy(dst, key_file, sizeof(key_file));
+	memcpy((char *)dst + sizeof(key_file), key_line, sizeof(key_line));
+}
+
+void
+config_marks_load(const void *src)
+{
+	memcpy(key_file, src, sizeof(key_file));
+	memcpy(key_line, (const char *)src + sizeof(key_file),
+	    sizeof(key_line));
 }
 
 /* Did the file or the command line set this key? */
@@ -1579,12 +1710,19 @@ config_free(void)
 {
 	size_t i;
 
-	for (i = 0; i < cfg.nobjs; i++)
-		if (cfg.objs[i].re_state == 2)
-			regfree(&cfg.objs[i].re);
+	/* Only regex objects compile: with the index, only those are seen. */
+	if (cfg.objindex != NULL) {
+		for (i = 0; i < cfg.objindex->nscan; i++)
+			if (cfg.objs[cfg.objindex->scan[i]].re_state == 2)
+				regfree(&cfg.objs[cfg.objindex->scan[i]].re);
+	} else
+		for (i = 0; i < cfg.nobjs; i++)
+			if (cfg.objs[i].re_state == 2)
+				regfree(&cfg.objs[i].re);
 	arena_reset(&cfg.mem);
 	free(cfg.mem.head);
 	cfg.mem.head = NULL;
+	cfgcache_end();
 }
 
 /* ---- directive arguments (ihttpd.h) --------------------------------- */

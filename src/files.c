@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -267,6 +268,149 @@ open_beneath(const char *rel, int flags)
 	return files_open_at(docroot_fd, rel, flags);
 }
 
+/*
+ * The open-file cache, for processes that serve more than one request
+ * (keep-alive, standalone workers): up to FCACHE_N files, each kept open
+ * with its stat and validators and used for file_cache_valid seconds
+ * before its path is opened and checked again, as nginx's
+ * open_file_cache_valid.  A file replaced, removed or made unreadable is
+ * seen within that time; what is sent is always read from the file when
+ * it is sent.  A file changed in place within the window keeps its old
+ * length and validators until then: one cut short answers 500 and is
+ * dropped from the cache.
+ */
+/* A file's validators, and its Last-Modified and ETag header lines. */
+struct valid {
+	char		 etag[64];
+	char		 hdrs[128];
+	size_t		 hlen;
+};
+
+#define FCACHE_N	32
+struct fcache {
+	char		*rel;		/* NULL: a free slot */
+	uint32_t	 hash;
+	int		 fd, busy;	/* busy: in use by the request */
+	struct stat	 st;
+	int64_t		 until;		/* mono_ms the entry is good until */
+	uint64_t	 used;		/* for least recently used */
+	struct valid	 v;		/* v.hlen 0: not made yet */
+	int		 typed;		/* type: by extension, NULL unknown */
+	const char	*type;
+};
+static struct fcache fcache[FCACHE_N];
+static struct fcache *fcache_last;	/* the one file_open gave last */
+static uint64_t fcache_tick;
+
+static uint32_t
+fcache_hash(const char *s)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	while (*s != '\0')
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h;
+}
+
+static void
+fcache_drop(struct fcache *e)
+{
+	close(e->fd);
+	free(e->rel);
+	e->rel = NULL;
+}
+
+/* The entry whose descriptor is fd, or NULL. */
+static struct fcache *
+fcache_of(int fd)
+{
+	size_t i;
+
+	if (fcache_last != NULL && fcache_last->rel != NULL &&
+	    fcache_last->fd == fd)
+		return fcache_last;
+	for (i = 0; i < FCACHE_N; i++)
+		if (fcache[i].rel != NULL && fcache[i].fd == fd)
+			return &fcache[i];
+	return NULL;
+}
+
+/*
+ * Open a docroot-relative path with its stat, through the cache: the fd
+ * (give it back with file_close), or -1 with errno.
+ */
+static int
+file_open(const char *rel, struct stat *st)
+{
+	uint32_t h = fcache_hash(rel);
+	int64_t now = mono_ms();
+	struct fcache *e, *slot = NULL;
+	size_t i;
+	int fd;
+
+	for (i = 0; cfg.file_cache_valid > 0 && i < FCACHE_N; i++) {
+		e = &fcache[i];
+		if (e->rel == NULL || e->hash != h || strcmp(e->rel, rel) != 0)
+			continue;
+		if (now < e->until && !e->busy) {
+			e->busy = 1;
+			e->used = ++fcache_tick;
+			*st = e->st;
+			fcache_last = e;
+			return e->fd;
+		}
+		if (!e->busy)
+			fcache_drop(e);		/* expired: open it again */
+		break;
+	}
+	if ((fd = open_beneath(rel, O_RDONLY | O_NONBLOCK)) == -1)
+		return -1;
+	if (fstat(fd, st) == -1) {
+		close(fd);
+		errno = EIO;
+		return -1;
+	}
+	if (cfg.file_cache_valid <= 0 || !S_ISREG(st->st_mode))
+		return fd;
+	for (i = 0; i < FCACHE_N; i++) {
+		e = &fcache[i];
+		if (e->rel == NULL) {
+			slot = e;
+			break;
+		}
+		if (!e->busy && (slot == NULL || e->used < slot->used))
+			slot = e;
+	}
+	if (slot == NULL)
+		return fd;
+	if (slot->rel != NULL)
+		fcache_drop(slot);
+	if ((slot->rel = strdup(rel)) == NULL)
+		return fd;
+	slot->hash = h;
+	slot->fd = fd;
+	slot->busy = 1;
+	slot->st = *st;
+	slot->until = now + cfg.file_cache_valid * 1000;
+	slot->used = ++fcache_tick;
+	slot->v.hlen = 0;
+	slot->typed = 0;
+	fcache_last = slot;
+	return fd;
+}
+
+/* Done with a descriptor from file_open (or any other: closed). */
+static void
+file_close(int fd)
+{
+	struct fcache *e = fcache_of(fd);
+
+	if (e != NULL)
+		e->busy = 0;
+	else
+		close(fd);
+}
+
 /* The status for a failed confined open, and why (for the error log). */
 int
 files_open_status(int err, const char **why)
@@ -290,28 +434,47 @@ files_open_status(int err, const char **why)
 static void
 make_etag(const struct stat *st, char *out, size_t len)
 {
-	snprintf(out, len, "\"%llx-%llx-%llx\"",
-	    (unsigned long long)st->st_ino, (unsigned long long)st->st_size,
-	    (unsigned long long)st->st_mtim.tv_sec * 1000000000ULL +
+	struct sbuf b;
+
+	sb_init(&b, out, len);
+	sb_put(&b, "\"", 1);
+	sb_hex(&b, (unsigned long long)st->st_ino);
+	sb_put(&b, "-", 1);
+	sb_hex(&b, (unsigned long long)st->st_size);
+	sb_put(&b, "-", 1);
+	sb_hex(&b, (unsigned long long)st->st_mtim.tv_sec * 1000000000ULL +
 	    (unsigned long long)st->st_mtim.tv_nsec);
+	sb_put(&b, "\"", 1);
 }
 
 static void
 set_type(struct ih_request *r, const char *name, int fd, off_t size)
 {
+	struct fcache *e = fcache_of(fd);
 	const char *t;
 
 	if (r->ctype != NULL)
 		return;
-	t = mime_by_ext(r->a, name);
+	if (e != NULL && e->typed)
+		t = e->type;
+	else {
+		t = mime_by_ext(name);
+		if (e != NULL) {
+			e->type = t;
+			e->typed = 1;
+		}
+	}
 	if (t == NULL && cfg.magic && size > 0 &&
 	    (t = mime_by_magic(r->a, fd)) != NULL)
 		resp_add_header_raw(r, "X-Content-Type-Options", "nosniff");
 	if (t == NULL)
 		t = cfg.default_type;
 	if (cfg.charset != NULL && strncmp(t, "text/", 5) == 0 &&
-	    strchr(t, ';') == NULL)
-		t = arena_printf(r->a, "%s; charset=%s", t, cfg.charset);
+	    strchr(t, ';') == NULL) {
+		const char *tc = arena_cat(r->a, t, "; charset=");
+
+		t = tc != NULL ? arena_cat(r->a, tc, cfg.charset) : NULL;
+	}
 	r->ctype = t;
 }
 
@@ -364,7 +527,7 @@ open_variant(struct ih_request *r, const char *file, struct stat *st,
 
 	for (i = 0; i < 2; i++) {
 		struct stat vs;
-		char *v = arena_printf(r->a, "%s%s", file, ext[i]);
+		char *v = arena_cat(r->a, file, ext[i]);
 		int fd;
 
 		if (v == NULL || (fd = open_beneath(v, O_RDONLY |
@@ -399,8 +562,13 @@ send_region(struct ih_request *r, int fd, off_t off, off_t len)
 
 		if (buf == NULL)
 			goto big;	/* a full arena: no copy needed */
-		if (pread(fd, buf, (size_t)len, off) != len)
+		if (pread(fd, buf, (size_t)len, off) != len) {
+			struct fcache *e = fcache_of(fd);
+
+			if (e != NULL)
+				e->until = 0;	/* changed in place: open again */
 			return ih_error(r, 500, "short read of a file");
+		}
 		r->obuf = buf;
 		r->olen = (size_t)len;
 		return resp_finish(r) == -1 ? IH_EXIT : IH_PROCEED;
@@ -460,46 +628,70 @@ send_multipart(struct ih_request *r, int fd, const struct stat *st,
  * Serve an open regular file: type, precompressed variant, validators,
  * preconditions, ranges.  Takes ownership of fd.
  */
+/* The validators of an open file: made once for a cached one. */
+static void
+validators(int fd, const struct stat *st, struct valid *v)
+{
+	struct fcache *e = fcache_of(fd);
+	char lm[30];
+	struct sbuf b;
+
+	if (e != NULL && e->v.hlen > 0) {
+		*v = e->v;
+		return;
+	}
+	make_etag(st, v->etag, sizeof(v->etag));
+	http_date(st->st_mtim.tv_sec, lm);
+	sb_init(&b, v->hdrs, sizeof(v->hdrs));
+	sb_lit(&b, "Last-Modified: ");
+	sb_puts(&b, lm);
+	sb_lit(&b, "\r\nETag: ");
+	sb_puts(&b, v->etag);
+	sb_lit(&b, "\r\n");
+	v->hlen = b.len;
+	if (e != NULL)
+		e->v = *v;
+}
+
 static int
 serve_file(struct ih_request *r, int fd, struct stat *st, const char *file)
 {
-	char etag[64], lm[30], cr[80];
+	char cr[80];
 	const char *coding = NULL, *range;
 	struct range *rg;
+	struct valid v;
 	int any = 0, use_range = 1, n, rc, vfd;
 
 	set_type(r, file, fd, st->st_size);
 	if (cfg.gzip_static && !r->errpage &&
 	    (vfd = open_variant(r, file, st, &coding, &any)) != -1) {
-		close(fd);
-		fd = vfd;
+		file_close(fd);
+		fd = vfd;	/* a variant: never cached */
 	}
-	make_etag(st, etag, sizeof(etag));
-	http_date(st->st_mtim.tv_sec, lm);
+	validators(fd, st, &v);
 	if (r->errpage) {
 		r->status = r->errpage;
 		rc = send_region(r, fd, 0, st->st_size);
-		close(fd);
+		file_close(fd);
 		return rc;
 	}
-	resp_add_header_raw(r, "Last-Modified", lm);
-	resp_add_header_raw(r, "ETag", etag);
+	resp_add_headers(r, v.hdrs, v.hlen);
 	if (any)
 		resp_add_header_raw(r, "Vary", "Accept-Encoding");
-	switch (cond_evaluate(r, etag, st->st_mtime, &use_range)) {
+	switch (cond_evaluate(r, v.etag, st->st_mtime, &use_range)) {
 	case 304:
-		close(fd);
+		file_close(fd);
 		r->status = 304;
 		r->ctype = NULL;
 		r->rstate = RS_READY;
 		return IH_PROCEED;
 	case 412:
-		close(fd);
+		file_close(fd);
 		return ih_error(r, 412, "precondition failed");
 	}
 	if (coding != NULL)
 		resp_add_header_raw(r, "Content-Encoding", coding);
-	resp_add_header_raw(r, "Accept-Ranges", "bytes");
+	resp_add_headers(r, "Accept-Ranges: bytes\r\n", 22);
 	r->status = 200;
 	range = ih_header(r, "Range");
 	if (range != NULL && use_range && strcmp(r->hd.method, "GET") == 0) {
@@ -507,7 +699,7 @@ serve_file(struct ih_request *r, int fd, struct stat *st, const char *file)
 		n = rg == NULL ? 0 : range_parse(range, st->st_size, rg,
 		    (int)cfg.max_ranges);
 		if (n == -1) {
-			close(fd);
+			file_close(fd);
 			snprintf(cr, sizeof(cr), "bytes */%lld",
 			    (long long)st->st_size);
 			resp_add_header_raw(r, "Content-Range", cr);
@@ -520,17 +712,17 @@ serve_file(struct ih_request *r, int fd, struct stat *st, const char *file)
 			r->status = 206;
 			rc = send_region(r, fd, rg[0].start, rg[0].end -
 			    rg[0].start + 1);
-			close(fd);
+			file_close(fd);
 			return rc;
 		}
 		if (n > 1) {
 			rc = send_multipart(r, fd, st, rg, n);
-			close(fd);
+			file_close(fd);
 			return rc;
 		}
 	}
 	rc = send_region(r, fd, 0, st->st_size);
-	close(fd);
+	file_close(fd);
 	return rc;
 }
 
@@ -663,7 +855,7 @@ index_open(struct ih_request *r, struct stat *st, const char **file,
 	int fd;
 
 	for (i = 0; i < cfg.nindex; i++) {
-		char *f = arena_printf(r->a, "%s%s", r->file, cfg.index[i]);
+		char *f = arena_cat(r->a, r->file, cfg.index[i]);
 
 		if (f == NULL)
 			return -2;
@@ -671,7 +863,7 @@ index_open(struct ih_request *r, struct stat *st, const char **file,
 			continue;
 		if (fstat(fd, st) == 0 && S_ISREG(st->st_mode)) {
 			*file = f;
-			if ((*url = arena_printf(r->a, "%s%s", r->path,
+			if ((*url = arena_cat(r->a, r->path,
 			    cfg.index[i])) == NULL) {
 				close(fd);
 				return -2;
@@ -756,14 +948,12 @@ files_service(struct ih_request *r)
 		return ih_error(r, 404, "dot-file refused");
 	if (files_open_docroot() == -1)
 		return ih_error(r, 500, "cannot open docroot");
-	if ((fd = open_beneath(r->file, O_RDONLY | O_NONBLOCK)) == -1) {
+	if ((fd = file_open(r->file, &st)) == -1) {
+		if (errno == EIO)
+			return ih_error(r, 500, "fstat failed");
 		rc = files_open_status(errno, &why);
 		ih_debug(IH_DBG_FILE, "%s: %s", r->file, strerror(errno));
 		return ih_error(r, rc, why);
-	}
-	if (fstat(fd, &st) == -1) {
-		close(fd);
-		return ih_error(r, 500, "fstat failed");
 	}
 	if (S_ISDIR(st.st_mode)) {
 		close(fd);

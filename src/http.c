@@ -165,18 +165,36 @@ parse_version(const char *v, int *version)
 	return 0;
 }
 
+/*
+ * Bytes by class, one lookup each: HOST_OK may appear in a Host (RFC 3986
+ * reg-name, IPv4 or IP-literal, with an optional port); TARGET_BAD never
+ * in a request-target (controls, space, DEL and above, and the ones RFC
+ * 3986 has no room for).
+ */
+#define HOST_OK		1
+#define TARGET_BAD	2
+static const unsigned char byte_class[256] = {
+	[0 ... 0x20] = TARGET_BAD, [0x7f ... 0xff] = TARGET_BAD,
+	['#'] = TARGET_BAD, ['"'] = TARGET_BAD, ['<'] = TARGET_BAD,
+	['>'] = TARGET_BAD, ['\\'] = TARGET_BAD, ['^'] = TARGET_BAD,
+	['`'] = TARGET_BAD, ['{'] = TARGET_BAD, ['|'] = TARGET_BAD,
+	['}'] = TARGET_BAD,
+	['a' ... 'z'] = HOST_OK, ['A' ... 'Z'] = HOST_OK,
+	['0' ... '9'] = HOST_OK, ['-'] = HOST_OK, ['.'] = HOST_OK,
+	['_'] = HOST_OK, ['~'] = HOST_OK, ['!'] = HOST_OK, ['$'] = HOST_OK,
+	['&'] = HOST_OK, ['\''] = HOST_OK, ['('] = HOST_OK, [')'] = HOST_OK,
+	['*'] = HOST_OK, ['+'] = HOST_OK, [','] = HOST_OK, [';'] = HOST_OK,
+	['='] = HOST_OK, [':'] = HOST_OK, ['['] = HOST_OK, [']'] = HOST_OK,
+	['%'] = HOST_OK,
+};
+
 /* RFC 3986 host: reg-name, IPv4 or IP-literal, with an optional port. */
 static int
 valid_host(const char *h)
 {
-	for (; *h != '\0'; h++) {
-		unsigned char c = (unsigned char)*h;
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || strchr("-._~!$&'()*+,;=:[]%",
-		    c) != NULL))
+	for (; *h != '\0'; h++)
+		if ((byte_class[(unsigned char)*h] & HOST_OK) == 0)
 			return 0;
-	}
 	return 1;
 }
 
@@ -338,8 +356,7 @@ http_parse_head(char *buf, size_t len, struct head *hd)
 		return rc;
 	/* RFC 3986 has no room for these in a request-target. */
 	for (q = hd->target; *q != '\0'; q++)
-		if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f ||
-		    strchr("#\"<>\\^`{|}", *q) != NULL)
+		if (byte_class[(unsigned char)*q] & TARGET_BAD)
 			return 400;
 	tlen = (size_t)(q - hd->target);
 
@@ -373,6 +390,9 @@ http_parse_head(char *buf, size_t len, struct head *hd)
 		hd->h[hd->nh].value = v;
 		hd->nh++;
 
+		if ((line[0] | 0x20) == 'i' && (line[1] | 0x20) == 'f' &&
+		    line[2] == '-')
+			hd->has_if = 1;
 		if (strcasecmp(line, "Host") == 0) {
 			if (nhost++ > 0 || !valid_host(v))
 				return 400;

@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "ihttpd.h"
@@ -51,10 +52,14 @@
 struct arena {
 	struct arena_block	*head;
 	size_t			 total;
+	/* set: one fixed region instead of malloc'ed blocks (cfgcache.c) */
+	char			*fixed;
+	size_t			 fixed_used, fixed_cap;
 };
 void	*arena_alloc(struct arena *, size_t);
 char	*arena_strdup(struct arena *, const char *);
 char	*arena_strndup(struct arena *, const char *, size_t);
+char	*arena_cat(struct arena *, const char *, const char *);
 char	*arena_printf(struct arena *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	 arena_reset(struct arena *);
@@ -69,10 +74,25 @@ struct sbuf {
 	int	 trunc;
 };
 void	 sb_init(struct sbuf *, char *buf, size_t cap);
-void	 sb_put(struct sbuf *, const char *, size_t);
+void	 sb_put_slow(struct sbuf *, const char *, size_t);
+/* Append n bytes; what does not fit is dropped and `trunc` set. */
+static inline void
+sb_put(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->cap - b->len > n) {	/* len < cap always holds */
+		memcpy(b->p + b->len, s, n);
+		b->len += n;
+		b->p[b->len] = '\0';
+	} else
+		sb_put_slow(b, s, n);
+}
 void	 sb_puts(struct sbuf *, const char *);
+/* sb_puts for a string literal: its length is known at compile time */
+#define sb_lit(b, s)	sb_put((b), "" s, sizeof(s) - 1)
 void	 sb_printf(struct sbuf *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
+void	 sb_num(struct sbuf *, unsigned long long);
+void	 sb_hex(struct sbuf *, unsigned long long);
 void	 sb_esc(struct sbuf *, const char *, size_t max, int how);
 #define ESC_QUOTE	1	/* '"' and '\\' too: a quoted log field */
 #define ESC_BARE	2	/* ' ', '[', ']' too: an unquoted log field */
@@ -120,6 +140,7 @@ struct head {
 	int		 conn_close;
 	int		 conn_keepalive;
 	int		 expect_continue;
+	int		 has_if;	/* a header named If-...: cond.c */
 	int		 asterisk;	/* OPTIONS * */
 };
 
@@ -193,6 +214,22 @@ struct errpage {
 	int		 status;
 	char		*path;
 };
+
+/*
+ * The objects by pattern, so that matching a path costs lookups of its
+ * prefixes, not a walk of every object: path and plain ppath objects are
+ * in a hash table of their patterns (chains of object indices, +1, 0
+ * ending), the others (regex, ppath with wildcards, ppath "/") in scan.
+ */
+struct objindex {
+	uint32_t	 mask;		/* buckets - 1, a power of two less 1 */
+	uint32_t	*bucket;
+	uint32_t	*next;		/* per object */
+	uint32_t	*hash;		/* per object */
+	uint32_t	*scan;
+	size_t		 nscan;
+};
+uint32_t object_hash(const char *, size_t);
 
 struct strlist {
 	char		**v;
@@ -276,6 +313,7 @@ struct config {
 	long long	 max_servers, max_requests;
 	long long	 serialize;		/* SER_* */
 	long long	 graceful_timeout;
+	long long	 file_cache_valid;	/* files.c open-file cache */
 	long long	 idle_exit;
 	char		*pid_file;
 	long long	 background;		/* bool */
@@ -302,6 +340,7 @@ struct config {
 
 	struct object	*objs;
 	size_t		 nobjs;
+	struct objindex	*objindex;	/* config.c: objects by pattern */
 	struct directive *inits;
 	size_t		 ninits;
 	const char	*file;		/* -c FILE, or NULL */
@@ -317,6 +356,15 @@ void	 config_log_at(const char *file, int line, const char *msg);
 const struct ih_function *config_find_function(const char *);
 int	 object_regex_match(struct object *, const char *path);
 void	 config_free(void);
+#define CONFIG_NKEYS	128	/* room for every key (config.c checks) */
+const char *config_default(const char *key);
+void	 config_marks_save(void *);	/* where each key was set */
+void	 config_marks_load(const void *);
+/* cfgcache.c: the parsed config kept for the next process */
+int	 cfgcache_load(int argc, char **argv);
+void	 cfgcache_begin(void);
+void	 cfgcache_store(int argc, char **argv);
+void	 cfgcache_end(void);
 void	 config_preload(void);
 void	 config_usage(FILE *);
 
@@ -485,6 +533,7 @@ void	 resp_drop(struct ih_request *);
 void	 resp_error_page(struct ih_request *, int status);
 unsigned long long resp_body_bytes(const struct ih_request *);
 int	 resp_log_status(const struct ih_request *);
+int	 resp_add_headers(struct ih_request *, const char *lines, size_t len);
 int	 resp_add_header_raw(struct ih_request *, const char *name,
 	    const char *value);
 int	 resp_set_error(struct ih_request *, int status, const char *detail);
@@ -536,7 +585,7 @@ char	*cgi_http_var(struct ih_request *, const char *header);
 
 /* ---- mime.c --------------------------------------------------------- */
 
-const char *mime_by_ext(struct arena *, const char *name);
+const char *mime_by_ext(const char *name);
 const char *mime_by_magic(struct arena *, int fd);
 void	 mime_free(void);
 void	 mime_preload(void);
@@ -626,6 +675,8 @@ extern unsigned sess_collect_one_in;
 /* ---- store.c -------------------------------------------------------- */
 
 int	 store_dir(const char *sub, char *out, size_t len);
+int	 store_dir_try(const char *base, const char *sub, char *out, size_t len,
+	    const char **why);
 int	 store_open(const char *path, int flags, mode_t mode);
 int	 store_dir_trusted(const char *sub);
 int	 store_lock(int fd, off_t off, off_t len);
@@ -641,6 +692,10 @@ void	 log_close(void);
 void	 log_detach(void);
 int	 log_reopen(void);
 extern unsigned log_debug_zones;
+/* Inside the server, a debug line's arguments cost nothing when its zone
+ * is off (the macro calls the function of the same name). */
+#define ih_debug(zone, ...)	((log_debug_zones & (zone)) != 0 ? \
+	ih_debug((zone), __VA_ARGS__) : (void)0)
 
 
 /* ---- board.c: the scoreboard ---------------------------------------- */

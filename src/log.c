@@ -212,8 +212,8 @@ vlogline(struct target *t, int prio, const char *tag, const char *fmt,
 	/* Room for "...\n" stays: a cut message says so. */
 	sb_esc(&b, raw, sizeof(line) - b.len - 5, 0);
 	if ((size_t)n >= sizeof(raw) && !b.trunc)
-		sb_puts(&b, "...");
-	sb_puts(&b, "\n");
+		sb_lit(&b, "...");
+	sb_lit(&b, "\n");
 	emit(t, prio, line, b.len);
 }
 
@@ -239,6 +239,7 @@ ih_log(int level, const char *fmt, ...)
 	va_end(ap);
 }
 
+#undef ih_debug	/* the function itself (internal.h wraps it) */
 void
 ih_debug(unsigned zone, const char *fmt, ...)
 {
@@ -270,6 +271,15 @@ ih_debug(unsigned zone, const char *fmt, ...)
 _Static_assert(ALOG_PEER + ALOG_USER + ALOG_REQUEST + ALOG_REFERER + ALOG_AGENT +
     128 < ALOG_LINE, "the fixed parts of an access line need 128 bytes");
 
+/* Two digits, zero-padded. */
+static void
+put_2d(struct sbuf *b, int v)
+{
+	char d[2] = { (char)('0' + v / 10 % 10), (char)('0' + v % 10) };
+
+	sb_put(b, d, 2);
+}
+
 /*
  * One combined-format line for a request, whatever became of it
  * (malformed, denied, timed out, dropped): peer, user, time, request
@@ -281,6 +291,9 @@ log_access(struct ih_request *r)
 {
 	static const char mons[12][4] = { "Jan", "Feb", "Mar", "Apr", "May",
 	    "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	/* " [02/Dec/2026:17:35:32 +0000] \"", made once a second */
+	static char when[33];
+	static time_t when_t = -1;
 	char line[ALOG_LINE];
 	time_t t = r->t_start ? r->t_start : now_real();
 	unsigned long long bytes = resp_body_bytes(r);
@@ -289,27 +302,46 @@ log_access(struct ih_request *r)
 
 	if (acc.kind == T_OFF)
 		return;
-	utc_tm(t, &tm);
+	if (t != when_t) {
+		utc_tm(t, &tm);
+		sb_init(&b, when, sizeof(when));
+		sb_lit(&b, " [");
+		put_2d(&b, tm.tm_mday);
+		sb_put(&b, "/", 1);
+		sb_put(&b, mons[tm.tm_mon], 3);
+		sb_put(&b, "/", 1);
+		sb_num(&b, (unsigned long long)tm.tm_year + 1900);
+		sb_put(&b, ":", 1);
+		put_2d(&b, tm.tm_hour);
+		sb_put(&b, ":", 1);
+		put_2d(&b, tm.tm_min);
+		sb_put(&b, ":", 1);
+		put_2d(&b, tm.tm_sec);
+		sb_lit(&b, " +0000] \"");
+		when_t = t;
+	}
 	sb_init(&b, line, sizeof(line));
 	/* A peer without an address: the unspecified address, which log
 	 * readers take (goaccess refuses "-" as a host). */
 	sb_esc(&b, r->c->peer[0] != '\0' ? r->c->peer : "0.0.0.0", ALOG_PEER,
 	    ESC_QUOTE | ESC_BARE);
-	sb_puts(&b, " - ");
+	sb_lit(&b, " - ");
 	sb_esc(&b, r->remote_user, ALOG_USER, ESC_QUOTE | ESC_BARE);
-	sb_printf(&b, " [%02d/%s/%04d:%02d:%02d:%02d +0000] \"", tm.tm_mday,
-	    mons[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-	    tm.tm_sec);
+	sb_puts(&b, when);
 	sb_esc(&b, r->reqline, ALOG_REQUEST, ESC_QUOTE);
+	sb_lit(&b, "\" ");
+	sb_num(&b, (unsigned long long)resp_log_status(r));
+	sb_put(&b, " ", 1);
 	if (bytes > 0)
-		sb_printf(&b, "\" %d %llu \"", resp_log_status(r), bytes);
+		sb_num(&b, bytes);
 	else
-		sb_printf(&b, "\" %d - \"", resp_log_status(r));
+		sb_put(&b, "-", 1);
+	sb_lit(&b, " \"");
 	sb_esc(&b, r->hd.nh > 0 ? ih_header(r, "Referer") : NULL, ALOG_REFERER,
 	    ESC_QUOTE);
-	sb_puts(&b, "\" \"");
+	sb_lit(&b, "\" \"");
 	sb_esc(&b, r->hd.nh > 0 ? ih_header(r, "User-Agent") : NULL,
 	    ALOG_AGENT, ESC_QUOTE);
-	sb_puts(&b, "\"\n");
+	sb_lit(&b, "\"\n");
 	emit(&acc, LOG_INFO, line, b.len);
 }

@@ -1,10 +1,19 @@
 /*
- * mime.c - the type of a file by its extension, from a mime.types file
- * (`type ext ext ...` lines, '#' comments).  The file is not parsed at
- * start-up: the first lookup maps it and searches it for the extension as
- * a whole word (strstr runs many bytes per step), so a 1,800-line
- * /etc/mime.types costs a request only a scan, and a request that serves
- * no file costs nothing.  Extensions are compared in lower case.
+ * mime.c - the type of a file by its extension.  A lookup is a bisection
+ * of a sorted table of (extension, type) pairs, never a scan of a file:
+ *
+ * - with `mimetypes` unset, the table built into the binary from
+ *   conf/mime.types (src/mimegen.awk, at build time): nothing is read;
+ * - with `mimetypes FILE`, FILE (`type ext ext ...` lines, '#' comments)
+ *   made into the same kind of table on the first lookup.  A process
+ *   that serves one request (inetd) would pay for parsing the whole
+ *   file every time, so the table is kept in datadir/cache/ as a compact
+ *   index, written once and then mapped, and made again when the file's
+ *   inode, size or modification time changes.  When datadir cannot be
+ *   used the table is made in memory, which is correct, only slower.
+ *
+ * Extensions are compared in lower case; for an extension that several
+ * lines name, the first line wins.
  *
  * With `magic on`, a file whose extension is unknown is typed by content
  * (libmagic, MAGIC_MIME_TYPE); its database is loaded on the first such
@@ -14,83 +23,356 @@
 #include <sys/stat.h>
 
 #include <ctype.h>
-#include <stdlib.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <magic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "internal.h"
+#include "mime_builtin.h"
 
-#ifndef IHTTPD_SYSCONFDIR
-#define IHTTPD_SYSCONFDIR "/usr/local/etc/ihttpd"
-#endif
+#define EXT_MAX		32	/* longer extensions are never looked up */
 
-static const char *types_buf;		/* NUL-terminated file contents */
-static int types_loaded;
+/*
+ * A table: n pairs of offsets into str, each of a NUL-terminated
+ * extension and its type, sorted by extension (strcmp order).
+ */
+struct mime_table {
+	const uint32_t	(*ent)[2];
+	uint32_t	 n;
+	const char	*str;
+	uint32_t	 strsize;	/* str ends in NUL: offsets below it */
+};
 
-/* Used when no mime.types file can be read at all. */
-static const char builtin_types[] =
-    "text/html html htm\n"
-    "text/plain txt\n"
-    "text/css css\n"
-    "text/javascript js mjs\n"
-    "application/json json\n"
-    "image/png png\n"
-    "image/jpeg jpg jpeg\n"
-    "image/gif gif\n"
-    "image/svg+xml svg\n"
-    "image/x-icon ico\n";
+/*
+ * The cached index of a mime.types file: this header, then the n pairs,
+ * then the strings.  The source's identity decides whether it is still
+ * good; every offset is checked before the table is used.
+ */
+#define IDX_MAGIC	"ihttpd-mime-1\n"
+struct mime_idx_head {
+	char		magic[16];
+	uint64_t	dev, ino, size;
+	int64_t		mtime_sec, mtime_nsec;
+	uint32_t	n, strsize;
+};
 
+static struct mime_table table;
+static int table_loaded;
+static void *table_map;		/* a mapped index, or NULL */
+static size_t table_map_len;
+static char *table_mem;		/* a table made in memory, or NULL */
+
+/* The table's type for a lower-case extension, or NULL. */
 static const char *
-load_types(void)
+table_find(const struct mime_table *t, const char *ext)
 {
-	const char *path = cfg.mimetypes;
-	struct stat st;
+	uint32_t lo = 0, hi = t->n;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		int c;
+
+		/* A damaged index file: an offset out of the strings. */
+		if (t->ent[mid][0] >= t->strsize || t->ent[mid][1] >= t->strsize)
+			return NULL;
+		c = strcmp(ext, t->str + t->ent[mid][0]);
+		if (c == 0)
+			return t->str + t->ent[mid][1];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+struct pair {
+	const char	*ext, *type;
+	size_t		 seq;		/* order in the file: first wins */
+};
+
+static int
+pair_cmp(const void *a, const void *b)
+{
+	const struct pair *x = a, *y = b;
+	int c = strcmp(x->ext, y->ext);
+
+	if (c != 0)
+		return c;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/*
+ * Make the index of a mime.types text (text is changed: words are cut
+ * in place and extensions lowered) for source st: a malloc'ed block of
+ * *len bytes laid out as struct mime_idx_head, pairs, strings.  NULL
+ * when out of memory.
+ */
+static void *
+index_make(char *text, const struct stat *st, size_t *len)
+{
+	struct pair *pv = NULL, *np;
+	size_t n = 0, cap = 0, i, k, strsize = 0, off;
+	char *line, *next, *w, *save, *type, *blk;
+	struct mime_idx_head h;
+	uint32_t (*ent)[2];
+
+	for (line = text; line != NULL; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		if ((type = strtok_r(line, " \t\r", &save)) == NULL ||
+		    *type == '#' || strlen(type) > TYPE_MAX)
+			continue;
+		while ((w = strtok_r(NULL, " \t\r", &save)) != NULL) {
+			size_t wl = strlen(w);
+
+			if (wl >= EXT_MAX || strchr(w, '#') != NULL)
+				continue;
+			for (k = 0; k < wl; k++)
+				w[k] = (char)tolower((unsigned char)w[k]);
+			if (n == cap) {
+				cap = cap ? cap * 2 : 256;
+				if ((np = realloc(pv, cap * sizeof(*pv))) ==
+				    NULL) {
+					free(pv);
+					return NULL;
+				}
+				pv = np;
+			}
+			pv[n].ext = w;
+			pv[n].type = type;
+			pv[n].seq = n;
+			n++;
+		}
+	}
+	if (n > 0)
+		qsort(pv, n, sizeof(*pv), pair_cmp);
+	/* Keep the first of each extension. */
+	for (i = 0, k = 0; i < n; i++)
+		if (k == 0 || strcmp(pv[k - 1].ext, pv[i].ext) != 0)
+			pv[k++] = pv[i];
+	n = k;
+	for (i = 0; i < n; i++)
+		strsize += strlen(pv[i].ext) + strlen(pv[i].type) + 2;
+	if (n > UINT32_MAX / 2 || strsize > UINT32_MAX) {
+		free(pv);
+		return NULL;
+	}
+	*len = sizeof(h) + n * sizeof(*ent) + strsize;
+	if ((blk = malloc(*len)) == NULL) {
+		free(pv);
+		return NULL;
+	}
+	memset(&h, 0, sizeof(h));
+	memcpy(h.magic, IDX_MAGIC, sizeof(IDX_MAGIC) - 1);
+	h.dev = (uint64_t)st->st_dev;
+	h.ino = (uint64_t)st->st_ino;
+	h.size = (uint64_t)st->st_size;
+	h.mtime_sec = st->st_mtim.tv_sec;
+	h.mtime_nsec = st->st_mtim.tv_nsec;
+	h.n = (uint32_t)n;
+	h.strsize = (uint32_t)strsize;
+	memcpy(blk, &h, sizeof(h));
+	ent = (uint32_t (*)[2])(void *)(blk + sizeof(h));
+	off = 0;
+	for (i = 0; i < n; i++) {
+		char *str = blk + sizeof(h) + n * sizeof(*ent);
+		size_t el = strlen(pv[i].ext) + 1, tl = strlen(pv[i].type) + 1;
+
+		ent[i][0] = (uint32_t)off;
+		memcpy(str + off, pv[i].ext, el);
+		ent[i][1] = (uint32_t)(off + el);
+		memcpy(str + off + el, pv[i].type, tl);
+		off += el + tl;
+	}
+	free(pv);
+	return blk;
+}
+
+/*
+ * Point t at an index block of len bytes made for source st: 0, or -1
+ * when it is not one (another source, or a damaged or foreign file).
+ */
+static int
+index_use(struct mime_table *t, const void *blk, size_t len,
+    const struct stat *st)
+{
+	const struct mime_idx_head *h = blk;
+	const uint32_t (*ent)[2];
+	const char *str;
+	size_t need;
+
+	if (len < sizeof(*h) || memcmp(h->magic, IDX_MAGIC,
+	    sizeof(IDX_MAGIC) - 1) != 0 || h->dev != (uint64_t)st->st_dev ||
+	    h->ino != (uint64_t)st->st_ino ||
+	    h->size != (uint64_t)st->st_size ||
+	    h->mtime_sec != st->st_mtim.tv_sec ||
+	    h->mtime_nsec != st->st_mtim.tv_nsec)
+		return -1;
+	need = sizeof(*h) + (size_t)h->n * sizeof(*ent) + h->strsize;
+	if (h->n > UINT32_MAX / 2 || need != len ||
+	    (h->strsize > 0 && ((const char *)blk)[len - 1] != '\0'))
+		return -1;
+	ent = (const void *)((const char *)blk + sizeof(*h));
+	str = (const char *)blk + sizeof(*h) + (size_t)h->n * sizeof(*ent);
+	/* Offsets are checked where they are used (table_find): a lookup
+	 * stays a bisection, never a walk of the whole index. */
+	t->ent = ent;
+	t->n = h->n;
+	t->str = str;
+	t->strsize = h->strsize;
+	return 0;
+}
+
+/*
+ * datadir/cache/mime-HASH for a mime.types path; 0, or -1.  With make,
+ * the directories are made (quietly: the cache is only a speed-up).
+ */
+static int
+index_path(const char *src, char *out, size_t len, int make)
+{
+	char dir[PATH_MAX];
+	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
+	const char *p, *why;
+	int n;
+
+	if (cfg.datadir == NULL)
+		return -1;
+	if (make && store_dir_try(NULL, "cache", dir, sizeof(dir), &why) == -1) {
+		ih_debug(IH_DBG_FILE, "mimetypes: no index kept: datadir "
+		    "%s/cache: %s", cfg.datadir, why != NULL ? why :
+		    strerror(errno));
+		return -1;
+	}
+	for (p = src; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	n = snprintf(out, len, "%s/cache/mime-%016llx", cfg.datadir,
+	    (unsigned long long)h);
+	return n > 0 && (size_t)n < len ? 0 : -1;
+}
+
+/* Map the cached index for source st: 0 with the table set, or -1. */
+static int
+index_map(const char *ipath, const struct stat *st)
+{
+	struct stat ist;
 	void *p;
 	int fd;
 
-	if (types_loaded)
-		return types_buf;
-	types_loaded = 1;
-	types_buf = builtin_types;
-	/* Default: the system's table, else the one installed with us. */
-	if (path == NULL) {
-		path = "/etc/mime.types";
-		if (access(path, R_OK) == -1)
-			path = IHTTPD_SYSCONFDIR "/mime.types";
+	if ((fd = open(ipath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return -1;
+	/* Ours alone, as everything else in datadir. */
+	if (fstat(fd, &ist) == -1 || !S_ISREG(ist.st_mode) ||
+	    ist.st_uid != geteuid() || (ist.st_mode & 022) != 0 ||
+	    ist.st_size < (off_t)sizeof(struct mime_idx_head) ||
+	    ist.st_size > 64 * 1024 * 1024) {
+		close(fd);
+		return -1;
 	}
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		if (cfg.mimetypes != NULL)
-			ih_log(IH_LOG_ERR, "mimetypes %s: cannot open", path);
-		return types_buf;
-	}
-	/*
-	 * A mapping ends in zero bytes up to the page end, which terminate
-	 * the string; a file of an exact page multiple has no such tail and
-	 * is skipped (none of the usual files is).
-	 */
-	if (fstat(fd, &st) == 0 && st.st_size > 0 &&
-	    st.st_size < 16 * 1024 * 1024) {
-		if (st.st_size % sysconf(_SC_PAGESIZE) != 0) {
-			p = mmap(NULL, (size_t)st.st_size, PROT_READ,
-			    MAP_PRIVATE | MAP_POPULATE, fd, 0);
-		} else if ((p = malloc((size_t)st.st_size + 1)) != NULL) {
-			/* No zero tail to end the string: read a copy. */
-			if (read(fd, p, (size_t)st.st_size) == st.st_size)
-				((char *)p)[st.st_size] = '\0';
-			else {
-				free(p);
-				p = MAP_FAILED;
-			}
-		} else
-			p = MAP_FAILED;
-		if (p != MAP_FAILED && memchr(p, '\0', (size_t)st.st_size) ==
-		    NULL)
-			types_buf = p;
-	}
+	p = mmap(NULL, (size_t)ist.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
-	return types_buf;
+	if (p == MAP_FAILED)
+		return -1;
+	if (index_use(&table, p, (size_t)ist.st_size, st) == -1) {
+		munmap(p, (size_t)ist.st_size);
+		return -1;
+	}
+	table_map = p;
+	table_map_len = (size_t)ist.st_size;
+	return 0;
+}
+
+/* Write the index atomically (a reader sees the old one or the new). */
+static void
+index_store(const char *ipath, const void *blk, size_t len)
+{
+	char tmp[PATH_MAX + 16];
+	int fd, n;
+
+	n = snprintf(tmp, sizeof(tmp), "%s.%ld", ipath, (long)getpid());
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		return;
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, 0600)) == -1)
+		return;
+	if (write(fd, blk, len) != (ssize_t)len || close(fd) == -1 ||
+	    rename(tmp, ipath) == -1) {
+		ih_log(IH_LOG_WARN, "mimetypes: cannot write the index %s: %s",
+		    ipath, strerror(errno));
+		unlink(tmp);
+		return;
+	}
+	ih_debug(IH_DBG_FILE, "mimetypes: wrote the index %s", ipath);
+}
+
+/* The table for cfg.mimetypes: mapped, else made (and stored). */
+static void
+load_file(const char *path)
+{
+	char ipath[PATH_MAX], *text = NULL;
+	struct stat st, fst;
+	size_t len;
+	ssize_t got = 0, k;
+	void *blk;
+	int fd = -1;
+
+	if (stat(path, &st) == 0 && index_path(path, ipath, sizeof(ipath),
+	    0) == 0 && index_map(ipath, &st) == 0)
+		return;
+	/* Made from the file as opened: its identity goes in the index. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &fst) == -1 || !S_ISREG(fst.st_mode) ||
+	    fst.st_size > 16 * 1024 * 1024) {
+		ih_log(IH_LOG_ERR, "mimetypes %s: cannot read: %s", path,
+		    fd == -1 ? strerror(errno) : "not a regular file under "
+		    "16 MiB");
+		goto out;
+	}
+	if ((text = malloc((size_t)fst.st_size + 1)) == NULL)
+		goto nomem;
+	while (got < fst.st_size && (k = read(fd, text + got,
+	    (size_t)(fst.st_size - got))) > 0)
+		got += k;
+	text[got] = '\0';
+	if ((blk = index_make(text, &fst, &len)) == NULL)
+		goto nomem;
+	if (index_use(&table, blk, len, &fst) == -1) {
+		free(blk);
+		goto out;
+	}
+	table_mem = blk;
+	/* A file cut short while it was read is not cached. */
+	if (got == fst.st_size && index_path(path, ipath, sizeof(ipath),
+	    1) == 0)
+		index_store(ipath, blk, len);
+	goto out;
+nomem:
+	ih_log(IH_LOG_ERR, "mimetypes %s: out of memory", path);
+out:
+	free(text);
+	if (fd != -1)
+		close(fd);
+}
+
+static const struct mime_table *
+load_types(void)
+{
+	if (!table_loaded) {
+		table_loaded = 1;
+		table.ent = builtin_ent;
+		table.n = BUILTIN_N;
+		table.str = builtin_str;
+		table.strsize = sizeof(builtin_str);
+		if (cfg.mimetypes != NULL)
+			load_file(cfg.mimetypes);
+	}
+	return &table;
 }
 
 /*
@@ -98,12 +380,10 @@ load_types(void)
  * arena, or NULL when the extension is unknown (or there is none).
  */
 const char *
-mime_by_ext(struct arena *a, const char *name)
+mime_by_ext(const char *name)
 {
-	static char last_ext[32], last_buf[128];
-	static const char *last_type;
-	const char *base = strrchr(name, '/'), *dot, *buf, *p;
-	char ext[32];
+	const char *base = strrchr(name, '/'), *dot;
+	char ext[EXT_MAX];
 	size_t n, i;
 
 	base = base != NULL ? base + 1 : name;
@@ -119,37 +399,7 @@ mime_by_ext(struct arena *a, const char *name)
 		ext[i] = (char)tolower(c);
 	}
 	ext[n] = '\0';
-	if (last_type != NULL && strcmp(ext, last_ext) == 0)
-		return last_type;
-
-	buf = load_types();
-	for (p = buf; (p = strstr(p, ext)) != NULL; p += n) {
-		const char *ls, *te;
-
-		if (p == buf || (p[-1] != ' ' && p[-1] != '\t') ||
-		    (p[n] != '\0' && p[n] != ' ' && p[n] != '\t' &&
-		    p[n] != '\n' && p[n] != '\r'))
-			continue;
-		for (ls = p; ls > buf && ls[-1] != '\n'; ls--)
-			;
-		while (*ls == ' ' || *ls == '\t')
-			ls++;
-		if (*ls == '#' || ls == p)
-			continue;
-		for (te = ls; *te != ' ' && *te != '\t' && *te != '\n' &&
-		    *te != '\0'; te++)
-			;
-		if (te >= p || (size_t)(te - ls) > TYPE_MAX)
-			continue;	/* no type, or one too long to send */
-		if ((size_t)(te - ls) < sizeof(last_buf)) {
-			memcpy(last_ext, ext, n + 1);
-			memcpy(last_buf, ls, (size_t)(te - ls));
-			last_buf[te - ls] = '\0';
-			last_type = last_buf;
-		}
-		return arena_strndup(a, ls, (size_t)(te - ls));
-	}
-	return NULL;
+	return table_find(load_types(), ext);
 }
 
 static magic_t magic_cookie;
@@ -190,7 +440,7 @@ mime_by_magic(struct arena *a, int fd)
 void
 mime_preload(void)
 {
-	struct arena a = { NULL, 0 };
+	struct arena a = { 0 };
 
 	(void)load_types();
 	if (cfg.magic)
@@ -202,6 +452,12 @@ mime_preload(void)
 void
 mime_free(void)
 {
+	if (table_map != NULL)
+		munmap(table_map, table_map_len);
+	free(table_mem);
+	table_map = NULL;
+	table_mem = NULL;
+	table_loaded = 0;
 	if (magic_cookie != NULL)
 		magic_close(magic_cookie);
 	magic_cookie = NULL;

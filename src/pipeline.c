@@ -38,30 +38,84 @@ static const char too_many_objects[] = "more objects match this path "
  * MAX_OBJECTS_MATCHED).  Returns how many, or -1 when more match.
  */
 static int
+match_one(struct object *o, const char *path)
+{
+	switch (o->kind) {
+	case OBJ_PATH:
+		return strcmp(path, o->pattern) == 0;
+	case OBJ_PPATH:
+		return ppath_match(o, path);
+	default:
+		return object_regex_match(o, path);
+	}
+}
+
+/* Add object i to the sorted set idx of *n (no duplicates); -1 if full. */
+static int
+add_match(uint32_t *idx, size_t *n, uint32_t i)
+{
+	size_t k = *n;
+
+	if (*n == MAX_OBJECTS_MATCHED)
+		return -1;
+	while (k > 0 && idx[k - 1] > i)
+		k--;
+	if (k > 0 && idx[k - 1] == i)
+		return 0;
+	memmove(idx + k + 1, idx + k, (*n - k) * sizeof(*idx));
+	idx[k] = i;
+	(*n)++;
+	return 0;
+}
+
+/*
+ * The objects matching path, in specificity order, into objs (room for
+ * MAX_OBJECTS_MATCHED).  Returns how many, or -1 when more match.
+ * Through cfg.objindex: path and plain ppath objects are looked up by
+ * each prefix of the path that ends before a '/' or at its end (where a
+ * ppath may match), the rest are tried one by one; the cost grows with
+ * the path's depth, not with the number of objects.
+ */
+static int
 match_path(const char *path, const struct object **objs)
 {
-	size_t i, n = 0;
+	const struct objindex *ix = cfg.objindex;
+	uint32_t idx[MAX_OBJECTS_MATCHED];
+	size_t i, n = 0, k;
 
-	for (i = 0; i < cfg.nobjs; i++) {
-		struct object *o = &cfg.objs[i];
-		int m;
-
-		switch (o->kind) {
-		case OBJ_PATH:
-			m = strcmp(path, o->pattern) == 0;
-			break;
-		case OBJ_PPATH:
-			m = ppath_match(o, path);
-			break;
-		default:
-			m = object_regex_match(o, path);
-			break;
+	if (ix == NULL) {	/* objects set up by hand (unit tests) */
+		for (i = 0; i < cfg.nobjs; i++) {
+			if (!match_one(&cfg.objs[i], path))
+				continue;
+			if (n == MAX_OBJECTS_MATCHED)
+				return -1;
+			objs[n++] = &cfg.objs[i];
 		}
-		if (m && n == MAX_OBJECTS_MATCHED)
-			return -1;
-		if (m)
-			objs[n++] = o;
+		return (int)n;
 	}
+	for (i = 0; i < ix->nscan; i++)
+		if (match_one(&cfg.objs[ix->scan[i]], path) &&
+		    add_match(idx, &n, ix->scan[i]) == -1)
+			return -1;
+	for (k = 1; path[k - 1] != '\0'; k++) {
+		uint32_t h, j;
+
+		if (path[k] != '/' && path[k] != '\0')
+			continue;
+		h = object_hash(path, k);
+		for (j = ix->bucket[h & ix->mask]; j != 0; j = ix->next[j - 1]) {
+			const struct object *o = &cfg.objs[j - 1];
+
+			if (ix->hash[j - 1] != h || o->plen != k ||
+			    memcmp(o->pattern, path, k) != 0 ||
+			    (o->kind == OBJ_PATH && path[k] != '\0'))
+				continue;
+			if (add_match(idx, &n, j - 1) == -1)
+				return -1;
+		}
+	}
+	for (i = 0; i < n; i++)
+		objs[i] = &cfg.objs[idx[i]];
 	return (int)n;
 }
 

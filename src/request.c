@@ -52,10 +52,12 @@ ih_object(const struct ih_request *r)
 const char *
 ih_header(const struct ih_request *r, const char *name)
 {
+	int c0 = name[0] | 0x20;	/* names are tokens: ASCII */
 	int i;
 
 	for (i = 0; i < r->hd.nh; i++)
-		if (strcasecmp(r->hd.h[i].name, name) == 0)
+		if ((r->hd.h[i].name[0] | 0x20) == c0 &&
+		    strcasecmp(r->hd.h[i].name, name) == 0)
 			return r->hd.h[i].value;
 	return NULL;
 }

@@ -35,6 +35,41 @@ date_now(void)
 	return date;
 }
 
+/*
+ * "HTTP/1.1 CODE REASON", Date and Server: the start of every head, made
+ * again only when the second or the status changes.
+ */
+static char start[128 + TOKENS_MAX];
+static size_t start_len;
+
+static void
+head_start(int status)
+{
+	static time_t last = -1;
+	static int last_status;
+	time_t t = now_real();
+	struct sbuf b;
+
+	if (t == last && status == last_status)
+		return;
+	sb_init(&b, start, sizeof(start));
+	sb_lit(&b, "HTTP/1.1 ");
+	sb_num(&b, (unsigned)status);
+	sb_put(&b, " ", 1);
+	sb_puts(&b, http_reason(status));
+	sb_lit(&b, "\r\nDate: ");
+	sb_put(&b, date_now(), 29);
+	sb_lit(&b, "\r\nServer: ihttpd/" IHTTPD_VERSION);
+	if (cfg.server_tokens != NULL) {
+		sb_put(&b, " ", 1);
+		sb_puts(&b, cfg.server_tokens);
+	}
+	sb_put(&b, "\r\n", 2);
+	start_len = b.len;
+	last = t;
+	last_status = status;
+}
+
 /* Statuses after which the request's framing cannot be trusted. */
 static int
 breaks_framing(int status)
@@ -122,27 +157,33 @@ build_head(struct ih_request *r, long long clen)
 	if (ctype == NULL && clen != -2 && (r->is_handler || r->status >= 300))
 		ctype = "text/html";
 	sb_init(&b, c->hbuf, HEAD_MAX);
-	sb_printf(&b, "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: ihttpd/%s%s%s\r\n",
-	    r->status, http_reason(r->status), date_now(), IHTTPD_VERSION,
-	    cfg.server_tokens != NULL ? " " : "",
-	    cfg.server_tokens != NULL ? cfg.server_tokens : "");
+	head_start(r->status);
+	sb_put(&b, start, start_len);
 	if (r->rhlen > 0)
 		sb_put(&b, r->rh, r->rhlen);
 	/* RFC 6797 7.2: never over plain HTTP */
-	if (c->tls != NULL && cfg.hsts_value != NULL)
-		sb_printf(&b, "Strict-Transport-Security: %s\r\n",
-		    cfg.hsts_value);
-	if (ctype != NULL)
-		sb_printf(&b, "Content-Type: %s\r\n", ctype);
-	if (r->framing == FR_LENGTH)
-		sb_printf(&b, "Content-Length: %lld\r\n", clen);
+	if (c->tls != NULL && cfg.hsts_value != NULL) {
+		sb_lit(&b, "Strict-Transport-Security: ");
+		sb_puts(&b, cfg.hsts_value);
+		sb_put(&b, "\r\n", 2);
+	}
+	if (ctype != NULL) {
+		sb_lit(&b, "Content-Type: ");
+		sb_puts(&b, ctype);
+		sb_put(&b, "\r\n", 2);
+	}
+	if (r->framing == FR_LENGTH) {
+		sb_lit(&b, "Content-Length: ");
+		sb_num(&b, (unsigned long long)clen);
+		sb_put(&b, "\r\n", 2);
+	}
 	else if (r->framing == FR_CHUNKED)
-		sb_puts(&b, "Transfer-Encoding: chunked\r\n");
+		sb_lit(&b, "Transfer-Encoding: chunked\r\n");
 	if (c->closing)
-		sb_puts(&b, "Connection: close\r\n");
+		sb_lit(&b, "Connection: close\r\n");
 	else if (r->hd.version == 10)
-		sb_puts(&b, "Connection: keep-alive\r\n");
-	sb_puts(&b, "\r\n");
+		sb_lit(&b, "Connection: keep-alive\r\n");
+	sb_lit(&b, "\r\n");
 	if (b.trunc)
 		return 0;	/* the limits in internal.h make this unreachable */
 	ih_debug(IH_DBG_RESP, "status %d, %s", r->status,
@@ -222,6 +263,7 @@ send_body(struct ih_request *r, const void *buf, size_t n)
 {
 	char pre[24];
 	struct iovec iov[3];
+	struct sbuf b;
 
 	if (n == 0 || r->method_head || r->framing == FR_NOBODY)
 		return 0;
@@ -231,7 +273,10 @@ send_body(struct ih_request *r, const void *buf, size_t n)
 		return conn_writev(r->c, iov, 1);
 	}
 	iov[0].iov_base = pre;
-	iov[0].iov_len = (size_t)snprintf(pre, sizeof(pre), "%zx\r\n", n);
+	sb_init(&b, pre, sizeof(pre));
+	sb_hex(&b, n);
+	sb_put(&b, "\r\n", 2);
+	iov[0].iov_len = b.len;
 	iov[1].iov_base = (void *)(uintptr_t)buf;
 	iov[1].iov_len = n;
 	iov[2].iov_base = (void *)(uintptr_t)"\r\n";
@@ -428,31 +473,56 @@ ih_set_type(struct ih_request *r, const char *type)
 	return 0;
 }
 
-/* Append "Name: value\r\n" without the checks of ih_add_header. */
-int
-resp_add_header_raw(struct ih_request *r, const char *name,
-    const char *value)
+/* Room for need more bytes of staged header lines, or NULL. */
+static char *
+head_room(struct ih_request *r, size_t need)
 {
-	size_t nl = strlen(name), vl = strlen(value), need = nl + vl + 4;
+	char *p;
 
 	if (head_out(r) || r->rhlen + need > RH_MAX)
-		return -1;
+		return NULL;
 	if (r->rhlen + need > r->rhcap) {
 		size_t ncap = (r->rhlen + need) * 2;
 		char *n = arena_alloc(r->a, ncap);
 
 		if (n == NULL)
-			return -1;
+			return NULL;
 		if (r->rhlen > 0)
 			memcpy(n, r->rh, r->rhlen);
 		r->rh = n;
 		r->rhcap = ncap;
 	}
-	memcpy(r->rh + r->rhlen, name, nl);
-	memcpy(r->rh + r->rhlen + nl, ": ", 2);
-	memcpy(r->rh + r->rhlen + nl + 2, value, vl);
-	memcpy(r->rh + r->rhlen + nl + 2 + vl, "\r\n", 2);
+	p = r->rh + r->rhlen;
 	r->rhlen += need;
+	return p;
+}
+
+/* Append "Name: value\r\n" without the checks of ih_add_header. */
+int
+resp_add_header_raw(struct ih_request *r, const char *name,
+    const char *value)
+{
+	size_t nl = strlen(name), vl = strlen(value);
+	char *p;
+
+	if ((p = head_room(r, nl + vl + 4)) == NULL)
+		return -1;
+	memcpy(p, name, nl);
+	memcpy(p + nl, ": ", 2);
+	memcpy(p + nl + 2, value, vl);
+	memcpy(p + nl + 2 + vl, "\r\n", 2);
+	return 0;
+}
+
+/* Header lines already made ("Name: value\r\n" each), as they are. */
+int
+resp_add_headers(struct ih_request *r, const char *lines, size_t len)
+{
+	char *p;
+
+	if ((p = head_room(r, len)) == NULL)
+		return -1;
+	memcpy(p, lines, len);
 	return 0;
 }
 

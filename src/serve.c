@@ -43,40 +43,47 @@ read_head(struct conn *c, const char **why)
 	size_t scanned = 0, end, lead = 0;
 	int waiting;
 
-	conn_compact(c);
+	/*
+	 * What was consumed is dropped when nothing follows it, or once it
+	 * fills half the buffer: a pipelined burst is not moved down the
+	 * buffer request by request.
+	 */
+	if (c->ipos == c->ilen || c->ipos >= c->icap / 2)
+		conn_compact(c);
 	/*
 	 * Idle between requests: keepalive_timeout.  Once a byte of the next
 	 * head is here - already, when it came with the last request - the
 	 * head has header_timeout from now.
 	 */
-	while (lead < c->ilen && (c->ibuf[lead] == '\r' ||
-	    c->ibuf[lead] == '\n'))
+	while (c->ipos + lead < c->ilen && (c->ibuf[c->ipos + lead] == '\r' ||
+	    c->ibuf[c->ipos + lead] == '\n'))
 		lead++;
-	waiting = c->nreq > 0 && lead == c->ilen;
+	waiting = c->nreq > 0 && c->ipos + lead == c->ilen;
 	deadline = mono_ms() + (waiting ? cfg.keepalive_timeout :
 	    cfg.header_timeout) * 1000;
 	for (;;) {
-		size_t have, skip = 0;
+		char *base = c->ibuf + c->ipos;
+		size_t have = c->ilen - c->ipos, skip = 0;
 		const char *nl;
 		ssize_t n;
 
 		/* RFC 9112 2.2: empty lines before a request are skipped. */
-		while (skip < c->ilen && (c->ibuf[skip] == '\n' ||
-		    (c->ibuf[skip] == '\r' && skip + 1 < c->ilen &&
-		    c->ibuf[skip + 1] == '\n')))
-			skip += c->ibuf[skip] == '\r' ? 2 : 1;
+		while (skip < have && (base[skip] == '\n' ||
+		    (base[skip] == '\r' && skip + 1 < have &&
+		    base[skip + 1] == '\n')))
+			skip += base[skip] == '\r' ? 2 : 1;
 		if (skip > 0) {
-			c->ipos = skip;
-			conn_compact(c);
+			c->ipos += skip;
+			base += skip;
+			have -= skip;
 			scanned = 0;
 		}
-		have = c->ilen - c->ipos;
-		end = http_find_head_end(c->ibuf, c->ilen, scanned);
-		scanned = c->ilen;
-		nl = memchr(c->ibuf, '\n', end > 0 ? end : have);
+		end = http_find_head_end(base, have, scanned);
+		scanned = have;
+		nl = memchr(base, '\n', end > 0 ? end : have);
 		/* The line's length without its CRLF. */
 		if ((nl == NULL && have > (size_t)cfg.max_request_line + 1) ||
-		    (nl != NULL && nl - c->ibuf - (nl > c->ibuf && nl[-1] ==
+		    (nl != NULL && nl - base - (nl > base && nl[-1] ==
 		    '\r') > cfg.max_request_line)) {
 			*why = "request line too long";
 			return -414;
@@ -93,6 +100,9 @@ read_head(struct conn *c, const char **why)
 			*why = "connection closed inside the head";
 			return -400;
 		}
+		/* Room to read into: move the partial head down first. */
+		if (c->ilen == c->icap && c->ipos > 0)
+			conn_compact(c);
 		c->idle = waiting && have == 0;
 		n = conn_fill(c, deadline);
 		c->idle = 0;
@@ -171,9 +181,9 @@ prepare(struct ih_request *r, const char **why)
 		*why = "Content-Length over max_body";
 		return 413;
 	}
-	if (hd->clen == -1 && !hd->chunked && (strcmp(hd->method, "POST") ==
-	    0 || strcmp(hd->method, "PUT") == 0 || strcmp(hd->method,
-	    "PATCH") == 0)) {
+	if (hd->clen == -1 && !hd->chunked && hd->method[0] == 'P' &&
+	    (strcmp(hd->method, "POST") == 0 || strcmp(hd->method, "PUT") ==
+	    0 || strcmp(hd->method, "PATCH") == 0)) {
 		*why = "body without Content-Length";
 		return 411;
 	}
@@ -187,9 +197,12 @@ static void
 board_request(const struct ih_request *r)
 {
 	char line[BOARD_REQ];
+	struct sbuf b;
 
-	snprintf(line, sizeof(line), "%s %s", r->hd.method, r->path != NULL ?
-	    r->path : "-");
+	sb_init(&b, line, sizeof(line));
+	sb_puts(&b, r->hd.method);
+	sb_put(&b, " ", 1);
+	sb_puts(&b, r->path != NULL ? r->path : "-");
 	board_set(BS_WRITING, line, NULL);
 }
 
@@ -201,7 +214,7 @@ int
 serve_connection(int in, int out)
 {
 	struct conn c;
-	struct arena a = { NULL, 0 };
+	struct arena a = { 0 };
 	struct header *hdrs = NULL;
 	int unread = 1;
 	unsigned long long out0 = 0;
@@ -249,7 +262,8 @@ serve_connection(int in, int out)
 		 */
 		if (serve_stopping && c.nreq > 0 && c.ilen == c.ipos)
 			break;
-		if (c.nreq > 0)
+		/* (no keep-alive wait when the next request is here) */
+		if (c.nreq > 0 && c.ilen == c.ipos)
 			board_set(BS_KEEPALIVE, "", NULL);
 		memset(&r, 0, sizeof(r));
 		r.c = &c;

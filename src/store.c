@@ -49,6 +49,41 @@ dir_ours(const char *path, int follow, const char **why)
 }
 
 /*
+ * store_dir in base (datadir, or NULL for cfg.datadir) for a cache, which
+ * works without it: nothing is logged, and *why (else errno) says what
+ * failed.
+ */
+int
+store_dir_try(const char *base, const char *sub, char *out, size_t len,
+    const char **why)
+{
+	int n;
+
+	*why = NULL;
+	if (base == NULL)
+		base = cfg.datadir;
+	if (base == NULL) {
+		*why = "not set";
+		return -1;
+	}
+	if (mkdir(base, 0700) == -1 && errno != EEXIST)
+		return -1;
+	if (dir_ours(base, 1, why) == -1)
+		return -1;
+	n = snprintf(out, len, "%s%s%s", base, sub != NULL ? "/" : "",
+	    sub != NULL ? sub : "");
+	if (n < 0 || (size_t)n >= len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (sub != NULL && mkdir(out, 0700) == -1 && errno != EEXIST)
+		return -1;
+	if (sub != NULL && dir_ours(out, 0, why) == -1)
+		return -1;
+	return 0;
+}
+
+/*
  * datadir/SUB (SUB may be NULL for datadir itself), both created mode
  * 0700 when missing, and refused when another user could write there;
  * the path is written to out.  0, or -1 with errno (logged once per
@@ -58,25 +93,10 @@ int
 store_dir(const char *sub, char *out, size_t len)
 {
 	static int logged;
-	const char *why = NULL;
-	int n;
+	const char *why;
 
-	if (mkdir(cfg.datadir, 0700) == -1 && errno != EEXIST)
-		goto err;
-	if (dir_ours(cfg.datadir, 1, &why) == -1)
-		goto err;
-	n = snprintf(out, len, "%s%s%s", cfg.datadir, sub != NULL ? "/" : "",
-	    sub != NULL ? sub : "");
-	if (n < 0 || (size_t)n >= len) {
-		errno = ENAMETOOLONG;
-		goto err;
-	}
-	if (sub != NULL && mkdir(out, 0700) == -1 && errno != EEXIST)
-		goto err;
-	if (sub != NULL && dir_ours(out, 0, &why) == -1)
-		goto err;
-	return 0;
-err:
+	if (store_dir_try(NULL, sub, out, len, &why) == 0)
+		return 0;
 	if (!logged++)
 		ih_log(IH_LOG_ERR, "datadir %s%s%s: %s", cfg.datadir,
 		    sub != NULL ? "/" : "", sub != NULL ? sub : "",

@@ -33,6 +33,14 @@ arena_alloc(struct arena *a, size_t n)
 	if (n > ARENA_MAX)
 		return NULL;	/* also keeps the rounding below from wrapping */
 	n = (n + 15) & ~(size_t)15;
+	if (a->fixed != NULL) {
+		void *p = a->fixed + a->fixed_used;
+
+		if (a->fixed_cap - a->fixed_used < n)
+			return NULL;
+		a->fixed_used += n;
+		return p;
+	}
 	if (b != NULL && b->size - b->used >= n) {
 		void *p = b->data + b->used;
 		b->used += n;
@@ -69,6 +77,20 @@ arena_strdup(struct arena *a, const char *s)
 	return arena_strndup(a, s, strlen(s));
 }
 
+/* x and y joined, in the arena (the common case of arena_printf). */
+char *
+arena_cat(struct arena *a, const char *x, const char *y)
+{
+	size_t xl = strlen(x), yl = strlen(y);
+	char *p = arena_alloc(a, xl + yl + 1);
+
+	if (p != NULL) {
+		memcpy(p, x, xl);
+		memcpy(p + xl, y, yl + 1);
+	}
+	return p;
+}
+
 char *
 arena_printf(struct arena *a, const char *fmt, ...)
 {
@@ -93,6 +115,7 @@ arena_reset(struct arena *a)
 {
 	struct arena_block *b, *next;
 
+	a->fixed_used = 0;
 	if (a->head == NULL)
 		return;
 	for (b = a->head->next; b != NULL; b = next) {
@@ -117,9 +140,9 @@ sb_init(struct sbuf *b, char *buf, size_t cap)
 		buf[0] = '\0';
 }
 
-/* Append n bytes; what does not fit is dropped and `trunc` set. */
+/* sb_put when n bytes do not fit: as many as do. */
 void
-sb_put(struct sbuf *b, const char *s, size_t n)
+sb_put_slow(struct sbuf *b, const char *s, size_t n)
 {
 	size_t room = b->cap > b->len + 1 ? b->cap - b->len - 1 : 0;
 
@@ -166,24 +189,53 @@ sb_printf(struct sbuf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
-/* The escape of one byte for sb_esc into e (4 bytes); its length. */
-static size_t
-esc_byte(unsigned char c, int how, char *e)
+/* Append v in decimal, or in lower-case hexadecimal. */
+void
+sb_num(struct sbuf *b, unsigned long long v)
 {
-	static const char hex[] = "0123456789abcdef";
+	static const char pairs[] =
+	    "00010203040506070809101112131415161718192021222324252627282930"
+	    "31323334353637383940414243444546474849505152535455565758596061"
+	    "62636465666768697071727374757677787980818283848586878889909192"
+	    "93949596979899";
+	char d[20], *p = d + sizeof(d);
 
-	if (c < 0x20 || c >= 0x7f || ((how & ESC_QUOTE) && (c == '"' ||
-	    c == '\\')) || ((how & ESC_BARE) && (c == ' ' || c == '[' ||
-	    c == ']'))) {
-		e[0] = '\\';
-		e[1] = 'x';
-		e[2] = hex[c >> 4];
-		e[3] = hex[c & 15];
-		return 4;
+	/* Two digits a step: half the divisions. */
+	while (v >= 100) {
+		p -= 2;
+		memcpy(p, pairs + 2 * (v % 100), 2);
+		v /= 100;
 	}
-	e[0] = (char)c;
-	return 1;
+	if (v >= 10) {
+		p -= 2;
+		memcpy(p, pairs + 2 * v, 2);
+	} else
+		*--p = (char)('0' + v);
+	sb_put(b, p, (size_t)(d + sizeof(d) - p));
 }
+
+void
+sb_hex(struct sbuf *b, unsigned long long v)
+{
+	char d[16], *p = d + sizeof(d);
+
+	do {
+		*--p = "0123456789abcdef"[v & 15];
+		v >>= 4;
+	} while (v != 0);
+	sb_put(b, p, (size_t)(d + sizeof(d) - p));
+}
+
+/*
+ * Which bytes sb_esc writes as \xNN: 0x80 always (controls, DEL and
+ * above), bit ESC_QUOTE for '"' and '\\', bit ESC_BARE for ' ', '[', ']'.
+ * One lookup per byte instead of a chain of comparisons.
+ */
+static const unsigned char esc_class[256] = {
+	[0 ... 0x1f] = 0x80, [0x7f ... 0xff] = 0x80,
+	['"'] = ESC_QUOTE, ['\\'] = ESC_QUOTE,
+	[' '] = ESC_BARE, ['['] = ESC_BARE, [']'] = ESC_BARE,
+};
 
 /*
  * Append s with control bytes, bytes >= 0x7f and (ESC_QUOTE) '"' and
@@ -195,29 +247,54 @@ esc_byte(unsigned char c, int how, char *e)
 void
 sb_esc(struct sbuf *b, const char *s, size_t max, int how)
 {
-	const char *p;
-	size_t total = 0, used = 0, n;
-	char e[4];
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p;
+	size_t total = 0, used = 0, n, room, limit;
+	int mask = 0x80 | how;
+	char *out;
 
-	if (s == NULL || *s == '\0')
-		s = "-";
-	for (p = s; *p != '\0' && total <= max; p++)
-		total += esc_byte((unsigned char)*p, how, e);
-	if (total <= max) {
-		for (p = s; *p != '\0'; p++)
-			sb_put(b, e, esc_byte((unsigned char)*p, how, e));
+	if (s == NULL || *s == '\0') {
+		sb_put(b, "-", 1);
 		return;
 	}
-	for (p = s; *p != '\0'; p++) {
-		n = esc_byte((unsigned char)*p, how, e);
-		if (used + n + 3 > max)
+	/* The usual case: nothing to escape, and room for all of it. */
+	for (p = (const unsigned char *)s; *p != '\0' &&
+	    (esc_class[*p] & mask) == 0; p++)
+		;
+	if (*p == '\0' && (size_t)(p - (const unsigned char *)s) <= max) {
+		sb_put(b, s, (size_t)(p - (const unsigned char *)s));
+		return;
+	}
+	for (p = (const unsigned char *)s; *p != '\0' && total <= max; p++)
+		total += (esc_class[*p] & mask) ? 4 : 1;
+	/* Whole, or cut so that the escapes and "..." fit in max. */
+	limit = total <= max ? total : max >= 3 ? max - 3 : 0;
+	room = b->cap > b->len + 1 ? b->cap - b->len - 1 : 0;
+	out = b->p + b->len;
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		n = (esc_class[*p] & mask) ? 4 : 1;
+		if (used + n > limit || used + n > room)
 			break;
-		sb_put(b, e, n);
+		if (n == 1)
+			out[used] = (char)*p;
+		else {
+			out[used] = '\\';
+			out[used + 1] = 'x';
+			out[used + 2] = hex[*p >> 4];
+			out[used + 3] = hex[*p & 15];
+		}
 		used += n;
 	}
-	if (max >= 3)
-		sb_put(b, "...", 3);
-	b->trunc = 1;
+	b->len += used;
+	if (b->cap > 0)
+		b->p[b->len] = '\0';
+	if (used < limit)
+		b->trunc = 1;		/* the buffer was full */
+	if (total > max) {
+		if (max >= 3)
+			sb_put(b, "...", 3);
+		b->trunc = 1;
+	}
 }
 
 /*

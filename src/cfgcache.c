@@ -1,0 +1,393 @@
+/*
+ * cfgcache.c - the parsed configuration kept for the next process.  In
+ * inetd mode every connection is a new process, and parsing the config
+ * file again each time costs as much as the request, and more for a
+ * large file.  So the result of a parse is kept: a snapshot of `cfg` and
+ * of the one memory region everything it points to lives in, written to
+ * DATADIR/cache/config-HASH after a parse without errors, and mapped back
+ * by the next process started with the same arguments.
+ *
+ * Pointers stay valid because nothing is moved: the region is always at
+ * the same address (REGION_ADDR; cfg.mem allocates from it while the file
+ * is parsed), and pointers into the program itself (defaults, function
+ * tables) are valid because the snapshot is used only by the very same
+ * binary: its build ID, the addresses of cfg and of a function, and the
+ * size of struct config must all match.  A position-independent build
+ * moves the program at every start, so there the cache is off.
+ *
+ * A snapshot is used only when every input of the parse is the same: the
+ * same argument list, byte for byte, and a config file with the same
+ * device, inode, size, mtime and ctime.  Anything else (a changed file,
+ * another option, a damaged snapshot, a region address already taken)
+ * means a parse, as without the cache.  --check always parses.
+ *
+ * DATADIR is the one known before the file is read: --datadir on the
+ * command line, else the built-in default.  When it cannot be used (not
+ * ours, not writable), every start parses, which is correct, only slower.
+ */
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <elf.h>
+#include <link.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#if defined(__PIE__) || defined(__pie__)
+#define CACHE_ON	0
+#else
+#define CACHE_ON	1
+#endif
+
+#define REGION_ADDR	((char *)0x3e0000000000ULL)
+#define REGION_CAP	((size_t)ARENA_MAX)
+#define HEAD_SIZE	16384	/* the head: this struct, cfg, key marks */
+#define ARGS_MAX	4096	/* longer argument lists are not cached */
+#define MAGIC		"ihttpd-config-1\n"
+
+struct snap_head {
+	char		magic[16];
+	unsigned char	build_id[32];
+	uint64_t	cfg_addr, code_addr, region_addr, cfg_size;
+	uint64_t	region_used;
+	/* the config file (cfg.file), when there is one */
+	uint64_t	dev, ino, size;
+	int64_t		mtime_sec, mtime_nsec, ctime_sec, ctime_nsec;
+	uint32_t	args_len;
+	char		args[ARGS_MAX];	/* argv[1..], each NUL-terminated */
+};
+
+_Static_assert(sizeof(struct snap_head) + sizeof(struct config) +
+    CONFIG_NKEYS * (sizeof(const char *) + sizeof(int)) <= HEAD_SIZE,
+    "the snapshot head must hold cfg and the key marks");
+
+static int region_mapped;	/* REGION_ADDR is ours (parse or load) */
+
+/* The GNU build ID of this program, from its program headers. */
+static size_t
+build_id(unsigned char out[32])
+{
+	const ElfW(Phdr) *ph = (const void *)getauxval(AT_PHDR);
+	size_t n = getauxval(AT_PHNUM), i;
+
+	for (i = 0; ph != NULL && i < n; i++) {
+		const char *p, *end;
+
+		if (ph[i].p_type != PT_NOTE)
+			continue;
+		/* A static, non-PIE program runs at its link addresses. */
+		p = (const char *)ph[i].p_vaddr;
+		end = p + ph[i].p_memsz;
+		while (p + sizeof(ElfW(Nhdr)) <= end) {
+			const ElfW(Nhdr) *nh = (const void *)p;
+			size_t nsz = (nh->n_namesz + 3) & ~(size_t)3;
+			size_t dsz = (nh->n_descsz + 3) & ~(size_t)3;
+			const char *desc = p + sizeof(*nh) + nsz;
+
+			if (desc + dsz > end)
+				break;
+			if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
+			    memcmp(p + sizeof(*nh), "GNU", 4) == 0 &&
+			    nh->n_descsz > 0 && nh->n_descsz <= 32) {
+				memcpy(out, desc, nh->n_descsz);
+				return nh->n_descsz;
+			}
+			p = desc + dsz;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The head every snapshot for this program and these arguments starts
+ * with (the file's identity is filled in later), and the snapshot's path
+ * in path.  0, or -1 when the cache cannot be used at all.
+ */
+static int
+make_head(struct snap_head *h, int argc, char **argv, char *path,
+    size_t plen)
+{
+	const char *dir = NULL;
+	uint64_t hash = 1469598103934665603ULL;	/* FNV-1a */
+	size_t len = 0, n;
+	struct sbuf b;
+	uint32_t i;
+	int k;
+
+	/* The unused tail of args is never written or compared. */
+	memset(h, 0, offsetof(struct snap_head, args));
+	memcpy(h->magic, MAGIC, sizeof(h->magic));
+	if (build_id(h->build_id) == 0)
+		return -1;
+	h->cfg_addr = (uintptr_t)&cfg;
+	h->code_addr = (uintptr_t)&config_load;
+	h->region_addr = (uintptr_t)REGION_ADDR;
+	h->cfg_size = sizeof(struct config);
+	for (k = 1; k < argc; k++) {
+		n = strlen(argv[k]) + 1;
+		if (len + n > sizeof(h->args))
+			return -1;
+		memcpy(h->args + len, argv[k], n);
+		len += n;
+		if (strcmp(argv[k], "--datadir") == 0 && k + 1 < argc)
+			dir = argv[k + 1];
+		else if (strncmp(argv[k], "--datadir=", 10) == 0)
+			dir = argv[k] + 10;
+	}
+	h->args_len = (uint32_t)len;
+	for (i = 0; i < h->args_len; i++)
+		hash = (hash ^ (unsigned char)h->args[i]) * 1099511628211ULL;
+	if (dir == NULL)
+		dir = config_default("datadir");
+	if (dir == NULL)
+		return -1;
+	sb_init(&b, path, plen);
+	sb_puts(&b, dir);
+	sb_lit(&b, "/cache/config-");
+	sb_hex(&b, hash);
+	return b.trunc ? -1 : 0;
+}
+
+static void
+file_identity(struct snap_head *h, const struct stat *st)
+{
+	h->dev = (uint64_t)st->st_dev;
+	h->ino = (uint64_t)st->st_ino;
+	h->size = (uint64_t)st->st_size;
+	h->mtime_sec = st->st_mtim.tv_sec;
+	h->mtime_nsec = st->st_mtim.tv_nsec;
+	h->ctime_sec = st->st_ctim.tv_sec;
+	h->ctime_nsec = st->st_ctim.tv_nsec;
+}
+
+/*
+ * Before a parse: let cfg.mem allocate from the region, so that the
+ * result can be kept.  Without the region (the address is taken, or the
+ * cache is off) the parse goes on in malloc'ed memory, uncached.
+ */
+void
+cfgcache_begin(void)
+{
+	void *p;
+
+	if (!CACHE_ON || region_mapped)
+		return;
+	p = mmap(REGION_ADDR, REGION_CAP, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return;
+	if (p != REGION_ADDR) {
+		munmap(p, REGION_CAP);
+		return;
+	}
+	region_mapped = 1;
+	cfg.mem.fixed = REGION_ADDR;
+	cfg.mem.fixed_used = 0;
+	cfg.mem.fixed_cap = REGION_CAP;
+}
+
+/* Give the region back (config_free, or a snapshot that did not fit). */
+void
+cfgcache_end(void)
+{
+	if (region_mapped)
+		munmap(REGION_ADDR, REGION_CAP);
+	region_mapped = 0;
+	if (cfg.mem.fixed != NULL) {
+		cfg.mem.fixed = NULL;
+		cfg.mem.fixed_used = cfg.mem.fixed_cap = 0;
+	}
+}
+
+/*
+ * Load cfg from the snapshot for these arguments: 0, or -1 (cfg and the
+ * region untouched: parse).
+ */
+int
+cfgcache_load(int argc, char **argv)
+{
+	static struct snap_head want;
+	static char head[HEAD_SIZE];
+	const struct snap_head *h = (const void *)head;
+	char path[PATH_MAX];
+	struct stat st, fst;
+	struct config img;
+	void *p;
+	int fd;
+
+	if (!CACHE_ON || region_mapped ||
+	    make_head(&want, argc, argv, path, sizeof(path)) == -1)
+		return -1;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return -1;
+	/* Ours alone, as everything else in datadir. */
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_uid != geteuid() || (st.st_mode & 022) != 0 ||
+	    st.st_size < HEAD_SIZE ||
+	    pread(fd, head, HEAD_SIZE, 0) != HEAD_SIZE)
+		goto miss;
+	if (memcmp(h, &want, offsetof(struct snap_head, region_used)) != 0 ||
+	    h->args_len != want.args_len ||
+	    memcmp(h->args, want.args, want.args_len) != 0 ||
+	    h->region_used > REGION_CAP ||
+	    (uint64_t)st.st_size != HEAD_SIZE + h->region_used)
+		goto miss;
+	memcpy(&img, head + sizeof(*h), sizeof(img));
+	if (img.mem.fixed != REGION_ADDR || img.mem.fixed_used !=
+	    h->region_used)
+		goto miss;
+	/* The region: room to grow, the snapshot's pages over its start. */
+	p = mmap(REGION_ADDR, REGION_CAP, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		goto miss;
+	if (p != REGION_ADDR) {
+		munmap(p, REGION_CAP);
+		goto miss;
+	}
+	if (h->region_used > 0 && mmap(REGION_ADDR, h->region_used,
+	    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd,
+	    HEAD_SIZE) == MAP_FAILED) {
+		munmap(REGION_ADDR, REGION_CAP);
+		goto miss;
+	}
+	/* The file the snapshot was made from must be unchanged. */
+	if (img.file != NULL) {
+		if (stat(img.file, &fst) == -1)
+			goto unmap;
+		file_identity(&want, &fst);
+		if (h->dev != want.dev || h->ino != want.ino ||
+		    h->size != want.size || h->mtime_sec != want.mtime_sec ||
+		    h->mtime_nsec != want.mtime_nsec ||
+		    h->ctime_sec != want.ctime_sec ||
+		    h->ctime_nsec != want.ctime_nsec)
+			goto unmap;
+	}
+	close(fd);
+	region_mapped = 1;
+	cfg = img;
+	config_marks_load(head + sizeof(*h) + sizeof(img));
+	return 0;
+unmap:
+	munmap(REGION_ADDR, REGION_CAP);
+miss:
+	close(fd);
+	return -1;
+}
+
+/*
+ * Keep at most KEEP snapshots in dir (one per argument list ever used):
+ * before a new one is written, the oldest go.
+ */
+#define KEEP	32
+static void
+prune(const char *dir)
+{
+	struct { char name[64]; time_t t; } old[KEEP];
+	struct dirent *e;
+	struct stat st;
+	size_t n = 0, i, min;
+	DIR *d;
+	int dfd;
+
+	if ((d = opendir(dir)) == NULL)
+		return;
+	dfd = dirfd(d);
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, "config-", 7) != 0 ||
+		    strlen(e->d_name) >= sizeof(old[0].name) ||
+		    fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+			continue;
+		if (n < KEEP - 1) {
+			snprintf(old[n].name, sizeof(old[n].name), "%s",
+			    e->d_name);
+			old[n++].t = st.st_mtime;
+			continue;
+		}
+		/* Full: drop whichever is oldest, this one or a kept one. */
+		for (i = 1, min = 0; i < n; i++)
+			if (old[i].t < old[min].t)
+				min = i;
+		if (st.st_mtime < old[min].t)
+			unlinkat(dfd, e->d_name, 0);
+		else {
+			unlinkat(dfd, old[min].name, 0);
+			snprintf(old[min].name, sizeof(old[min].name), "%s",
+			    e->d_name);
+			old[min].t = st.st_mtime;
+		}
+	}
+	closedir(d);
+}
+
+/*
+ * After a parse without errors into the region: write the snapshot for
+ * the next process (atomically: a reader sees the old one or the new).
+ */
+void
+cfgcache_store(int argc, char **argv)
+{
+	static struct snap_head h;
+	static char head[HEAD_SIZE];
+	char path[PATH_MAX], dir[PATH_MAX], tmp[PATH_MAX + 24], *slash;
+	const char *why;
+	struct stat st;
+	int fd, n;
+
+	if (!region_mapped || cfg.mem.fixed != REGION_ADDR ||
+	    make_head(&h, argc, argv, path, sizeof(path)) == -1)
+		return;
+	if (cfg.file != NULL) {
+		if (stat(cfg.file, &st) == -1)
+			return;
+		file_identity(&h, &st);
+	}
+	h.region_used = cfg.mem.fixed_used;
+	memset(head, 0, sizeof(head));
+	memcpy(head, &h, sizeof(h));
+	memcpy(head + sizeof(h), &cfg, sizeof(cfg));
+	config_marks_save(head + sizeof(h) + sizeof(cfg));
+	/* path is DIR/cache/config-HASH: make DIR/cache (ours, 0700) */
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		return;
+	*slash = '\0';
+	if ((slash = strrchr(dir, '/')) == NULL)
+		return;
+	*slash = '\0';
+	if (store_dir_try(dir, "cache", tmp, sizeof(tmp), &why) == -1) {
+		ih_debug(IH_DBG_INIT, "config: not cached: %s/cache: %s", dir,
+		    why != NULL ? why : strerror(errno));
+		return;
+	}
+	prune(tmp);
+	n = snprintf(tmp, sizeof(tmp), "%s.%ld", path, (long)getpid());
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		return;
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, 0600)) == -1)
+		return;
+	if (write_full(fd, head, sizeof(head)) == -1 ||
+	    write_full(fd, REGION_ADDR, cfg.mem.fixed_used) == -1) {
+		close(fd);
+		fd = -1;
+	}
+	if (fd == -1 || close(fd) == -1 || rename(tmp, path) == -1) {
+		ih_debug(IH_DBG_INIT, "config: not cached: %s: %s", path,
+		    strerror(errno));
+		unlink(tmp);
+		return;
+	}
+	ih_debug(IH_DBG_INIT, "config: cached in %s", path);
+}
