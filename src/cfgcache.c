@@ -55,6 +55,7 @@
 #define HEAD_SIZE	16384	/* the head: this struct, cfg, key marks */
 #define ARGS_MAX	4096	/* longer argument lists are not cached */
 #define MAGIC		"ihttpd-config-1\n"
+#define FRESH_S		2	/* see file_fresh */
 
 struct snap_head {
 	char		magic[16];
@@ -169,6 +170,23 @@ file_identity(struct snap_head *h, const struct stat *st)
 	h->mtime_nsec = st->st_mtim.tv_nsec;
 	h->ctime_sec = st->st_ctim.tv_sec;
 	h->ctime_nsec = st->st_ctim.tv_nsec;
+}
+
+/*
+ * A file changed less than FRESH_S seconds ago may change again within
+ * one tick of the file system's clock, with the same size: its times
+ * would not tell the two apart (git's "racily clean" index entries).
+ * Such a file is not cached yet; a later start, when it has settled, is.
+ */
+int
+file_fresh(const struct stat *st)
+{
+	struct timespec now;
+
+	if (clock_gettime(CLOCK_REALTIME, &now) == -1)
+		return 1;
+	return st->st_mtim.tv_sec > now.tv_sec - FRESH_S ||
+	    st->st_ctim.tv_sec > now.tv_sec - FRESH_S;
 }
 
 /*
@@ -349,7 +367,7 @@ cfgcache_store(int argc, char **argv)
 	    make_head(&h, argc, argv, path, sizeof(path)) == -1)
 		return;
 	if (cfg.file != NULL) {
-		if (stat(cfg.file, &st) == -1)
+		if (stat(cfg.file, &st) == -1 || file_fresh(&st))
 			return;
 		file_identity(&h, &st);
 	}

@@ -365,6 +365,7 @@ int	 cfgcache_load(int argc, char **argv);
 void	 cfgcache_begin(void);
 void	 cfgcache_store(int argc, char **argv);
 void	 cfgcache_end(void);
+int	 file_fresh(const struct stat *);	/* too new to cache by its times */
 void	 config_preload(void);
 void	 config_usage(FILE *);
 

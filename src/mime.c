@@ -347,9 +347,9 @@ load_file(const char *path)
 		goto out;
 	}
 	table_mem = blk;
-	/* A file cut short while it was read is not cached. */
-	if (got == fst.st_size && index_path(path, ipath, sizeof(ipath),
-	    1) == 0)
+	/* Not a file cut short while it was read, nor one just changed. */
+	if (got == fst.st_size && !file_fresh(&fst) && index_path(path,
+	    ipath, sizeof(ipath), 1) == 0)
 		index_store(ipath, blk, len);
 	goto out;
 nomem:
