@@ -74,6 +74,7 @@ _Static_assert(sizeof(struct snap_head) + sizeof(struct config) +
     "the snapshot head must hold cfg and the key marks");
 
 static int region_mapped;	/* REGION_ADDR is ours (parse or load) */
+static char loaded_from[PATH_MAX];	/* the snapshot cfg came from, or "" */
 
 /* The GNU build ID of this program, from its program headers. */
 static size_t
@@ -199,14 +200,16 @@ cfgcache_begin(void)
 {
 	void *p;
 
+	loaded_from[0] = '\0';
 	if (!CACHE_ON || region_mapped)
 		return;
-	p = mmap(REGION_ADDR, REGION_CAP, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	p = mmap(REGION_ADDR - HEAD_SIZE, HEAD_SIZE + REGION_CAP,
+	    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS |
+	    MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return;
-	if (p != REGION_ADDR) {
-		munmap(p, REGION_CAP);
+	if (p != REGION_ADDR - HEAD_SIZE) {
+		munmap(p, HEAD_SIZE + REGION_CAP);
 		return;
 	}
 	region_mapped = 1;
@@ -220,7 +223,7 @@ void
 cfgcache_end(void)
 {
 	if (region_mapped)
-		munmap(REGION_ADDR, REGION_CAP);
+		munmap(REGION_ADDR - HEAD_SIZE, HEAD_SIZE + REGION_CAP);
 	region_mapped = 0;
 	if (cfg.mem.fixed != NULL) {
 		cfg.mem.fixed = NULL;
@@ -230,76 +233,75 @@ cfgcache_end(void)
 
 /*
  * Load cfg from the snapshot for these arguments: 0, or -1 (cfg and the
- * region untouched: parse).
+ * region untouched: parse).  The whole file is mapped once, its head
+ * just below the region, so that the head and the region's pages come
+ * from the page cache as they are read.
  */
 int
 cfgcache_load(int argc, char **argv)
 {
 	static struct snap_head want;
-	static char head[HEAD_SIZE];
-	const struct snap_head *h = (const void *)head;
+	const struct snap_head *h = (const void *)(REGION_ADDR - HEAD_SIZE);
+	const struct config *img = (const void *)(REGION_ADDR - HEAD_SIZE +
+	    sizeof(*h));
 	char path[PATH_MAX];
 	struct stat st, fst;
-	struct config img;
 	void *p;
 	int fd;
 
+	loaded_from[0] = '\0';
 	if (!CACHE_ON || region_mapped ||
 	    make_head(&want, argc, argv, path, sizeof(path)) == -1)
 		return -1;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
 		return -1;
-	/* Ours alone, as everything else in datadir. */
+	/* Ours alone, as everything else in datadir; whole, or SIGBUS. */
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
 	    st.st_uid != geteuid() || (st.st_mode & 022) != 0 ||
 	    st.st_size < HEAD_SIZE ||
-	    pread(fd, head, HEAD_SIZE, 0) != HEAD_SIZE)
+	    (uint64_t)st.st_size > HEAD_SIZE + (uint64_t)REGION_CAP) {
+		close(fd);
+		return -1;
+	}
+	/* The head and region, then the file over their start. */
+	p = mmap(REGION_ADDR - HEAD_SIZE, HEAD_SIZE + REGION_CAP, PROT_READ |
+	    PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED) {
+		close(fd);
+		return -1;
+	}
+	if (p != REGION_ADDR - HEAD_SIZE || mmap(p, (size_t)st.st_size,
+	    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, 0) ==
+	    MAP_FAILED)
 		goto miss;
 	if (memcmp(h, &want, offsetof(struct snap_head, region_used)) != 0 ||
 	    h->args_len != want.args_len ||
 	    memcmp(h->args, want.args, want.args_len) != 0 ||
-	    h->region_used > REGION_CAP ||
 	    (uint64_t)st.st_size != HEAD_SIZE + h->region_used)
 		goto miss;
-	memcpy(&img, head + sizeof(*h), sizeof(img));
-	if (img.mem.fixed != REGION_ADDR || img.mem.fixed_used !=
-	    h->region_used)
+	if (img->mem.fixed != REGION_ADDR ||
+	    img->mem.fixed_used != h->region_used)
 		goto miss;
-	/* The region: room to grow, the snapshot's pages over its start. */
-	p = mmap(REGION_ADDR, REGION_CAP, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED)
-		goto miss;
-	if (p != REGION_ADDR) {
-		munmap(p, REGION_CAP);
-		goto miss;
-	}
-	if (h->region_used > 0 && mmap(REGION_ADDR, h->region_used,
-	    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd,
-	    HEAD_SIZE) == MAP_FAILED) {
-		munmap(REGION_ADDR, REGION_CAP);
-		goto miss;
-	}
 	/* The file the snapshot was made from must be unchanged. */
-	if (img.file != NULL) {
-		if (stat(img.file, &fst) == -1)
-			goto unmap;
+	if (img->file != NULL) {
+		if (stat(img->file, &fst) == -1)
+			goto miss;
 		file_identity(&want, &fst);
 		if (h->dev != want.dev || h->ino != want.ino ||
 		    h->size != want.size || h->mtime_sec != want.mtime_sec ||
 		    h->mtime_nsec != want.mtime_nsec ||
 		    h->ctime_sec != want.ctime_sec ||
 		    h->ctime_nsec != want.ctime_nsec)
-			goto unmap;
+			goto miss;
 	}
 	close(fd);
 	region_mapped = 1;
-	cfg = img;
-	config_marks_load(head + sizeof(*h) + sizeof(img));
+	snprintf(loaded_from, sizeof(loaded_from), "%s", path);
+	cfg = *img;
+	config_marks_load(img + 1);
 	return 0;
-unmap:
-	munmap(REGION_ADDR, REGION_CAP);
 miss:
+	munmap(p, HEAD_SIZE + REGION_CAP);
 	close(fd);
 	return -1;
 }
@@ -347,6 +349,20 @@ prune(const char *dir)
 		}
 	}
 	closedir(d);
+}
+
+/* Can this build keep its config (not position-independent)? */
+int
+cfgcache_enabled(void)
+{
+	return CACHE_ON;
+}
+
+/* The snapshot the config came from, or NULL when it was parsed. */
+const char *
+cfgcache_source(void)
+{
+	return loaded_from[0] != '\0' ? loaded_from : NULL;
 }
 
 /*

@@ -161,7 +161,8 @@ conn_init(struct conn *c, int in, int out)
 		return -1;
 	}
 
-	if (getpeername(in, (struct sockaddr *)&ss, &sl) == 0) {
+	if (!stdio_not_socket(in) &&
+	    getpeername(in, (struct sockaddr *)&ss, &sl) == 0) {
 		c->in_socket = 1;
 		format_addr(&ss, c->peer, sizeof(c->peer), c->peer_port,
 		    sizeof(c->peer_port));
@@ -174,7 +175,8 @@ conn_init(struct conn *c, int in, int out)
 	} else
 		launcher_peer(c, 0);
 	sl = sizeof(ss);
-	if (getsockname(out, (struct sockaddr *)&ss, &sl) == 0) {
+	if (!stdio_not_socket(out) &&
+	    getsockname(out, (struct sockaddr *)&ss, &sl) == 0) {
 		struct timeval tv = { (time_t)cfg.send_timeout, 0 };
 
 		c->out_socket = 1;

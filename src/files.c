@@ -297,6 +297,7 @@ struct fcache {
 	struct valid	 v;		/* v.hlen 0: not made yet */
 	int		 typed;		/* type: by extension, NULL unknown */
 	const char	*type;
+	int		 no_variant;	/* gzip_static: no .br or .gz found */
 };
 static struct fcache fcache[FCACHE_N];
 static struct fcache *fcache_last;	/* the one file_open gave last */
@@ -394,7 +395,7 @@ file_open(const char *rel, struct stat *st)
 	slot->until = now + cfg.file_cache_valid * 1000;
 	slot->used = ++fcache_tick;
 	slot->v.hlen = 0;
-	slot->typed = 0;
+	slot->typed = slot->no_variant = 0;
 	fcache_last = slot;
 	return fd;
 }
@@ -656,6 +657,7 @@ validators(int fd, const struct stat *st, struct valid *v)
 static int
 serve_file(struct ih_request *r, int fd, struct stat *st, const char *file)
 {
+	struct fcache *e = fcache_of(fd);
 	char cr[80];
 	const char *coding = NULL, *range;
 	struct range *rg;
@@ -663,10 +665,12 @@ serve_file(struct ih_request *r, int fd, struct stat *st, const char *file)
 	int any = 0, use_range = 1, n, rc, vfd;
 
 	set_type(r, file, fd, st->st_size);
-	if (cfg.gzip_static && !r->errpage &&
-	    (vfd = open_variant(r, file, st, &coding, &any)) != -1) {
-		file_close(fd);
-		fd = vfd;	/* a variant: never cached */
+	if (cfg.gzip_static && !r->errpage && (e == NULL || !e->no_variant)) {
+		if ((vfd = open_variant(r, file, st, &coding, &any)) != -1) {
+			file_close(fd);
+			fd = vfd;	/* a variant: never cached */
+		} else if (e != NULL && !any)
+			e->no_variant = 1;	/* until the entry expires */
 	}
 	validators(fd, st, &v);
 	if (r->errpage) {

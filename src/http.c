@@ -322,11 +322,12 @@ http_parse_head(char *buf, size_t len, struct head *hd)
 {
 	static char root[] = "/";
 	char *cur = buf, *end = buf + len, *line, *sp1, *sp2, *q;
-	int bad = 0, rc, nhost = 0;
+	int bad = 0, rc, nhost = 0, c0;
 	const char *te = NULL;
 	size_t tlen;
 
 	hd->nh = 0;
+	hd->has_if = 0;
 	hd->clen = -1;
 	hd->chunked = hd->conn_close = hd->conn_keepalive = 0;
 	hd->expect_continue = hd->asterisk = 0;
@@ -393,6 +394,10 @@ http_parse_head(char *buf, size_t len, struct head *hd)
 		if ((line[0] | 0x20) == 'i' && (line[1] | 0x20) == 'f' &&
 		    line[2] == '-')
 			hd->has_if = 1;
+		/* The fields the parser acts on, by their first letter. */
+		c0 = line[0] | 0x20;
+		if (c0 != 'h' && c0 != 'c' && c0 != 't' && c0 != 'e')
+			continue;
 		if (strcasecmp(line, "Host") == 0) {
 			if (nhost++ > 0 || !valid_host(v))
 				return 400;

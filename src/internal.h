@@ -56,7 +56,32 @@ struct arena {
 	char			*fixed;
 	size_t			 fixed_used, fixed_cap;
 };
-void	*arena_alloc(struct arena *, size_t);
+struct arena_block {
+	struct arena_block	*next;
+	size_t			 size, used;
+	char			 data[] __attribute__((aligned(16)));
+};
+void	*arena_alloc_slow(struct arena *, size_t);
+/*
+ * n bytes from the arena, 16-byte aligned; NULL when the arena would pass
+ * ARENA_MAX (the caller answers 500) or malloc fails.  Inline: the room
+ * left in the newest block, else arena_alloc_slow.
+ */
+static inline void *
+arena_alloc(struct arena *a, size_t n)
+{
+	struct arena_block *b = a->head;
+	size_t r = (n + 15) & ~(size_t)15;
+
+	if (b != NULL && a->fixed == NULL && n <= ARENA_MAX &&
+	    b->size - b->used >= r) {
+		void *p = b->data + b->used;
+
+		b->used += r;
+		return p;
+	}
+	return arena_alloc_slow(a, n);
+}
 char	*arena_strdup(struct arena *, const char *);
 char	*arena_strndup(struct arena *, const char *, size_t);
 char	*arena_cat(struct arena *, const char *, const char *);
@@ -97,10 +122,20 @@ void	 sb_esc(struct sbuf *, const char *, size_t max, int how);
 #define ESC_QUOTE	1	/* '"' and '\\' too: a quoted log field */
 #define ESC_BARE	2	/* ' ', '[', ']' too: an unquoted log field */
 
+mode_t	 stdio_type(int fd);	/* S_IFMT of fd 0-2, asked once; else 0 */
+/* fd is one of 0-2 and known not to be a socket */
+#define stdio_not_socket(fd)	(stdio_type(fd) != 0 && \
+	stdio_type(fd) != S_IFSOCK)
 int	 str_to_ll(const char *, long long min, long long max, long long *);
 int	 str_to_size(const char *, long long max, long long *);
 int	 str_casecmp_n(const char *, const char *, size_t);
-int	 is_tchar(int);
+extern const unsigned char tchar_table[256];
+/* A token character (RFC 9110 5.6.2)?  c: an unsigned char, or EOF. */
+static inline int
+is_tchar(int c)
+{
+	return c >= 0 && c < 256 && tchar_table[c];
+}
 size_t	 html_escape(char *dst, size_t cap, const char *src);
 int64_t	 mono_ms(void);
 time_t	 now_real(void);
@@ -365,6 +400,8 @@ int	 cfgcache_load(int argc, char **argv);
 void	 cfgcache_begin(void);
 void	 cfgcache_store(int argc, char **argv);
 void	 cfgcache_end(void);
+const char *cfgcache_source(void);	/* the snapshot loaded, or NULL */
+int	 cfgcache_enabled(void);
 int	 file_fresh(const struct stat *);	/* too new to cache by its times */
 void	 config_preload(void);
 void	 config_usage(FILE *);
@@ -398,6 +435,8 @@ struct conn {
 	int		 in, out;
 	int		 in_socket, out_socket;
 	char		 peer[64];
+	char		 peer_log[68];	/* peer escaped for the log (log.c) */
+	size_t		 peer_log_len;	/* 0: not made yet */
 	char		 peer_port[8];
 	char		 local[64];
 	char		 local_port[8];

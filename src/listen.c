@@ -484,6 +484,8 @@ listen_is_socket(int fd)
 	int on = 0;
 	socklen_t sl = sizeof(on);
 
+	if (stdio_not_socket(fd))
+		return 0;	/* inetd's pipe or file: nothing to ask */
 	return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &sl) == 0 &&
 	    on;
 }

@@ -42,8 +42,9 @@ stderr_client(void)
 	struct stat s0, s2;
 
 	if (stderr_is_client == -1)
-		stderr_is_client = fstat(0, &s0) == 0 && fstat(2, &s2) == 0 &&
-		    S_ISSOCK(s0.st_mode) && s0.st_dev == s2.st_dev &&
+		stderr_is_client = stdio_type(0) == S_IFSOCK &&
+		    stdio_type(2) == S_IFSOCK && fstat(0, &s0) == 0 &&
+		    fstat(2, &s2) == 0 && s0.st_dev == s2.st_dev &&
 		    s0.st_ino == s2.st_ino;
 	return stderr_is_client;
 }
@@ -262,7 +263,7 @@ ih_debug(unsigned zone, const char *fmt, ...)
  * nine fields and both pairs of quotes whatever a client sends, so a
  * long request is cut (ending in "...") and never the line.
  */
-#define ALOG_PEER	64
+#define ALOG_PEER	64	/* struct conn's peer_log holds it */
 #define ALOG_USER	256
 #define ALOG_REQUEST	2048
 #define ALOG_REFERER	700
@@ -323,8 +324,15 @@ log_access(struct ih_request *r)
 	sb_init(&b, line, sizeof(line));
 	/* A peer without an address: the unspecified address, which log
 	 * readers take (goaccess refuses "-" as a host). */
-	sb_esc(&b, r->c->peer[0] != '\0' ? r->c->peer : "0.0.0.0", ALOG_PEER,
-	    ESC_QUOTE | ESC_BARE);
+	if (r->c->peer_log_len == 0) {	/* once a connection */
+		struct sbuf pb;
+
+		sb_init(&pb, r->c->peer_log, sizeof(r->c->peer_log));
+		sb_esc(&pb, r->c->peer[0] != '\0' ? r->c->peer : "0.0.0.0",
+		    ALOG_PEER, ESC_QUOTE | ESC_BARE);
+		r->c->peer_log_len = pb.len;
+	}
+	sb_put(&b, r->c->peer_log, r->c->peer_log_len);
 	sb_lit(&b, " - ");
 	sb_esc(&b, r->remote_user, ALOG_USER, ESC_QUOTE | ESC_BARE);
 	sb_puts(&b, when);

@@ -6,6 +6,8 @@
  * what every request needs: the config is read, nothing else is opened
  * until a request asks.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -29,6 +31,8 @@ main(int argc, char **argv)
 	}
 	if (log_open(check_only) == -1)
 		rc = -1;
+	if (cfgcache_source() != NULL)
+		ih_debug(IH_DBG_INIT, "config: from %s", cfgcache_source());
 	if (check_only) {
 		if (rc == -1 || config_check() + daemon_check() +
 		    tls_check() > 0) {
@@ -60,7 +64,7 @@ main(int argc, char **argv)
 		serve_tls = 1;
 	}
 	run_inits();
-	if (isatty(0))
+	if (stdio_type(0) == S_IFCHR && isatty(0))
 		fprintf(stderr, "ihttpd: reading a request from the terminal "
 		    "(type it, end with an empty line; Ctrl-D ends)\n");
 	serve_connection(0, 1);

@@ -279,8 +279,9 @@ serve_connection(int in, int out)
 		r.t_start = now_real();
 		unread = 1;
 		out0 = c.bytes_out;
-		board_set(BS_READING, NULL, NULL);
+		/* (a whole head goes on to BS_WRITING at once: board_request) */
 		if (len < 0) {
+			board_set(BS_READING, NULL, NULL);
 			if (c.ilen > c.ipos)
 				save_request_line(&r, c.ibuf + c.ipos,
 				    c.ilen - c.ipos);

@@ -3,6 +3,8 @@
  * strtonum-style number parsing, HTTP dates (RFC 9110 section 5.6.7,
  * IMF-fixdate), HTML escaping, the monotonic clock and full writes.
  */
+#include <sys/stat.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -14,18 +16,13 @@
 
 #include "internal.h"
 
-struct arena_block {
-	struct arena_block	*next;
-	size_t			 size, used;
-	char			 data[] __attribute__((aligned(16)));
-};
-
 /*
- * Allocate n bytes from the arena, 16-byte aligned.  Returns NULL when the
- * arena would pass ARENA_MAX (the caller answers 500) or malloc fails.
+ * arena_alloc (internal.h) when the newest block has no room, or the
+ * arena is a fixed region: NULL when the arena would pass ARENA_MAX (the
+ * caller answers 500) or malloc fails.
  */
 void *
-arena_alloc(struct arena *a, size_t n)
+arena_alloc_slow(struct arena *a, size_t n)
 {
 	struct arena_block *b = a->head;
 	size_t want;
@@ -298,6 +295,28 @@ sb_esc(struct sbuf *b, const char *s, size_t max, int how)
 }
 
 /*
+ * The file type (S_IFMT bits) of fd 0, 1 or 2, from one fstat each for the
+ * life of the process: inetd's descriptors never change, and asking
+ * getpeername or isatty of a pipe is a failing system call per question.
+ * 0 for other fds, or when fstat fails (the caller asks the real question).
+ */
+mode_t
+stdio_type(int fd)
+{
+	static mode_t type[3];
+	static int known[3];
+	struct stat st;
+
+	if (fd < 0 || fd > 2)
+		return 0;
+	if (!known[fd]) {
+		known[fd] = 1;
+		type[fd] = fstat(fd, &st) == 0 ? (st.st_mode & S_IFMT) : 0;
+	}
+	return type[fd];
+}
+
+/*
  * Parse a decimal integer in [min, max]: digits only (an optional '-'
  * when min < 0), no spaces, no overflow.  0 on success, -1 otherwise.
  */
@@ -370,15 +389,13 @@ str_casecmp_n(const char *a, const char *b, size_t n)
 	return 0;
 }
 
-/* RFC 9110 section 5.6.2: tchar. */
-int
-is_tchar(int c)
-{
-	static const char extra[] = "!#$%&'*+-.^_`|~";
-
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || (c != '\0' && strchr(extra, c) != NULL);
-}
+/* RFC 9110 5.6.2 tchar, for is_tchar (internal.h) */
+const unsigned char tchar_table[256] = {
+	['a' ... 'z'] = 1, ['A' ... 'Z'] = 1, ['0' ... '9'] = 1,
+	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1,
+	['\''] = 1, ['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1,
+	['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
+};
 
 /* n bytes as 2n lower-case hex digits and a NUL (out: 2n + 1 bytes). */
 void
