@@ -57,7 +57,7 @@ DEBS = gcc make libc6-dev pkg-config libmagic-dev libssl-dev zlib1g-dev \
 
 FUZZ_DEBS = clang libclang-rt-14-dev
 
-.PHONY: all deps run check test unit asan fuzz bench tlscheck install clean
+.PHONY: all deps run check test unit asan fuzz bench profile tlscheck install clean
 
 all: $(BUILD)/ihttpd
 
@@ -154,6 +154,12 @@ fuzz:
 # Compare with peers in one run and print ratios (BENCH_QUICK=1: smoke).
 bench: all
 	sh tests/bench/run.sh
+
+# Where the instructions go: callgrind's top functions of one pipe-mode GET
+# and of a kept-alive request (build/bench/profile.md).
+profile: all
+	$(call install_debs,valgrind)
+	sh tests/bench/profile.sh
 
 # testssl.sh against a standalone TLS port (not part of check: minutes).
 tlscheck: all

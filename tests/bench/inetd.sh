@@ -8,7 +8,7 @@
 #
 #   sh tests/bench/inetd.sh [DOCROOT]	(made with setup.sh when not given)
 #   BENCH_QUICK=1: 2 s per row, no warm-up; BENCH_SECONDS overrides.
-# Writes build/bench/inetd.md.  Servers start on free loopback ports and are
+# Writes build/bench/inetd.md and inetd.rows (for the summary).  Servers start on free loopback ports and are
 # stopped by pid; tcpserver always runs with -H -R -l 0 (no DNS look-ups).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -49,14 +49,15 @@ for t in wrk curl; do
 done
 spawn=$out/spawn
 cc -O2 -o "$spawn" "$here/spawn.c" || exit 1
-mime=/etc/mime.types
-[ -r "$mime" ] || mime=$top/conf/mime.types
+# limit-static: the least a static server can do per connection (floor.c)
+floor=""
+cc -O2 -static -o "$out/floor" "$here/floor.c" 2>/dev/null && floor=$out/floor
 
 cat >"$tmp/ihttpd.conf" <<EOF
 docroot     $docroot
-mimetypes   $mime
 access_log  off
 EOF
+sleep 2.1	# a config changed in the last 2 s is not cached (cfgcache.c)
 cat >"$tmp/lighttpd-1.conf" <<EOF
 server.document-root = "$docroot"
 server.port = 80
@@ -191,6 +192,9 @@ tcpsrv="tcpserver -c 64 -H -R -l 0 127.0.0.1 PORT"
 if ! command -v tcpserver >/dev/null; then
 	echo "tcpserver rows: no tcpserver (ucspi-tcp)" >>"$tmp/skipped"
 else
+	if [ -n "$floor" ]; then
+		bench limit-static close $tcpsrv "$floor" "$docroot/1k.txt"
+	else echo "limit-static: no static floor.c build" >>"$tmp/skipped"; fi
 	bench ihttpd "ka close" $tcpsrv "$IHTTPD" -c "$tmp/ihttpd.conf"
 	if command -v busybox >/dev/null; then
 		bench busybox-httpd "ka close" $tcpsrv busybox httpd -i \
@@ -240,6 +244,7 @@ else echo "lighttpd: not installed" >>"$tmp/skipped"; fi
 	echo
 	sed 's/^\([^:]*\): \(.*\)$/- \1: `\2`/' "$tmp/commands"
 } >"$out/inetd.md"
+cp "$tmp/rows" "$out/inetd.rows"
 cat "$out/inetd.md"
 # Worked when the ihttpd rows ran.
 grep -q '^ihttpd ' "$tmp/rows"

@@ -390,6 +390,8 @@ title() {
 	# shellcheck disable=SC2016
 	sed 's/^\([^:]*\): \(.*\)$/- \1: `\2`/' "$tmp/commands"
 } >"$out/standalone.md"
+cp "$tmp/rows" "$out/standalone.rows"
+cp "$tmp/labels" "$out/standalone.labels"
 cat "$out/standalone.md"
 # Worked when every ihttpd row selected ran all three loads.
 want=0
