@@ -169,12 +169,15 @@ parse_version(const char *v, int *version)
  * Bytes by class, one lookup each: HOST_OK may appear in a Host (RFC 3986
  * reg-name, IPv4 or IP-literal, with an optional port); TARGET_BAD never
  * in a request-target (controls, space, DEL and above, and the ones RFC
- * 3986 has no room for).
+ * 3986 has no room for); VALUE_BAD never in a field value.
  */
 #define HOST_OK		1
 #define TARGET_BAD	2
+#define VALUE_BAD	4	/* in a field value: controls but HTAB, DEL */
 static const unsigned char byte_class[256] = {
-	[0 ... 0x20] = TARGET_BAD, [0x7f ... 0xff] = TARGET_BAD,
+	[0 ... 0x08] = TARGET_BAD | VALUE_BAD, ['\t'] = TARGET_BAD,
+	[0x0a ... 0x1f] = TARGET_BAD | VALUE_BAD, [' '] = TARGET_BAD,
+	[0x7f] = TARGET_BAD | VALUE_BAD, [0x80 ... 0xff] = TARGET_BAD,
 	['#'] = TARGET_BAD, ['"'] = TARGET_BAD, ['<'] = TARGET_BAD,
 	['>'] = TARGET_BAD, ['\\'] = TARGET_BAD, ['^'] = TARGET_BAD,
 	['`'] = TARGET_BAD, ['{'] = TARGET_BAD, ['|'] = TARGET_BAD,
@@ -379,8 +382,7 @@ http_parse_head(char *buf, size_t len, struct head *hd)
 		for (v = colon + 1; *v == ' ' || *v == '\t'; v++)
 			;
 		for (ve = v; *ve != '\0'; ve++)
-			if (((unsigned char)*ve < 0x20 && *ve != '\t') ||
-			    *ve == 0x7f)
+			if (byte_class[(unsigned char)*ve] & VALUE_BAD)
 				return 400;
 		while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
 			ve--;

@@ -628,6 +628,11 @@ char	*cgi_http_var(struct ih_request *, const char *header);
 const char *mime_by_ext(const char *name);
 const char *mime_by_magic(struct arena *, int fd);
 void	 mime_free(void);
+/* the index of a mime.types text (text is cut in place), and a lookup in
+ * one: for tests */
+void	*mime_index_make(char *text, const struct stat *, size_t *len);
+const char *mime_index_find(const void *, size_t, const struct stat *,
+	    const char *ext);
 void	 mime_preload(void);
 
 /* ---- cond.c -------------------------------------------------------- */

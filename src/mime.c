@@ -114,8 +114,8 @@ pair_cmp(const void *a, const void *b)
  * *len bytes laid out as struct mime_idx_head, pairs, strings.  NULL
  * when out of memory.
  */
-static void *
-index_make(char *text, const struct stat *st, size_t *len)
+void *
+mime_index_make(char *text, const struct stat *st, size_t *len)
 {
 	struct pair *pv = NULL, *np;
 	size_t n = 0, cap = 0, i, k, strsize = 0, off;
@@ -231,6 +231,22 @@ index_use(struct mime_table *t, const void *blk, size_t len,
 }
 
 /*
+ * The type of a lower-case extension in an index block made for source
+ * st (what the server maps from datadir/cache), or NULL: unknown, or not
+ * an index for st.  For tests and the fuzz driver.
+ */
+const char *
+mime_index_find(const void *blk, size_t len, const struct stat *st,
+    const char *ext)
+{
+	struct mime_table t;
+
+	if (index_use(&t, blk, len, st) == -1)
+		return NULL;
+	return table_find(&t, ext);
+}
+
+/*
  * datadir/cache/mime-HASH for a mime.types path; 0, or -1.  With make,
  * the directories are made (quietly: the cache is only a speed-up).
  */
@@ -340,7 +356,7 @@ load_file(const char *path)
 	    (size_t)(fst.st_size - got))) > 0)
 		got += k;
 	text[got] = '\0';
-	if ((blk = index_make(text, &fst, &len)) == NULL)
+	if ((blk = mime_index_make(text, &fst, &len)) == NULL)
 		goto nomem;
 	if (index_use(&table, blk, len, &fst) == -1) {
 		free(blk);
