@@ -325,13 +325,14 @@ prune(const char *dir)
 		return;
 	dfd = dirfd(d);
 	while ((e = readdir(d)) != NULL) {
+		size_t len = strlen(e->d_name);
+
 		if (strncmp(e->d_name, "config-", 7) != 0 ||
-		    strlen(e->d_name) >= sizeof(old[0].name) ||
+		    len >= sizeof(old[0].name) ||
 		    fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1)
 			continue;
 		if (n < KEEP - 1) {
-			snprintf(old[n].name, sizeof(old[n].name), "%s",
-			    e->d_name);
+			memcpy(old[n].name, e->d_name, len + 1);
 			old[n++].t = st.st_mtime;
 			continue;
 		}
@@ -343,8 +344,7 @@ prune(const char *dir)
 			unlinkat(dfd, e->d_name, 0);
 		else {
 			unlinkat(dfd, old[min].name, 0);
-			snprintf(old[min].name, sizeof(old[min].name), "%s",
-			    e->d_name);
+			memcpy(old[min].name, e->d_name, len + 1);
 			old[min].t = st.st_mtime;
 		}
 	}
