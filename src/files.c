@@ -330,7 +330,7 @@ fcache_of(int fd)
 	if (fcache_last != NULL && fcache_last->rel != NULL &&
 	    fcache_last->fd == fd)
 		return fcache_last;
-	for (i = 0; i < FCACHE_N; i++)
+	for (i = 0; fcache_tick > 0 && i < FCACHE_N; i++)
 		if (fcache[i].rel != NULL && fcache[i].fd == fd)
 			return &fcache[i];
 	return NULL;
@@ -349,7 +349,10 @@ file_open(const char *rel, struct stat *st)
 	size_t i;
 	int fd;
 
-	for (i = 0; cfg.file_cache_valid > 0 && i < FCACHE_N; i++) {
+	/* (fcache_tick 0: nothing cached yet; a one-request process, as
+	 * under inetd, touches no more of the table than one entry) */
+	for (i = 0; cfg.file_cache_valid > 0 && fcache_tick > 0 &&
+	    i < FCACHE_N; i++) {
 		e = &fcache[i];
 		if (e->rel == NULL || e->hash != h || strcmp(e->rel, rel) != 0)
 			continue;
@@ -375,7 +378,7 @@ file_open(const char *rel, struct stat *st)
 		return fd;
 	for (i = 0; i < FCACHE_N; i++) {
 		e = &fcache[i];
-		if (e->rel == NULL) {
+		if (e->rel == NULL || fcache_tick == 0) {
 			slot = e;
 			break;
 		}
