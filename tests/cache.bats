@@ -232,8 +232,12 @@ r = c.getresponse(); r.read(); print(r.status)
 
 @test "pipe mode asks nothing of a pipe that only a socket could answer" {
 	command -v strace >/dev/null || skip "no strace"
-	printf 'GET /a.txt HTTP/1.0\r\n\r\n' |
-	    strace -f -o "$BATS_TEST_TMPDIR/st" "$IHTTPD" --docroot "$W" --datadir "$D" >/dev/null 2>&1
-	run grep -E 'getpeername|getsockname|SO_ACCEPTCONN|TCGETS' "$BATS_TEST_TMPDIR/st"
+	# (LeakSanitizer refuses to run under ptrace: its exit status is not
+	# the point here, the calls made are)
+	printf 'GET /a.txt HTTP/1.0\r\n\r\n' | ASAN_OPTIONS=detect_leaks=0 \
+	    strace -f -o "$BATS_TEST_TMPDIR/st" "$IHTTPD" --docroot "$W" \
+	    --datadir "$D" >"$BATS_TEST_TMPDIR/out" 2>/dev/null || true
+	grep -q '^HTTP/1.1 200 OK' "$BATS_TEST_TMPDIR/out"
+	run grep -E 'getpeername|getsockname|SO_ACCEPTCONN|ioctl\(0, TCGETS' "$BATS_TEST_TMPDIR/st"
 	[ "$status" -ne 0 ]
 }
