@@ -51,7 +51,7 @@
 #endif
 
 #define REGION_ADDR	((char *)0x3e0000000000ULL)
-#define REGION_CAP	((size_t)ARENA_MAX)
+#define REGION_CAP	((size_t)CONFIG_MEM_MAX)
 #define HEAD_SIZE	16384	/* the head: this struct, cfg, key marks */
 #define ARGS_MAX	4096	/* longer argument lists are not cached */
 #define MAGIC		"ihttpd-config-1\n"
@@ -142,11 +142,8 @@ make_head(struct snap_head *h, int argc, char **argv, char *path,
 			return -1;
 		memcpy(h->args + len, argv[k], n);
 		len += n;
-		if (strcmp(argv[k], "--datadir") == 0 && k + 1 < argc)
-			dir = argv[k + 1];
-		else if (strncmp(argv[k], "--datadir=", 10) == 0)
-			dir = argv[k] + 10;
 	}
+	dir = config_arg(argc, argv, "datadir");
 	h->args_len = (uint32_t)len;
 	for (i = 0; i < h->args_len; i++)
 		hash = (hash ^ (unsigned char)h->args[i]) * 1099511628211ULL;
@@ -382,10 +379,23 @@ cfgcache_store(int argc, char **argv)
 	if (!region_mapped || cfg.mem.fixed != REGION_ADDR ||
 	    make_head(&h, argc, argv, path, sizeof(path)) == -1)
 		return;
+	/*
+	 * The identity is the file that was read; the path must still lead
+	 * to it (a link or directory swapped during the parse would give the
+	 * old content the new file's name).
+	 */
 	if (cfg.file != NULL) {
-		if (stat(cfg.file, &st) == -1 || file_fresh(&st))
+		const struct stat *rd = config_file_read();
+
+		if (rd == NULL || stat(cfg.file, &st) == -1 ||
+		    st.st_dev != rd->st_dev || st.st_ino != rd->st_ino ||
+		    st.st_size != rd->st_size ||
+		    st.st_mtim.tv_sec != rd->st_mtim.tv_sec ||
+		    st.st_mtim.tv_nsec != rd->st_mtim.tv_nsec ||
+		    st.st_ctim.tv_sec != rd->st_ctim.tv_sec ||
+		    st.st_ctim.tv_nsec != rd->st_ctim.tv_nsec || file_fresh(rd))
 			return;
-		file_identity(&h, &st);
+		file_identity(&h, rd);
 	}
 	h.region_used = cfg.mem.fixed_used;
 	memset(head, 0, sizeof(head));
@@ -412,8 +422,10 @@ cfgcache_store(int argc, char **argv)
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
 	    O_NOFOLLOW, 0600)) == -1)
 		return;
+	/* Whole on disk before it has the name (a crash leaves the old). */
 	if (write_full(fd, head, sizeof(head)) == -1 ||
-	    write_full(fd, REGION_ADDR, cfg.mem.fixed_used) == -1) {
+	    write_full(fd, REGION_ADDR, cfg.mem.fixed_used) == -1 ||
+	    fsync(fd) == -1) {
 		close(fd);
 		fd = -1;
 	}

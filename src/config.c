@@ -1152,6 +1152,16 @@ parse_file(char *buf)
 	}
 }
 
+/* The file the config was read from, as opened (cfgcache.c keeps it). */
+static struct stat file_read_st;
+static int file_read;
+
+const struct stat *
+config_file_read(void)
+{
+	return file_read ? &file_read_st : NULL;
+}
+
 static char *
 read_file(const char *path)
 {
@@ -1160,6 +1170,7 @@ read_file(const char *path)
 	char *buf = NULL;
 	ssize_t n;
 
+	file_read = 0;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return NULL;
 	if (fstat(fd, &st) == -1)
@@ -1179,6 +1190,8 @@ read_file(const char *path)
 		goto err;
 	}
 	close(fd);
+	file_read_st = st;
+	file_read = 1;
 	return buf;
 err:
 	close(fd);
@@ -1201,40 +1214,30 @@ obj_rank(const struct object *o)
 	return o->kind == OBJ_PATH ? 0 : o->kind == OBJ_REGEX ? 1 : 2;
 }
 
-/* The order objects are matched in: rank, then longer prefix, then file. */
+/*
+ * The order objects are matched in: rank, then longer prefix, then as
+ * they came in the file (their line numbers: one file, one object per
+ * line at most, the implicit top-level object at line 0).
+ */
 static int
 obj_cmp(const void *a, const void *b)
 {
-	const struct object *x = *(const struct object *const *)a;
-	const struct object *y = *(const struct object *const *)b;
+	const struct object *x = a, *y = b;
 
 	if (obj_rank(x) != obj_rank(y))
 		return obj_rank(x) - obj_rank(y);
 	if (x->kind == OBJ_PPATH && x->litlen != y->litlen)
 		return x->litlen > y->litlen ? -1 : 1;
-	return x < y ? -1 : x > y;	/* as they came: a stable sort */
+	return x->line < y->line ? -1 : x->line > y->line;
 }
 
+/* In place: a second copy of every object would count twice against the
+ * config's memory. */
 static void
 sort_objects(void)
 {
-	struct object **order, *sorted;
-	size_t i;
-
-	if (cfg.nobjs < 2)
-		return;
-	order = arena_alloc(&cfg.mem, cfg.nobjs * sizeof(*order));
-	sorted = arena_alloc(&cfg.mem, cfg.nobjs * sizeof(*sorted));
-	if (order == NULL || sorted == NULL) {
-		cerr("out of memory");
-		return;
-	}
-	for (i = 0; i < cfg.nobjs; i++)
-		order[i] = &cfg.objs[i];
-	qsort(order, cfg.nobjs, sizeof(*order), obj_cmp);
-	for (i = 0; i < cfg.nobjs; i++)
-		sorted[i] = *order[i];
-	cfg.objs = sorted;
+	if (cfg.nobjs > 1)
+		qsort(cfg.objs, cfg.nobjs, sizeof(cfg.objs[0]), obj_cmp);
 }
 
 uint32_t
@@ -1340,6 +1343,7 @@ config_load(int argc, char **argv, int *check_only)
 	errors = 0;
 	memset(key_file, 0, sizeof(key_file));
 	memset(key_line, 0, sizeof(key_line));
+	cfg.mem.max = CONFIG_MEM_MAX;
 	cfgcache_begin();
 	set_defaults();
 	err_file = "command line";
@@ -1502,6 +1506,41 @@ asks_more(int argc, char **argv)
 		    strcmp(argv[i], "-V") == 0)
 			return 1;
 	return 0;
+}
+
+/*
+ * The value the command line gives key, paired as config_load pairs
+ * options and values (the last one wins), or NULL.
+ */
+const char *
+config_arg(int argc, char **argv, const char *key)
+{
+	const char *found = NULL, *a, *eq;
+	size_t kl = strlen(key);
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		a = argv[i];
+		if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+			i++;
+			continue;
+		}
+		if (strncmp(a, "--", 2) != 0 || a[2] == '\0' ||
+		    strncmp(a, "--config=", 9) == 0 ||
+		    strcmp(a, "--check") == 0 || strcmp(a, "--help") == 0 ||
+		    strcmp(a, "--version") == 0)
+			continue;
+		a += 2;
+		if ((eq = strchr(a, '=')) != NULL) {
+			if ((size_t)(eq - a) == kl && strncmp(a, key, kl) == 0)
+				found = eq + 1;
+		} else if (i + 1 < argc) {
+			if (strcmp(a, key) == 0)
+				found = argv[i + 1];
+			i++;
+		}
+	}
+	return found;
 }
 
 /* A key's built-in default, or NULL. */

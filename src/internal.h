@@ -37,6 +37,7 @@
 #define ARENA_BLOCK		16384
 #define ARENA_MAX		(4 * 1024 * 1024)	/* per request */
 #define CONFIG_MAX		(512 * 1024)	/* config file: an error past it */
+#define CONFIG_MEM_MAX		(16 * 1024 * 1024)	/* all of a parsed config */
 #define MAX_OBJECTS_MATCHED	64
 #define MAX_LOCAL_REDIRECTS	10	/* CGI Location: /path in a row: 500 */
 #define CGI_STDERR_MAX		65536	/* stderr bytes logged a request */
@@ -52,6 +53,7 @@
 struct arena {
 	struct arena_block	*head;
 	size_t			 total;
+	size_t			 max;	/* 0: ARENA_MAX */
 	/* set: one fixed region instead of malloc'ed blocks (cfgcache.c) */
 	char			*fixed;
 	size_t			 fixed_used, fixed_cap;
@@ -73,7 +75,7 @@ arena_alloc(struct arena *a, size_t n)
 	struct arena_block *b = a->head;
 	size_t r = (n + 15) & ~(size_t)15;
 
-	if (b != NULL && a->fixed == NULL && n <= ARENA_MAX &&
+	if (b != NULL && a->fixed == NULL && n <= ARENA_BLOCK &&
 	    b->size - b->used >= r) {
 		void *p = b->data + b->used;
 
@@ -393,6 +395,8 @@ int	 object_regex_match(struct object *, const char *path);
 void	 config_free(void);
 #define CONFIG_NKEYS	128	/* room for every key (config.c checks) */
 const char *config_default(const char *key);
+const char *config_arg(int argc, char **argv, const char *key);
+const struct stat *config_file_read(void);	/* as opened, or NULL */
 void	 config_marks_save(void *);	/* where each key was set */
 void	 config_marks_load(const void *);
 /* cfgcache.c: the parsed config kept for the next process */

@@ -9,8 +9,8 @@
  *   that serves one request (inetd) would pay for parsing the whole
  *   file every time, so the table is kept in datadir/cache/ as a compact
  *   index, written once and then mapped, and made again when the file's
- *   inode, size or modification time changes.  When datadir cannot be
- *   used the table is made in memory, which is correct, only slower.
+ *   inode, size, modification or change time changes.  When datadir
+ *   cannot be used the table is made in memory: correct, only slower.
  *
  * Extensions are compared in lower case; for an extension that several
  * lines name, the first line wins.
@@ -54,11 +54,11 @@ struct mime_table {
  * then the strings.  The source's identity decides whether it is still
  * good; every offset is checked before the table is used.
  */
-#define IDX_MAGIC	"ihttpd-mime-1\n"
+#define IDX_MAGIC	"ihttpd-mime-2\n"
 struct mime_idx_head {
 	char		magic[16];
 	uint64_t	dev, ino, size;
-	int64_t		mtime_sec, mtime_nsec;
+	int64_t		mtime_sec, mtime_nsec, ctime_sec, ctime_nsec;
 	uint32_t	n, strsize;
 };
 
@@ -176,6 +176,8 @@ mime_index_make(char *text, const struct stat *st, size_t *len)
 	h.size = (uint64_t)st->st_size;
 	h.mtime_sec = st->st_mtim.tv_sec;
 	h.mtime_nsec = st->st_mtim.tv_nsec;
+	h.ctime_sec = st->st_ctim.tv_sec;
+	h.ctime_nsec = st->st_ctim.tv_nsec;
 	h.n = (uint32_t)n;
 	h.strsize = (uint32_t)strsize;
 	memcpy(blk, &h, sizeof(h));
@@ -213,7 +215,9 @@ index_use(struct mime_table *t, const void *blk, size_t len,
 	    h->ino != (uint64_t)st->st_ino ||
 	    h->size != (uint64_t)st->st_size ||
 	    h->mtime_sec != st->st_mtim.tv_sec ||
-	    h->mtime_nsec != st->st_mtim.tv_nsec)
+	    h->mtime_nsec != st->st_mtim.tv_nsec ||
+	    h->ctime_sec != st->st_ctim.tv_sec ||
+	    h->ctime_nsec != st->st_ctim.tv_nsec)
 		return -1;
 	need = sizeof(*h) + (size_t)h->n * sizeof(*ent) + h->strsize;
 	if (h->n > UINT32_MAX / 2 || need != len ||

@@ -18,16 +18,17 @@
 
 /*
  * arena_alloc (internal.h) when the newest block has no room, or the
- * arena is a fixed region: NULL when the arena would pass ARENA_MAX (the
+ * arena is a fixed region: NULL when the arena would pass its max
+ * (ARENA_MAX unless set; the
  * caller answers 500) or malloc fails.
  */
 void *
 arena_alloc_slow(struct arena *a, size_t n)
 {
 	struct arena_block *b = a->head;
-	size_t want;
+	size_t want, max = a->max != 0 ? a->max : ARENA_MAX;
 
-	if (n > ARENA_MAX)
+	if (n > max)
 		return NULL;	/* also keeps the rounding below from wrapping */
 	n = (n + 15) & ~(size_t)15;
 	if (a->fixed != NULL) {
@@ -44,7 +45,7 @@ arena_alloc_slow(struct arena *a, size_t n)
 		return p;
 	}
 	want = n > ARENA_BLOCK ? n : ARENA_BLOCK;
-	if (a->total + want > ARENA_MAX)
+	if (a->total + want > max)
 		return NULL;
 	if ((b = malloc(sizeof(*b) + want)) == NULL)
 		return NULL;

@@ -241,3 +241,45 @@ r = c.getresponse(); r.read(); print(r.status)
 	run grep -E 'getpeername|getsockname|SO_ACCEPTCONN|ioctl\(0, TCGETS' "$BATS_TEST_TMPDIR/st"
 	[ "$status" -ne 0 ]
 }
+
+@test "config cache: a config reached through a symbolic link follows the link when it is moved" {
+	needs_config_cache
+	printf 'docroot %s\nserver_tokens AAAA\n' "$W" >"$BATS_TEST_TMPDIR/a.conf"
+	printf 'docroot %s\nserver_tokens BBBB\n' "$W" >"$BATS_TEST_TMPDIR/b.conf"
+	ln -s a.conf "$BATS_TEST_TMPDIR/cur.conf"
+	sleep 2.1
+	run get /a.txt -c "$BATS_TEST_TMPDIR/cur.conf"
+	run get /a.txt -c "$BATS_TEST_TMPDIR/cur.conf"
+	[[ $output == *" AAAA"$'\r'* ]]
+	ln -sfn b.conf "$BATS_TEST_TMPDIR/cur.conf"
+	run get /a.txt -c "$BATS_TEST_TMPDIR/cur.conf"
+	[[ $output == *" BBBB"$'\r'* ]]
+	run get /a.txt -c "$BATS_TEST_TMPDIR/cur.conf"
+	[[ $output == *" BBBB"$'\r'* ]]
+}
+
+@test "config cache: the datadir is found in argv as the option parser pairs options and values" {
+	mkdir "$BATS_TEST_TMPDIR/cwd"
+	cd "$BATS_TEST_TMPDIR/cwd"
+	printf 'GET /a.txt HTTP/1.0\r\n\r\n' |
+	    "$IHTTPD" --datadir "$D" --server_tokens --datadir --docroot "$W" >"$BATS_TEST_TMPDIR/out" 2>/dev/null
+	grep -q 'Server: ihttpd/[^ ]* --datadir' "$BATS_TEST_TMPDIR/out"
+	[ ! -e "$BATS_TEST_TMPDIR/cwd/--docroot" ]
+	[ ! -e "$BATS_TEST_TMPDIR/cwd/--datadir" ]
+}
+
+@test "a config of 6,000 objects (330 KB) still loads, and is cached" {
+	awk -v w="$W" 'BEGIN { print "docroot " w
+		for (i = 0; i < 6000; i++)
+			printf "<Object ppath=\"/p%d\">\n  Service fn=hello greeting=\"n%d\"\n</Object>\n", i, i }' \
+	    >"$BATS_TEST_TMPDIR/big.conf"
+	run "$IHTTPD" -c "$BATS_TEST_TMPDIR/big.conf" --datadir "$D" --check
+	[ "$status" -eq 0 ]
+	sleep 2.1
+	run get /p5999/x -c "$BATS_TEST_TMPDIR/big.conf"
+	[[ $output == *"n5999"* ]]
+	run get /p17 -c "$BATS_TEST_TMPDIR/big.conf"
+	[[ $output == *"n17"* ]]
+	run get /a.txt -c "$BATS_TEST_TMPDIR/big.conf"
+	[[ $output == *"hello"* ]]
+}

@@ -5,7 +5,7 @@
  * looked up as an extension; a type found must be one non-empty word with
  * no space or control byte, and the first line naming an extension must
  * win.  Then the index is damaged - the input's bytes XORed over it past
- * its head, as a file corrupted on disk would be - and every lookup must
+ * its 80-byte head, as a file corrupted on disk would be - and every lookup must
  * stay inside the block (ASan checks) and still return a terminated
  * string or NULL.
  */
@@ -108,8 +108,8 @@ LLVMFuzzerTestOneInput(const uint8_t *in, size_t n)
 			abort();
 	}
 	/* Damaged past the head: lookups stay in bounds. */
-	for (i = 0; i < n && 64 + i < len; i++)
-		blk[64 + i] ^= (char)in[i];
+	for (i = 0; i < n && 80 + i < len; i++)
+		blk[80 + i] ^= (char)in[i];
 	for (i = 0; i < n;) {
 		while (i < n && isspace((unsigned char)copy[i]))
 			i++;

@@ -265,7 +265,7 @@ test_mime_index(void)
 		int fd = open(idx, O_WRONLY);
 		uint32_t bad[2] = { 0xfffffff0u, 0xfffffff0u };
 
-		CHECK(fd != -1 && pwrite(fd, bad, sizeof(bad), 64) ==
+		CHECK(fd != -1 && pwrite(fd, bad, sizeof(bad), 80) ==
 		    (ssize_t)sizeof(bad), "damage an entry");
 		if (fd != -1)
 			close(fd);
