@@ -68,6 +68,22 @@ reference(const char *text, const char *ext, char *type, size_t cap)
 	return 0;
 }
 
+/* The next whitespace-separated word of copy from *i, lowered, in ext
+ * (cut at its size); its length. */
+static size_t
+next_word(const char *copy, size_t n, size_t *i, char *ext, size_t cap)
+{
+	size_t k = 0;
+
+	while (*i < n && isspace((unsigned char)copy[*i]))
+		(*i)++;
+	for (; *i < n && !isspace((unsigned char)copy[*i]); (*i)++)
+		if (k + 1 < cap)
+			ext[k++] = (char)tolower((unsigned char)copy[*i]);
+	ext[k] = '\0';
+	return k;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *in, size_t n)
 {
@@ -90,12 +106,7 @@ LLVMFuzzerTestOneInput(const uint8_t *in, size_t n)
 		abort();
 	/* Every word of the input, lowered, as an extension. */
 	for (i = 0; i < n;) {
-		while (i < n && isspace((unsigned char)copy[i]))
-			i++;
-		for (k = 0; i < n && !isspace((unsigned char)copy[i]); i++)
-			if (k + 1 < sizeof(ext))
-				ext[k++] = (char)tolower((unsigned char)copy[i]);
-		ext[k] = '\0';
+		k = next_word(copy, n, &i, ext, sizeof(ext));
 		if (k == 0 || k >= 32)
 			continue;
 		t = mime_index_find(blk, len, &st, ext);
@@ -111,12 +122,7 @@ LLVMFuzzerTestOneInput(const uint8_t *in, size_t n)
 	for (i = 0; i < n && 80 + i < len; i++)
 		blk[80 + i] ^= (char)in[i];
 	for (i = 0; i < n;) {
-		while (i < n && isspace((unsigned char)copy[i]))
-			i++;
-		for (k = 0; i < n && !isspace((unsigned char)copy[i]); i++)
-			if (k + 1 < sizeof(ext))
-				ext[k++] = (char)tolower((unsigned char)copy[i]);
-		ext[k] = '\0';
+		k = next_word(copy, n, &i, ext, sizeof(ext));
 		if (k > 0 && k < 32 && (t = mime_index_find(blk, len, &st,
 		    ext)) != NULL)
 			(void)strlen(t);
