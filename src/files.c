@@ -737,11 +737,21 @@ serve_file(struct ih_request *r, int fd, struct stat *st, const char *file)
 int
 files_is_dotfile(const char *path)
 {
-	if (strcmp(path, "/.well-known") == 0)
-		return 0;
-	if (strncmp(path, "/.well-known/", 13) == 0)
-		path += 12;
-	return strstr(path, "/.") != NULL;
+	const char *p = path;
+
+	while ((p = strchr(p, '/')) != NULL) {
+		if (p[1] == '.') {
+			/* /.well-known itself, or what is below it */
+			if (p == path && strncmp(p, "/.well-known", 12) == 0 &&
+			    (p[12] == '\0' || p[12] == '/')) {
+				p += 12;
+				continue;
+			}
+			return 1;
+		}
+		p++;
+	}
+	return 0;
 }
 
 struct entry {

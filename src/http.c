@@ -147,9 +147,11 @@ next_line(char **cur, char *end, int *bad)
 	if (nl > line && nl[-1] == '\r')
 		nl--;
 	*nl = '\0';
-	if (memchr(line, '\r', (size_t)(nl - line)) != NULL ||
-	    memchr(line, '\0', (size_t)(nl - line)) != NULL)
-		*bad = 1;	/* bare CR; NUL (RFC 9110 5.5) */
+	/*
+	 * A bare CR left in the line is refused by the check of whatever
+	 * part holds it (method and names take tokens only; targets and
+	 * values no controls); a NUL by http_parse_head before any line.
+	 */
 	return line;
 }
 
@@ -331,11 +333,16 @@ http_parse_head(char *buf, size_t len, struct head *hd)
 
 	hd->nh = 0;
 	hd->has_if = 0;
+	hd->referer = hd->user_agent = NULL;
 	hd->clen = -1;
 	hd->chunked = hd->conn_close = hd->conn_keepalive = 0;
 	hd->expect_continue = hd->asterisk = 0;
 	hd->host = NULL;
 	hd->query = "";
+	/* NUL has no place in a head (RFC 9110 5.5), nor can C strings see
+	 * past one. */
+	if (memchr(buf, '\0', len) != NULL)
+		return 400;
 
 	/* RFC 9112 2.2: ignore empty lines before the request-line. */
 	while (cur < end && (*cur == '\n' || (*cur == '\r' && cur + 1 < end &&
@@ -398,6 +405,15 @@ http_parse_head(char *buf, size_t len, struct head *hd)
 			hd->has_if = 1;
 		/* The fields the parser acts on, by their first letter. */
 		c0 = line[0] | 0x20;
+		if (c0 == 'u' || c0 == 'r') {
+			if (hd->user_agent == NULL &&
+			    strcasecmp(line, "User-Agent") == 0)
+				hd->user_agent = v;
+			else if (hd->referer == NULL &&
+			    strcasecmp(line, "Referer") == 0)
+				hd->referer = v;
+			continue;
+		}
 		if (c0 != 'h' && c0 != 'c' && c0 != 't' && c0 != 'e')
 			continue;
 		if (strcasecmp(line, "Host") == 0) {

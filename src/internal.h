@@ -178,6 +178,7 @@ struct head {
 	int		 conn_keepalive;
 	int		 expect_continue;
 	int		 has_if;	/* a header named If-...: cond.c */
+	const char	*referer, *user_agent;	/* the first of each: the log */
 	int		 asterisk;	/* OPTIONS * */
 };
 

@@ -345,10 +345,10 @@ log_access(struct ih_request *r)
 	else
 		sb_put(&b, "-", 1);
 	sb_lit(&b, " \"");
-	sb_esc(&b, r->hd.nh > 0 ? ih_header(r, "Referer") : NULL, ALOG_REFERER,
+	sb_esc(&b, r->hd.nh > 0 ? r->hd.referer : NULL, ALOG_REFERER,
 	    ESC_QUOTE);
 	sb_lit(&b, "\" \"");
-	sb_esc(&b, r->hd.nh > 0 ? ih_header(r, "User-Agent") : NULL,
+	sb_esc(&b, r->hd.nh > 0 ? r->hd.user_agent : NULL,
 	    ALOG_AGENT, ESC_QUOTE);
 	sb_lit(&b, "\"\n");
 	emit(&acc, LOG_INFO, line, b.len);

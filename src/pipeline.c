@@ -194,11 +194,16 @@ guard(const struct ih_request *r)
 static int
 run_phase(struct ih_request *r, int phase, int first, int *ran)
 {
-	const struct object *only = phase == IH_AUTHTRANS ? guard(r) : NULL;
+	const struct object *only;
 	size_t i, j;
 	int result = IH_NOACTION;
 
 	*ran = 0;
+	if (r->nobjs == 0) {		/* no object matched: nothing to run */
+		r->cur_obj = NULL;
+		return IH_NOACTION;
+	}
+	only = phase == IH_AUTHTRANS ? guard(r) : NULL;
 	for (i = 0; i < r->nobjs; i++) {
 		const struct object *o = r->objs[i];
 

@@ -198,6 +198,14 @@ sb_num(struct sbuf *b, unsigned long long v)
 	    "93949596979899";
 	char d[20], *p = d + sizeof(d);
 
+	if (v < 100) {		/* the usual small ones: no loop */
+		if (v < 10) {
+			d[0] = (char)('0' + v);
+			sb_put(b, d, 1);
+		} else
+			sb_put(b, pairs + 2 * v, 2);
+		return;
+	}
 	/* Two digits a step: half the divisions. */
 	while (v >= 100) {
 		p -= 2;

@@ -122,6 +122,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	h[1].name = n_ua;
 	h[1].value = agent;
 	r.hd.nh = (referer != NULL) + (agent != NULL);
+	r.hd.referer = referer;		/* as http_parse_head records them */
+	r.hd.user_agent = agent;
 	if (agent != NULL && referer == NULL)
 		abort();	/* field() hands them out in order */
 	/* A response "sent": the body bytes come from the connection. */
