@@ -121,10 +121,8 @@ make_head(struct snap_head *h, int argc, char **argv, char *path,
     size_t plen)
 {
 	const char *dir = NULL;
-	uint64_t hash = 1469598103934665603ULL;	/* FNV-1a */
 	size_t len = 0, n;
 	struct sbuf b;
-	uint32_t i;
 	int k;
 
 	/* The unused tail of args is never written or compared. */
@@ -145,8 +143,6 @@ make_head(struct snap_head *h, int argc, char **argv, char *path,
 	}
 	dir = config_arg(argc, argv, "datadir");
 	h->args_len = (uint32_t)len;
-	for (i = 0; i < h->args_len; i++)
-		hash = (hash ^ (unsigned char)h->args[i]) * 1099511628211ULL;
 	if (dir == NULL)
 		dir = config_default("datadir");
 	if (dir == NULL)
@@ -154,7 +150,7 @@ make_head(struct snap_head *h, int argc, char **argv, char *path,
 	sb_init(&b, path, plen);
 	sb_puts(&b, dir);
 	sb_lit(&b, "/cache/config-");
-	sb_hex(&b, hash);
+	sb_hex(&b, fnv1a64(h->args, len));
 	return b.trunc ? -1 : 0;
 }
 
@@ -253,8 +249,7 @@ cfgcache_load(int argc, char **argv)
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
 		return -1;
 	/* Ours alone, as everything else in datadir; whole, or SIGBUS. */
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_uid != geteuid() || (st.st_mode & 022) != 0 ||
+	if (fstat(fd, &st) == -1 || !store_file_ours(&st) ||
 	    st.st_size < HEAD_SIZE ||
 	    (uint64_t)st.st_size > HEAD_SIZE + (uint64_t)REGION_CAP) {
 		close(fd);
@@ -374,7 +369,6 @@ cfgcache_store(int argc, char **argv)
 	char path[PATH_MAX], dir[PATH_MAX], tmp[PATH_MAX + 24], *slash;
 	const char *why;
 	struct stat st;
-	int fd, n;
 
 	if (!region_mapped || cfg.mem.fixed != REGION_ADDR ||
 	    make_head(&h, argc, argv, path, sizeof(path)) == -1)
@@ -416,23 +410,10 @@ cfgcache_store(int argc, char **argv)
 		return;
 	}
 	prune(tmp);
-	n = snprintf(tmp, sizeof(tmp), "%s.%ld", path, (long)getpid());
-	if (n < 0 || (size_t)n >= sizeof(tmp))
-		return;
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
-	    O_NOFOLLOW, 0600)) == -1)
-		return;
-	/* Whole on disk before it has the name (a crash leaves the old). */
-	if (write_full(fd, head, sizeof(head)) == -1 ||
-	    write_full(fd, REGION_ADDR, cfg.mem.fixed_used) == -1 ||
-	    fsync(fd) == -1) {
-		close(fd);
-		fd = -1;
-	}
-	if (fd == -1 || close(fd) == -1 || rename(tmp, path) == -1) {
+	if (store_replace(path, head, sizeof(head), REGION_ADDR,
+	    cfg.mem.fixed_used) == -1) {
 		ih_debug(IH_DBG_INIT, "config: not cached: %s: %s", path,
 		    strerror(errno));
-		unlink(tmp);
 		return;
 	}
 	ih_debug(IH_DBG_INIT, "config: cached in %s", path);

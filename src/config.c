@@ -1240,16 +1240,6 @@ sort_objects(void)
 		qsort(cfg.objs, cfg.nobjs, sizeof(cfg.objs[0]), obj_cmp);
 }
 
-uint32_t
-object_hash(const char *s, size_t n)
-{
-	uint32_t h = 2166136261u;	/* FNV-1a */
-
-	while (n-- > 0)
-		h = (h ^ (unsigned char)*s++) * 16777619u;
-	return h;
-}
-
 /* Build cfg.objindex over the sorted objects (pipeline.c matches by it). */
 static void
 index_objects(void)
@@ -1281,7 +1271,7 @@ index_objects(void)
 		if (o->kind == OBJ_REGEX || (o->kind == OBJ_PPATH && (o->wild ||
 		    o->plen <= 1)))
 			continue;
-		ix->hash[i] = object_hash(o->pattern, o->plen);
+		ix->hash[i] = fnv1a32(o->pattern, o->plen);
 		head = &ix->bucket[ix->hash[i] & ix->mask];
 		ix->next[i] = *head;
 		*head = i + 1;

@@ -303,16 +303,6 @@ static struct fcache fcache[FCACHE_N];
 static struct fcache *fcache_last;	/* the one file_open gave last */
 static uint64_t fcache_tick;
 
-static uint32_t
-fcache_hash(const char *s)
-{
-	uint32_t h = 2166136261u;	/* FNV-1a */
-
-	while (*s != '\0')
-		h = (h ^ (unsigned char)*s++) * 16777619u;
-	return h;
-}
-
 static void
 fcache_drop(struct fcache *e)
 {
@@ -343,7 +333,7 @@ fcache_of(int fd)
 static int
 file_open(const char *rel, struct stat *st)
 {
-	uint32_t h = fcache_hash(rel);
+	uint32_t h = fnv1a32(rel, strlen(rel));
 	int64_t now = mono_ms();
 	struct fcache *e, *slot = NULL;
 	size_t i;

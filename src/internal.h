@@ -87,6 +87,8 @@ arena_alloc(struct arena *a, size_t n)
 char	*arena_strdup(struct arena *, const char *);
 char	*arena_strndup(struct arena *, const char *, size_t);
 char	*arena_cat(struct arena *, const char *, const char *);
+uint32_t fnv1a32(const void *, size_t);
+uint64_t fnv1a64(const void *, size_t);
 char	*arena_printf(struct arena *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	 arena_reset(struct arena *);
@@ -267,7 +269,6 @@ struct objindex {
 	uint32_t	*scan;
 	size_t		 nscan;
 };
-uint32_t object_hash(const char *, size_t);
 
 struct strlist {
 	char		**v;
@@ -727,6 +728,9 @@ extern unsigned sess_collect_one_in;
 int	 store_dir(const char *sub, char *out, size_t len);
 int	 store_dir_try(const char *base, const char *sub, char *out, size_t len,
 	    const char **why);
+int	 store_file_ours(const struct stat *);
+int	 store_replace(const char *path, const void *a, size_t alen,
+	    const void *b, size_t blen);
 int	 store_open(const char *path, int flags, mode_t mode);
 int	 store_dir_trusted(const char *sub);
 int	 store_lock(int fd, off_t off, off_t len);

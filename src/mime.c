@@ -258,8 +258,7 @@ static int
 index_path(const char *src, char *out, size_t len, int make)
 {
 	char dir[PATH_MAX];
-	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
-	const char *p, *why;
+	const char *why;
 	int n;
 
 	if (cfg.datadir == NULL)
@@ -270,10 +269,8 @@ index_path(const char *src, char *out, size_t len, int make)
 		    strerror(errno));
 		return -1;
 	}
-	for (p = src; *p != '\0'; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
 	n = snprintf(out, len, "%s/cache/mime-%016llx", cfg.datadir,
-	    (unsigned long long)h);
+	    (unsigned long long)fnv1a64(src, strlen(src)));
 	return n > 0 && (size_t)n < len ? 0 : -1;
 }
 
@@ -288,8 +285,7 @@ index_map(const char *ipath, const struct stat *st)
 	if ((fd = open(ipath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
 		return -1;
 	/* Ours alone, as everything else in datadir. */
-	if (fstat(fd, &ist) == -1 || !S_ISREG(ist.st_mode) ||
-	    ist.st_uid != geteuid() || (ist.st_mode & 022) != 0 ||
+	if (fstat(fd, &ist) == -1 || !store_file_ours(&ist) ||
 	    ist.st_size < (off_t)sizeof(struct mime_idx_head) ||
 	    ist.st_size > 64 * 1024 * 1024) {
 		close(fd);
@@ -308,24 +304,13 @@ index_map(const char *ipath, const struct stat *st)
 	return 0;
 }
 
-/* Write the index atomically (a reader sees the old one or the new). */
+/* Keep the index for the next process. */
 static void
 index_store(const char *ipath, const void *blk, size_t len)
 {
-	char tmp[PATH_MAX + 16];
-	int fd, n;
-
-	n = snprintf(tmp, sizeof(tmp), "%s.%ld", ipath, (long)getpid());
-	if (n < 0 || (size_t)n >= sizeof(tmp))
-		return;
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
-	    O_NOFOLLOW, 0600)) == -1)
-		return;
-	if (write(fd, blk, len) != (ssize_t)len || close(fd) == -1 ||
-	    rename(tmp, ipath) == -1) {
+	if (store_replace(ipath, blk, len, NULL, 0) == -1) {
 		ih_log(IH_LOG_WARN, "mimetypes: cannot write the index %s: %s",
 		    ipath, strerror(errno));
-		unlink(tmp);
 		return;
 	}
 	ih_debug(IH_DBG_FILE, "mimetypes: wrote the index %s", ipath);

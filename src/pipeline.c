@@ -102,7 +102,7 @@ match_path(const char *path, const struct object **objs)
 
 		if (path[k] != '/' && path[k] != '\0')
 			continue;
-		h = object_hash(path, k);
+		h = fnv1a32(path, k);
 		for (j = ix->bucket[h & ix->mask]; j != 0; j = ix->next[j - 1]) {
 			const struct object *o = &cfg.objs[j - 1];
 

@@ -266,13 +266,7 @@ fail(struct ih_request *r, struct session *s, const char *what)
 static off_t
 slot_of(const char *id)
 {
-	uint64_t h = 14695981039346656037ULL;
-
-	for (; *id != '\0'; id++) {
-		h ^= (unsigned char)*id;
-		h *= 1099511628211ULL;
-	}
-	return (off_t)(1 + h % LOCK_SLOTS);
+	return (off_t)(1 + fnv1a64(id, strlen(id)) % LOCK_SLOTS);
 }
 
 /* Is the lock descriptor still the lock file at its path? */

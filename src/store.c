@@ -14,7 +14,9 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -130,6 +132,51 @@ store_dir_trusted(const char *sub)
 		return 0;
 	ih_log(IH_LOG_ERR, "datadir %s: %s", path, why);
 	return -1;
+}
+
+/* A cache file we may trust: a regular file, ours, writable by us alone. */
+int
+store_file_ours(const struct stat *st)
+{
+	return S_ISREG(st->st_mode) && st->st_uid == geteuid() &&
+	    (st->st_mode & 022) == 0;
+}
+
+/*
+ * Replace path with the bytes a then b (b may be NULL), 0600, atomically:
+ * written to a new file beside it, on disk (fsync), then renamed over it,
+ * so that a reader, or a process that has the old one mapped, sees the
+ * old file or the new one whole.  0, or -1 with errno.
+ */
+int
+store_replace(const char *path, const void *a, size_t alen, const void *b,
+    size_t blen)
+{
+	char tmp[PATH_MAX + 8];
+	int fd, n, e;
+
+	n = snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
+	if (n < 0 || (size_t)n >= sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1)
+		return -1;
+	if (write_full(fd, a, alen) == -1 || (b != NULL &&
+	    write_full(fd, b, blen) == -1) || fsync(fd) == -1) {
+		e = errno;
+		close(fd);
+		unlink(tmp);
+		errno = e;
+		return -1;
+	}
+	if (close(fd) == -1 || rename(tmp, path) == -1) {
+		e = errno;
+		unlink(tmp);
+		errno = e;
+		return -1;
+	}
+	return 0;
 }
 
 /*

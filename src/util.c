@@ -75,6 +75,29 @@ arena_strdup(struct arena *a, const char *s)
 	return arena_strndup(a, s, strlen(s));
 }
 
+/* FNV-1a of n bytes, 32 and 64 bits: names and buckets, not security. */
+uint32_t
+fnv1a32(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	uint32_t h = 2166136261u;
+
+	while (n-- > 0)
+		h = (h ^ *b++) * 16777619u;
+	return h;
+}
+
+uint64_t
+fnv1a64(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	uint64_t h = 14695981039346656037ULL;
+
+	while (n-- > 0)
+		h = (h ^ *b++) * 1099511628211ULL;
+	return h;
+}
+
 /* x and y joined, in the arena (the common case of arena_printf). */
 char *
 arena_cat(struct arena *a, const char *x, const char *y)
