@@ -20,7 +20,7 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then
 else
 	secs=${BENCH_SECONDS:-5}; warm=1
 fi
-cleanenv="env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+. "$here/lib.sh"
 hz=$(getconf CLK_TCK 2>/dev/null || echo 100)
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ihttpd-inetd.XXXXXX") || exit 1
@@ -35,14 +35,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-if [ $# -ge 1 ]; then
-	docroot=$1
-else
-	docroot=$tmp/www
-	sh "$here/setup.sh" "$docroot" || exit 1
-fi
-docroot=$(cd "$docroot" && pwd)
-mkdir -p "$out" || exit 1
+bench_docroot "$@"
 [ -x "$IHTTPD" ] || { echo "inetd: no $IHTTPD (run make)"; exit 1; }
 for t in wrk curl; do
 	command -v $t >/dev/null || { echo "inetd: skipped, no $t (run setup.sh as root)"; exit 0; }

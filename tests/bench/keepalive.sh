@@ -19,29 +19,20 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 IHTTPD=${IHTTPD:-$top/build/ihttpd}
 out=$top/build/bench
-cleanenv="env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+. "$here/lib.sh"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ihttpd-ka.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM
-if [ $# -ge 1 ]; then
-	docroot=$1
-else
-	docroot=$tmp/www
-	sh "$here/setup.sh" "$docroot" || exit 1
-fi
-docroot=$(cd "$docroot" && pwd)
-mkdir -p "$out" || exit 1
+bench_docroot "$@"
 [ -x "$IHTTPD" ] || { echo "keepalive: no $IHTTPD (run make)"; exit 1; }
 cd "$top" || exit 1
 for t in valgrind strace; do
 	command -v $t >/dev/null ||
 	    { echo "keepalive: skipped, no $t (run setup.sh as root)"; exit 0; }
 done
-dd=""
-[ "$(id -u)" = 0 ] || dd="--datadir $tmp/data"
-sed -e "s|^docroot .*|docroot $docroot|" -e "s|^datadir .*|datadir $tmp/demo-data|" \
-    "$top/conf/ihttpd.conf" >"$tmp/demo.conf"
+dd=$(bench_datadir)
+bench_demo_conf "$tmp/demo.conf"
 for n in 1 100; do
 	i=0
 	while [ $i -lt $n ]; do

@@ -25,22 +25,12 @@ IHTTPD=${IHTTPD:-$top/build/ihttpd}
 out=$top/build/bench
 if [ "${BENCH_QUICK:-0}" = 1 ]; then n=${BENCH_N:-20}; else n=${BENCH_N:-200}; fi
 tab=$(printf '\t')
-# Every measured process gets the same small environment: glibc's start-up
-# (tunables, ld.so) scans the environment, so a large one (CI's, a login
-# shell's) would add tens of thousands of instructions to every row.
-cleanenv="env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+. "$here/lib.sh"	# cleanenv: the same small environment for every row
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ihttpd-percall.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM
-if [ $# -ge 1 ]; then
-	docroot=$1
-else
-	docroot=$tmp/www
-	sh "$here/setup.sh" "$docroot" || exit 1
-fi
-docroot=$(cd "$docroot" && pwd)
-mkdir -p "$out" || exit 1
+bench_docroot "$@"
 [ -x "$IHTTPD" ] || { echo "percall: no $IHTTPD (run make)"; exit 1; }
 cc -O2 -o "$out/spawn" "$here/spawn.c" || exit 1
 spawn=$out/spawn
@@ -51,10 +41,8 @@ printf 'GET /index.html HTTP/1.0\r\nHost: localhost\r\n\r\n' >"$tmp/req"
 cd "$top" || exit 1	# the demo config names files relative to the top
 # ihttpd keeps its parsed config in the datadir known before the file is
 # read: the default (/var/lib/ihttpd) as root, else one of our own.
-dd=""
-[ "$(id -u)" = 0 ] || dd="--datadir $tmp/data"
-sed -e "s|^docroot .*|docroot $docroot|" -e "s|^datadir .*|datadir $tmp/demo-data|" \
-    "$top/conf/ihttpd.conf" >"$tmp/demo.conf"
+dd=$(bench_datadir)
+bench_demo_conf "$tmp/demo.conf"
 # The large config: 500 objects of four kinds, none of them for /index.html,
 # and a 2,000-line mime.types whose last line types .html.
 {

@@ -17,7 +17,7 @@ top=$(cd "$here/../.." && pwd)
 IHTTPD=${IHTTPD:-$top/build/ihttpd}
 out=$top/build/bench
 N=${PROFILE_TOP:-25}
-cleanenv="env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+. "$here/lib.sh"
 command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null ||
     { echo "profile: needs valgrind (apt-get install valgrind)"; exit 1; }
 [ -x "$IHTTPD" ] || { echo "profile: no $IHTTPD (run make)"; exit 1; }

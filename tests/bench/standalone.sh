@@ -37,7 +37,7 @@ else
 	secs=${BENCH_SECONDS:-5}; warm=1; warm_pool=3; settle=0.5
 fi
 conns=32
-cleanenv="env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+. "$here/lib.sh"
 hz=$(getconf CLK_TCK 2>/dev/null || echo 100)
 tab=$(printf '\t')
 t_start=$(date +%s)
@@ -51,14 +51,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-if [ $# -ge 1 ]; then
-	docroot=$1
-else
-	docroot=$tmp/www
-	sh "$here/setup.sh" "$docroot" || exit 1
-fi
-docroot=$(cd "$docroot" && pwd)
-mkdir -p "$out" || exit 1
+bench_docroot "$@"
 [ -x "$IHTTPD" ] || { echo "standalone: no $IHTTPD (run make)"; exit 1; }
 for t in wrk curl setsid; do
 	command -v $t >/dev/null || { echo "standalone: skipped, no $t (run setup.sh as root)"; exit 0; }

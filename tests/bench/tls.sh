@@ -58,7 +58,7 @@ else
 fi
 conns=32
 procs=4
-cleanenv="env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+. "$here/lib.sh"
 hz=$(getconf CLK_TCK 2>/dev/null || echo 100)
 tab=$(printf '\t')
 t_start=$(date +%s)
@@ -72,14 +72,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-if [ $# -ge 1 ]; then
-	docroot=$1
-else
-	docroot=$tmp/www
-	sh "$here/setup.sh" "$docroot" || exit 1
-fi
-docroot=$(cd "$docroot" && pwd)
-mkdir -p "$out" || exit 1
+bench_docroot "$@"
 if [ ! -x "$IHTTPD" ]; then
 	make -C "$top" >/dev/null || { echo "tls: build failed"; exit 1; }
 fi
