@@ -186,6 +186,10 @@ static const struct key keys[] = {
 	{ "port", K_MULTI, O(ports), NULL, 0, 0,
 	    "standalone: listen on PORT, HOST:PORT, [V6]:PORT, *:PORT, "
 	    "unix:/path, 0 or scan (repeatable)", NULL },
+	{ "rate_limit_slots", K_INT, O(rate_limit_slots), "8192", 64,
+	    16777216,
+	    "per-client rate-limit buckets kept per machine (fixed-size table)",
+	    NULL },
 	{ "remote_addr", K_STR, O(remote_addr), NULL, 0, 0,
 	    "peer address reported when stdin is not a socket", NULL },
 	{ "reverse_lookups", K_ENUM, O(reverse_lookups), "off", 0, 0,

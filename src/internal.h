@@ -336,6 +336,7 @@ struct config {
 	long long	 digest_legacy;		/* bool */
 	long long	 nonce_ttl;
 	long long	 nonce_slots;
+	long long	 rate_limit_slots;	/* ratelimit.c */
 	long long	 max_form;
 	long long	 max_field;
 	long long	 sessions;		/* bool */
@@ -704,6 +705,21 @@ int	 nonce_table_ready(void);
 off_t	 nonce_table_size(void);
 int	 nonce_count(const unsigned char *key, int64_t t, uint32_t nc,
 	    int64_t now);
+
+/* ---- ratelimit.c -------------------------------------------------- */
+
+/*
+ * Take one token from the bucket named key (klen bytes, any bytes) that
+ * refills at rate tokens/s up to burst.  now_ms: the current time in ms
+ * (CLOCK_REALTIME ms since epoch, passed in for tests).
+ * 1: allowed (token taken); 0: refused, *retry_ms set to the ms until a
+ * token will be there (>= 1); -1: the table failed (errno set).
+ */
+int	 rl_take(const void *key, size_t klen, double rate, double burst,
+	    int64_t now_ms, int64_t *retry_ms);
+void	 rl_close(void);	/* unmap (tests; a process may just exit) */
+/* tests only: lock key's set and return holding it; 0, or -1 */
+int	 rl_test_hold_lock(const void *key, size_t klen, int64_t now_ms);
 
 /* ---- form.c -------------------------------------------------------- */
 
