@@ -37,7 +37,7 @@ PIEFLAGS   = -fPIE
 LINKMODE   = -pie -Wl,-z,relro,-z,now
 endif
 ALL_CFLAGS = $(CFLAGS) $(WARN) $(HARDEN) $(PIEFLAGS) -MMD -MP
-LIBS       = -lmagic -lz -llzma -lbz2 -lssl -lcrypto -lcrypt
+LIBS       = -lmagic -lz -llzma -lbz2 -lhiredis -lssl -lcrypto -lcrypt -lm
 
 ifeq ($(V),1)
 Q =
@@ -51,9 +51,10 @@ LIB_OBJS  := $(filter-out $(BUILD)/src/main.o,$(OBJS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-DEBS = gcc make libc6-dev pkg-config libmagic-dev libssl-dev zlib1g-dev \
+DEBS = gcc make libc6-dev pkg-config libmagic-dev libhiredis-dev libssl-dev zlib1g-dev \
        liblzma-dev libbz2-dev libcrypt-dev openssl ucspi-tcp curl python3 bats bats-assert \
-       bats-support wget apache2-utils valgrind strace socat goaccess libcgi-pm-perl git
+       bats-support wget apache2-utils valgrind strace socat goaccess libcgi-pm-perl git \
+       redis-server haproxy
 
 FUZZ_DEBS = clang libclang-rt-14-dev
 

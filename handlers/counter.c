@@ -27,7 +27,7 @@ counter_service(struct ih_request *r, const struct ih_args *args)
 	/* NULL with errno 0: no session yet, the set below makes one. */
 	if (ih_session_id(r) == NULL && errno != 0)
 		return ih_error(r, 500, "counter needs sessions on and a "
-		    "usable datadir");
+		    "working session store");
 	if ((v = ih_session_get(r, "visits", NULL)) != NULL)
 		visits = strtoull(v, NULL, 10);
 	visits++;

@@ -316,6 +316,38 @@ acl_preload(void)
 	return 0;
 }
 
+/*
+ * Is addr a balancer we take PROXY headers and forwarded-for addresses
+ * from (trusted_proxies)?  An unknown peer, or an address that does not
+ * parse, never is.
+ */
+int
+acl_trusted_proxy(const char *addr)
+{
+	static struct cidr *v;
+	static size_t n;
+	static int built;
+	unsigned char a[16];
+	int family;
+
+	if (!built) {
+		char err[160];
+
+		/* --check has refused a list that does not parse. */
+		if (parse_list(cfg.trusted_proxies.v, cfg.trusted_proxies.n,
+		    &v, &n, err, sizeof(err)) == -1)
+			n = 0;
+		built = 1;
+	}
+	if (inet_pton(AF_INET, addr, a) == 1)
+		family = AF_INET;
+	else if (inet_pton(AF_INET6, addr, a) == 1)
+		family = AF_INET6;
+	else
+		return 0;
+	return cidr_any(v, n, family, a);
+}
+
 /* --check: does one rule's regex compile?  0 or -1 (err). */
 int
 acl_check_regex(const char *pat, char *err, size_t len)

@@ -714,6 +714,7 @@ IH_FUNCTION("auth-basic", IH_PH(IH_AUTHTRANS), auth_basic, basic_check);
 static unsigned char secret[32];
 static int have_secret;
 static char secret_path[PATH_MAX];	/* for the caller's message */
+static struct ih_request *secret_req;	/* whom a Redis failure marks */
 
 /* An earlier version's datadir/digest.secret: adopted, so that its
  * nonces still verify (and, being in seconds, are merely stale). */
@@ -749,6 +750,15 @@ load_secret(void)
 
 	if (have_secret)
 		return 0;
+	if (cfg.nonce_store == STORE_REDIS) {
+		/* Every node's: made by the first that asks (redis.c). */
+		snprintf(secret_path, sizeof(secret_path), "redis %s%s",
+		    cfg.redis_prefix, "digest-secret");
+		if (redis_secret(secret_req, secret, sizeof(secret)) == -1)
+			return -1;
+		have_secret = 1;
+		return 0;
+	}
 	if (store_dir("secret", dir, sizeof(dir)) == -1) {
 		snprintf(secret_path, sizeof(secret_path), "%s/secret",
 		    cfg.datadir);
@@ -815,8 +825,11 @@ auth_preload(void)
 		for (j = 0; j < cfg.objs[i].ndirs; j++)
 			if (strcmp(cfg.objs[i].dirs[j].fn->name,
 			    "auth-digest") == 0) {
-				if (load_secret() == 0)
+				if (load_secret() == 0) {
+					/* No worker may share this stream. */
+					redis_close();
 					return 0;
+				}
 				ih_log(IH_LOG_ERR, "Digest secret %s: %s",
 				    secret_path, strerror(errno));
 				return -1;
@@ -923,7 +936,9 @@ auth_nc_check(const char *nonce, unsigned long nc)
 		return NONCE_ERROR;
 	snprintf(text, sizeof(text), "nc:%s", nonce);
 	hmac_sha256(secret, sizeof(secret), text, strlen(text), key);
-	rc = nonce_count(key, (int64_t)ts, (uint32_t)nc, now_real_ms());
+	rc = cfg.nonce_store == STORE_REDIS ? redis_nonce_count(secret_req,
+	    key, (int64_t)ts, (uint32_t)nc) : nonce_count(key, (int64_t)ts,
+	    (uint32_t)nc, now_real_ms());
 	OPENSSL_cleanse(key, sizeof(key));
 	return rc;
 }
@@ -1040,11 +1055,13 @@ digest_challenge(struct ih_request *r, const struct ih_args *a, int stale,
 	const char *realm = ih_arg(a, "realm"), *algs = ih_arg(a, "algorithm");
 	char nonce[96], opaque[48], copy[128], *w, *save;
 
+	secret_req = r;
 	if (load_secret() == -1) {
 		store_failed(r, secret_path);
 		return ih_error(r, 500, "no Digest secret");
 	}
-	if (nonce_table_ready() == -1) {
+	if (cfg.nonce_store == STORE_REDIS ? redis_nonce_ready(r) == -1 :
+	    nonce_table_ready() == -1) {
 		store_failed(r, "Digest nonce table");
 		return ih_error(r, 500, "no Digest nonce table");
 	}
@@ -1174,6 +1191,7 @@ auth_digest(struct ih_request *r, const struct ih_args *a)
 		if (nc == 0)
 			return ih_error(r, 400, "nc starts at 1");
 	}
+	secret_req = r;
 	if (load_secret() == -1) {
 		store_failed(r, secret_path);
 		return ih_error(r, 500, "no Digest secret");

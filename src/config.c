@@ -106,6 +106,10 @@ static const struct key keys[] = {
 	{ "file_cache_valid", K_INT, O(file_cache_valid), "1", 0, 3600,
 	    "seconds an open file is served before its path is opened and "
 	    "checked again (0: no open-file cache)", NULL },
+	{ "forwarded_for", K_ENUM, O(forwarded_for), "off", 0, 0,
+	    "the peer from X-Forwarded-For or Forwarded (RFC 7239) sent by "
+	    "trusted_proxies: off, x-forwarded-for or forwarded",
+	    "off|x-forwarded-for|forwarded" },
 	{ "graceful_timeout", K_INT, O(graceful_timeout), "30", 1, 86400,
 	    "standalone: seconds QUIT waits for requests in flight", NULL },
 	{ "group", K_STR, O(group), NULL, 0, 0,
@@ -178,6 +182,9 @@ static const struct key keys[] = {
 	{ "nonce_slots", K_INT, O(nonce_slots), "16384", 256, 16777216,
 	    "live Digest nonces the replay table tracks (fixed-size file)",
 	    NULL },
+	{ "nonce_store", K_ENUM, O(nonce_store), "files", 0, 0,
+	    "where Digest nonce counts (and the secret) live: files or redis",
+	    "files|redis" },
 	{ "nonce_ttl", K_INT, O(nonce_ttl), "300", 10, 86400,
 	    "seconds a Digest nonce stays fresh (then stale=true)", NULL },
 	{ "pid_file", K_STR, O(pid_file), NULL, 0, 0,
@@ -186,10 +193,28 @@ static const struct key keys[] = {
 	{ "port", K_MULTI, O(ports), NULL, 0, 0,
 	    "standalone: listen on PORT, HOST:PORT, [V6]:PORT, *:PORT, "
 	    "unix:/path, 0 or scan (repeatable)", NULL },
+	{ "proxy_protocol", K_ENUM, O(proxy_protocol), "off", 0, 0,
+	    "inetd and pipe mode (and sockets passed without a spec) expect "
+	    "a PROXY header from trusted_proxies: on or off", ONOFF },
+	{ "rate_limit", K_STR, O(rate_limit), NULL, 0, 0,
+	    "per-client requests: \"N/s burst M\" (or N/m), 429 beyond; "
+	    "off", NULL },
 	{ "rate_limit_slots", K_INT, O(rate_limit_slots), "8192", 64,
 	    16777216,
 	    "per-client rate-limit buckets kept per machine (fixed-size table)",
 	    NULL },
+	{ "rate_limit_store", K_ENUM, O(rate_limit_store), "local", 0, 0,
+	    "rate-limit buckets shared by this machine (local) or by every "
+	    "node (redis)", "local|redis" },
+	{ "redis_address", K_STR, O(redis_address), "127.0.0.1:6379", 0, 0,
+	    "Redis server: HOST:PORT, [V6]:PORT or a unix socket path", NULL },
+	{ "redis_password_file", K_STR, O(redis_password_file), NULL, 0, 0,
+	    "a file holding the Redis password (AUTH), or USER PASSWORD",
+	    NULL },
+	{ "redis_prefix", K_STR, O(redis_prefix), "ihttpd:", 0, 0,
+	    "prefix of every Redis key the server uses", NULL },
+	{ "redis_timeout", K_INT, O(redis_timeout), "500", 1, 60000,
+	    "ms for connecting to Redis and for each answer, then 503", NULL },
 	{ "remote_addr", K_STR, O(remote_addr), NULL, 0, 0,
 	    "peer address reported when stdin is not a socket", NULL },
 	{ "reverse_lookups", K_ENUM, O(reverse_lookups), "off", 0, 0,
@@ -210,6 +235,8 @@ static const struct key keys[] = {
 	    "text appended to the Server header", NULL },
 	{ "session_cookie", K_STR, O(session_cookie), "ihttpd_session", 0, 0,
 	    "name of the session cookie", NULL },
+	{ "session_store", K_ENUM, O(session_store), "files", 0, 0,
+	    "where sessions live: files (datadir) or redis", "files|redis" },
 	{ "session_ttl", K_INT, O(session_ttl), "3600", 10, 31536000,
 	    "seconds a session lives after its last use", NULL },
 	{ "sessions", K_ENUM, O(sessions), "off", 0, 0,
@@ -245,6 +272,9 @@ static const struct key keys[] = {
 	{ "tls_verify_client", K_ENUM, O(tls_verify_client), "off", 0, 0,
 	    "client certificates (checked against tls_ca): off, optional or "
 	    "on", "off|optional|on" },
+	{ "trusted_proxies", K_MULTIC, O(trusted_proxies), NULL, 0, 0,
+	    "balancers whose PROXY headers and forwarded-for addresses are "
+	    "believed: CIDR blocks (repeatable)", NULL },
 	{ "type", K_ENUM, O(type), "prefork", 0, 0,
 	    "standalone: single, fork, preforksimple or prefork",
 	    "single|fork|preforksimple|prefork" },
@@ -1429,6 +1459,15 @@ config_load(int argc, char **argv, int *check_only)
 	    strlen(cfg.session_cookie))
 		cerr("session_cookie: the name must be a token (RFC 6265)");
 	hsts_parse();
+	{
+		char why[128];
+
+		if (limits_parse_global(cfg.rate_limit, &cfg.rl_rate,
+		    &cfg.rl_burst, why, sizeof(why)) == -1) {
+			at_key("rate_limit");
+			cerr("rate_limit: %s", why);
+		}
+	}
 	for (j = 0; cfg.tls_protocols != NULL && cfg.tls_protocols[j] != NULL;
 	    j++)
 		if (tls_version(cfg.tls_protocols[j]) == -1) {
@@ -1715,6 +1754,37 @@ config_check(void)
 					err_line = lists[k]->line[j];
 					cerr("%s: %s", names[k], msg);
 				}
+	}
+	{
+		int proxied = (int)cfg.proxy_protocol;
+		struct listen_spec ls;
+		char why[128];
+
+		for (i = 0; i < cfg.ports.n; i++)
+			if (listen_parse(cfg.ports.v[i], &ls, why,
+			    sizeof(why)) == 0 && ls.proxy)
+				proxied = 1;
+		at_key(cfg.proxy_protocol ? "proxy_protocol" : "port");
+		if (proxied && cfg.trusted_proxies.n == 0)
+			cerr("the PROXY protocol needs trusted_proxies (the "
+			    "balancers whose headers are believed)");
+		at_key("forwarded_for");
+		if (cfg.forwarded_for != FWD_OFF && cfg.trusted_proxies.n == 0)
+			cerr("forwarded_for needs trusted_proxies (the proxies "
+			    "whose word is taken)");
+		if (cfg.session_store == STORE_REDIS || cfg.nonce_store ==
+		    STORE_REDIS || cfg.rate_limit_store == STORE_REDIS) {
+			at_key("redis_address");
+			if (redis_address_ok(cfg.redis_address) == -1)
+				cerr("redis_address: '%s' is not HOST:PORT, "
+				    "[V6]:PORT or a socket path",
+				    cfg.redis_address);
+			at_key("redis_password_file");
+			if (cfg.redis_password_file != NULL &&
+			    access(cfg.redis_password_file, R_OK) == -1)
+				cerr("redis_password_file %s: %s",
+				    cfg.redis_password_file, strerror(errno));
+		}
 	}
 	at_key("docroot");
 	if (stat(cfg.docroot, &st) == -1)

@@ -711,7 +711,8 @@ spec_passed(const char *spec)
 
 /*
  * Does a listener speak TLS?  A port's /tls says so; a socket passed
- * without a spec (inetd wait mode, systemd) follows `tls`.
+ * without a spec (inetd wait mode, systemd) follows `tls` (and, for the
+ * PROXY protocol, `proxy_protocol`).
  */
 static int
 tls_listeners(void)
@@ -719,8 +720,10 @@ tls_listeners(void)
 	int i, any = 0;
 
 	for (i = 0; i < L.n; i++) {
-		if (spec_passed(L.v[i].spec))
+		if (spec_passed(L.v[i].spec)) {
 			L.v[i].tls = (int)cfg.tls;
+			L.v[i].proxy = (int)cfg.proxy_protocol;
+		}
 		any |= L.v[i].tls;
 	}
 	return any;
@@ -963,6 +966,7 @@ worker_accept(int ep)
 				fd = accept4(L.v[ev[i].data.u32].fd, NULL, NULL,
 				    SOCK_CLOEXEC);
 				serve_tls = L.v[ev[i].data.u32].tls;
+				serve_proxy = L.v[ev[i].data.u32].proxy;
 				if (fd != -1)
 					return fd;
 			}
@@ -988,6 +992,7 @@ worker_accept(int ep)
 				fd = accept4(L.v[i].fd, NULL, NULL,
 				    SOCK_CLOEXEC);
 				serve_tls = L.v[i].tls;
+				serve_proxy = L.v[i].proxy;
 				if (fd != -1) {
 					if (locked)
 						flock(lock_fd, LOCK_UN);
@@ -1634,7 +1639,8 @@ fork_accept(struct pollfd *pfd, int n)
 			accept_failed();
 			continue;
 		}
-		serve_tls = L.v[i].tls;	/* pfd[i] is L.v[i] */
+		serve_tls = L.v[i].tls;
+		serve_proxy = L.v[i].proxy;	/* pfd[i] is L.v[i] */
 		if (spawn(fd) == -1) {
 			/* no slot or no fork: refuse this one, keep going */
 			ih_log(IH_LOG_ERR, "cannot fork for a connection");
@@ -1788,6 +1794,7 @@ single_loop(void)
 			}
 			single_serving = 1;
 			serve_tls = L.v[i].tls;
+			serve_proxy = L.v[i].proxy;
 			serve_connection(fd, fd);
 			single_serving = 0;
 			close(fd);

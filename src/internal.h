@@ -282,6 +282,9 @@ enum { RLOOKUP_OFF, RLOOKUP_ON, RLOOKUP_DOUBLE };
 /* `type`, in the order of its choices; SRV_INETD is inetd and pipe mode. */
 enum { SRV_INETD = -1, SRV_SINGLE, SRV_FORK, SRV_PREFORKSIMPLE, SRV_PREFORK };
 /* `tls_verify_client` */
+enum { FWD_OFF, FWD_XFF, FWD_FORWARDED };
+enum { STORE_FILES = 0, STORE_REDIS = 1 };
+#define STORE_LOCAL	STORE_FILES
 enum { TLS_VERIFY_OFF, TLS_VERIFY_OPTIONAL, TLS_VERIFY_ON };
 /* Mozilla's "intermediate" profile (server side TLS, version 5.7) */
 #define TLS_CIPHERS	"ECDHE-ECDSA-AES128-GCM-SHA256:" \
@@ -377,6 +380,16 @@ struct config {
 	long long	 cgi_strict;		/* bool */
 	char		*cgi_path;
 	char		**cgi_pass_env;		/* NULL-terminated, or NULL */
+	/* beyond one machine (proxy.c, redis.c, limits.c) */
+	long long	 proxy_protocol;	/* bool */
+	struct strlist	 trusted_proxies;
+	long long	 forwarded_for;		/* FWD_* */
+	long long	 session_store, nonce_store;	/* STORE_* */
+	long long	 rate_limit_store;	/* STORE_LOCAL, STORE_REDIS */
+	char		*redis_address, *redis_prefix, *redis_password_file;
+	long long	 redis_timeout;		/* ms */
+	char		*rate_limit;
+	double		 rl_rate, rl_burst;	/* rate_limit parsed; 0: off */
 
 	struct object	*objs;
 	size_t		 nobjs;
@@ -471,6 +484,13 @@ struct conn {
 	const char	*tls_proto, *tls_cipher;
 	char		*tls_client_dn;	/* RFC 2253, or NULL */
 	const char	*tls_client_verify;	/* SUCCESS, NONE */
+	/* PROXY protocol (proxy.c) and forwarded headers (serve.c) */
+	int		 proxied;	/* a PROXY header was accepted */
+	int		 https;		/* TLS here, or at the balancer (v2) */
+	char		 proxy_addr[64];	/* the balancer's address */
+	char		 pp_proto[32], pp_cipher[64];	/* its TLS, if told */
+	char		 conn_peer[64];	/* the peer before X-Forwarded-For */
+	char		 conn_peer_port[8];
 };
 
 extern int conn_standalone;	/* accepted by the daemon, not launched */
@@ -667,6 +687,7 @@ int	 acl_check_peer(struct conn *, struct arena *);
 int	 acl_check_regex(const char *, char *err, size_t len);
 void	 acl_cleanup(void);
 int	 acl_preload(void);
+int	 acl_trusted_proxy(const char *addr);
 
 /* ---- auth.c -------------------------------------------------------- */
 
@@ -853,6 +874,62 @@ int	 listen_is_socket(int fd);
 int	 listen_export(const struct listeners *, char *out, size_t len);
 void	 listen_name(int fd, char *out, size_t len);
 void	 listen_close(struct listeners *, int unlink_paths);
+
+/* ---- proxy.c ------------------------------------------------------ */
+
+#define PROXY_MAX	4096	/* the longest v2 header accepted */
+enum { PROXY_LOCAL = 0, PROXY_PROXY };
+
+struct proxy_hdr {
+	int		 version;	/* 1 or 2 */
+	int		 cmd;		/* PROXY_LOCAL: keep the real ends */
+	int		 family;	/* AF_INET, AF_INET6, AF_UNIX, AF_UNSPEC */
+	unsigned char	 src[16], dst[16];
+	unsigned	 src_port, dst_port;
+	int		 ssl;		/* v2: the client spoke TLS to the sender */
+	char		 ssl_version[32], ssl_cipher[64];
+};
+
+long	 proxy_parse(const unsigned char *, size_t, struct proxy_hdr *,
+	    size_t *need);
+int	 proxy_accept(struct conn *);
+void	 proxy_forwarded(struct ih_request *);
+void	 proxy_forwarded_end(struct conn *);
+extern int serve_proxy;		/* the next connection starts with PROXY */
+
+/* ---- limits.c ------------------------------------------------- */
+
+int	 limits_parse(const char *rate, const char *burst, double *r,
+	    double *b, char *err, size_t len);
+int	 limits_parse_global(const char *, double *r, double *b, char *err,
+	    size_t len);
+int	 limits_global(struct ih_request *);
+
+/* ---- redis.c ------------------------------------------------------ */
+
+struct rstr {
+	const char	*p;
+	size_t		 len;
+};
+#define REDIS_KEYS_MAX	4
+#define REDIS_ARGS_MAX	12
+#define REDIS_KEY_LEN	256
+
+int	 redis_address_ok(const char *);
+void	*redis_run(struct ih_request *, const char *what, int argc,
+	    const char **argv, const size_t *len);
+void	*redis_eval(struct ih_request *, const char *what, const char *script,
+	    int nkeys, const struct rstr *keys, int nargs,
+	    const struct rstr *args);
+long long redis_int(const void *reply, long long def);
+void	 redis_free(void *reply);
+void	 redis_close(void);
+int	 redis_secret(struct ih_request *, unsigned char *, size_t);
+int	 redis_nonce_ready(struct ih_request *);
+int	 redis_nonce_count(struct ih_request *, const unsigned char *key,
+	    int64_t t, uint32_t nc);
+int	 redis_rate_take(struct ih_request *, const void *key, size_t klen,
+	    double rate, double burst, int64_t *retry_ms);
 
 /* ---- daemon.c ------------------------------------------------------ */
 

@@ -393,11 +393,6 @@ listen_bind(struct listeners *l, const char *spec, char *err, size_t elen)
 
 	if (listen_parse(spec, &ls, err, elen) == -1)
 		return -1;
-	if (ls.proxy) {
-		snprintf(err, elen, "the PROXY protocol (/proxy) is not "
-		    "available in this build yet");
-		return -1;
-	}
 	if (ls.unix_path)
 		return bind_unix(l, spec, &ls, err, elen);
 	if (!ls.scan)

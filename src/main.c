@@ -63,6 +63,7 @@ main(int argc, char **argv)
 		(void)tls_tickets_refresh();
 		serve_tls = 1;
 	}
+	serve_proxy = (int)cfg.proxy_protocol;
 	run_inits();
 	if (stdio_type(0) == S_IFCHR && isatty(0))
 		fprintf(stderr, "ihttpd: reading a request from the terminal "

@@ -296,6 +296,8 @@ pipeline_run(struct ih_request *r)
 
 	if (r->objs_overflow)
 		rc = ih_error(r, 500, too_many_objects);
+	else if ((rc = limits_global(r)) != IH_NOACTION)
+		;	/* over rate_limit: 429 before any phase runs */
 	else
 		rc = run_phases(r, order, sizeof(order) / sizeof(order[0]));
 	conclude(r, rc);

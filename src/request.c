@@ -146,6 +146,13 @@ request_vars(struct ih_request *r)
 		if (r->c->tls_client_dn != NULL)
 			form_kv_add(a, l, "SSL_CLIENT_S_DN",
 			    r->c->tls_client_dn);
+	} else if (r->c->https) {
+		/* TLS ended at a balancer that said so (PROXY v2) */
+		form_kv_add(a, l, "HTTPS", "on");
+		if (r->c->pp_proto[0] != '\0')
+			form_kv_add(a, l, "SSL_PROTOCOL", r->c->pp_proto);
+		if (r->c->pp_cipher[0] != '\0')
+			form_kv_add(a, l, "SSL_CIPHER", r->c->pp_cipher);
 	}
 }
 

@@ -161,8 +161,8 @@ build_head(struct ih_request *r, long long clen)
 	sb_put(&b, start, start_len);
 	if (r->rhlen > 0)
 		sb_put(&b, r->rh, r->rhlen);
-	/* RFC 6797 7.2: never over plain HTTP */
-	if (c->tls != NULL && cfg.hsts_value != NULL) {
+	/* RFC 6797 7.2: never over plain HTTP (TLS here or at the balancer) */
+	if (c->https && cfg.hsts_value != NULL) {
 		sb_lit(&b, "Strict-Transport-Security: ");
 		sb_puts(&b, cfg.hsts_value);
 		sb_put(&b, "\r\n", 2);

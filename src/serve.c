@@ -17,6 +17,7 @@
 
 volatile sig_atomic_t serve_stopping;
 int serve_tls;
+int serve_proxy;
 
 /* Answer a request that never reached the pipeline (bad head, timeout). */
 static void
@@ -224,8 +225,21 @@ serve_connection(int in, int out)
 		return 0;
 	}
 	ih_debug(IH_DBG_INIT, "connection from %s:%s", conn_who(&c), c.peer_port);
-	board_set(BS_READING, "", conn_who(&c));
 	hdrs = malloc((size_t)cfg.max_headers * sizeof(*hdrs));
+	/*
+	 * The peer is decided once, here (DESIGN: one function for every
+	 * launch path): conn_init's answer, or the PROXY header's when this
+	 * connection is to start with one.  Nothing answers a balancer
+	 * whose header is refused: it closes.
+	 */
+	if (hdrs != NULL && serve_proxy && proxy_accept(&c) == -1) {
+		free(hdrs);
+		hdrs = NULL;
+		c.closing = 1;
+	}
+	memcpy(c.conn_peer, c.peer, sizeof(c.conn_peer));
+	memcpy(c.conn_peer_port, c.peer_port, sizeof(c.conn_peer_port));
+	board_set(BS_READING, "", conn_who(&c));
 	/*
 	 * The connection ACL runs before a byte of the request is read, and
 	 * before a TLS handshake: a denied peer on a TLS port is closed with
@@ -247,8 +261,12 @@ serve_connection(int in, int out)
 			log_access(&r);
 		} else
 			early_error(&r, 403, "peer denied by the access rules");
-	} else if (hdrs != NULL && serve_tls && tls_start(&c) == -1)
-		c.closing = 1;
+	} else if (hdrs != NULL && serve_tls) {
+		if (tls_start(&c) == -1)
+			c.closing = 1;
+		else
+			c.https = 1;
+	}
 	while (hdrs != NULL && !c.closing) {
 		struct ih_request r;
 		const char *why = NULL;
@@ -314,6 +332,17 @@ serve_connection(int in, int out)
 			early_error(&r, st, why);
 			break;
 		}
+		/* A trusted proxy's word for who the client is, and the
+		 * connection rules again for that client. */
+		if (cfg.forwarded_for != FWD_OFF) {
+			proxy_forwarded(&r);
+			if (strcmp(c.peer, c.conn_peer) != 0 &&
+			    acl_check_peer(&c, &a) != 0) {
+				early_error(&r, 403, "forwarded-for peer denied "
+				    "by the access rules");
+				break;
+			}
+		}
 		board_request(&r);
 		pipeline_match(&r);
 		pipeline_run(&r);
@@ -324,6 +353,7 @@ serve_connection(int in, int out)
 		unread = !r.body_done;
 		board_count(c.bytes_out - out0);
 		arena_reset(&a);
+		proxy_forwarded_end(&c);
 		if (c.eof && c.ilen == c.ipos)
 			break;
 	}

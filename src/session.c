@@ -35,6 +35,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <hiredis/hiredis.h>
+
 #include "internal.h"
 
 #define SID_LEN		22		/* 16 bytes, base64url, no padding */
@@ -76,6 +78,9 @@ struct session {
 	struct skv	*v;
 	size_t		 n, cap;
 	size_t		 total;
+	/* session_store redis */
+	char		 token[SID_LEN + 1];	/* our lock's value */
+	long long	 version;	/* of the data as read or written */
 };
 
 static int save(struct session *, const char *id);
@@ -187,49 +192,84 @@ put(struct session *s, const char *k, size_t kl, const char *v, size_t vl)
 }
 
 /*
- * Read a store file: SESS_MAGIC, then per record "KLEN VLEN\n" KEY VALUE
- * "\n".  A file that does not parse is treated as no session.  0 or -1.
+ * A stored session: SESS_MAGIC, then per record "KLEN VLEN\n" KEY VALUE
+ * "\n", only ever parsed as data.  0, or -1 when it does not parse (no
+ * session).  buf must have a byte past len to spare.
  */
+static int
+decode(struct session *s, char *buf, size_t len)
+{
+	char *p, *end = buf + len;
+
+	if (len < strlen(SESS_MAGIC) ||
+	    memcmp(buf, SESS_MAGIC, strlen(SESS_MAGIC)) != 0)
+		return -1;
+	for (p = buf + strlen(SESS_MAGIC); p < end;) {
+		unsigned long kl, vl;
+		char *nl, *q;
+
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			return -1;
+		*nl = '\0';
+		kl = strtoul(p, &q, 10);
+		if (*q != ' ')
+			return -1;
+		vl = strtoul(q + 1, &q, 10);
+		if (*q != '\0' || kl > SESS_KEY_MAX || vl > SESS_VAL_MAX ||
+		    (size_t)(end - nl - 1) < kl + vl + 1 ||
+		    nl[1 + kl + vl] != '\n')
+			return -1;
+		if (put(s, nl + 1, kl, nl + 1 + kl, vl) == -1)
+			return -1;
+		p = nl + 1 + kl + vl + 1;
+	}
+	return 0;
+}
+
+/* Read a store file and decode it.  0 or -1. */
 static int
 load(struct session *s, int fd)
 {
 	struct stat st;
-	char *buf, *p, *end;
+	char *buf;
 	int rc = -1;
 
 	if (fstat(fd, &st) == -1 || st.st_size > 2 * SESS_TOTAL_MAX)
 		return -1;
 	if ((buf = malloc((size_t)st.st_size + 1)) == NULL)
 		return -1;
-	if (pread(fd, buf, (size_t)st.st_size, 0) != st.st_size)
-		goto out;
-	end = buf + st.st_size;
-	if ((size_t)st.st_size < strlen(SESS_MAGIC) ||
-	    memcmp(buf, SESS_MAGIC, strlen(SESS_MAGIC)) != 0)
-		goto out;
-	for (p = buf + strlen(SESS_MAGIC); p < end;) {
-		unsigned long kl, vl;
-		char *nl, *q;
-
-		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
-			goto out;
-		*nl = '\0';
-		kl = strtoul(p, &q, 10);
-		if (*q != ' ')
-			goto out;
-		vl = strtoul(q + 1, &q, 10);
-		if (*q != '\0' || kl > SESS_KEY_MAX || vl > SESS_VAL_MAX ||
-		    (size_t)(end - nl - 1) < kl + vl + 1 ||
-		    nl[1 + kl + vl] != '\n')
-			goto out;
-		if (put(s, nl + 1, kl, nl + 1 + kl, vl) == -1)
-			goto out;
-		p = nl + 1 + kl + vl + 1;
-	}
-	rc = 0;
-out:
+	if (pread(fd, buf, (size_t)st.st_size, 0) == st.st_size)
+		rc = decode(s, buf, (size_t)st.st_size);
 	free(buf);
 	return rc;
+}
+
+/* The session's data as it is stored (decode's format), malloc'ed. */
+static char *
+encode(const struct session *s, size_t *len)
+{
+	size_t i, cap = strlen(SESS_MAGIC) + s->total + s->n *
+	    (SESS_KEY_MAX + 2 * 21 + 3);
+	struct sbuf b;
+	char *buf;
+
+	if ((buf = malloc(cap)) == NULL)
+		return NULL;
+	sb_init(&b, buf, cap);
+	sb_puts(&b, SESS_MAGIC);
+	for (i = 0; i < s->n; i++) {
+		size_t kl = strlen(s->v[i].key);
+
+		sb_num(&b, (unsigned long long)kl);
+		sb_put(&b, " ", 1);
+		sb_num(&b, (unsigned long long)s->v[i].vlen);
+		sb_put(&b, "\n", 1);
+		sb_put(&b, s->v[i].key, kl);
+		sb_put(&b, s->v[i].val, s->v[i].vlen);
+		sb_put(&b, "\n", 1);
+	}
+	*len = b.len;
+	return buf;
 }
 
 static void
@@ -348,7 +388,7 @@ set_cookie(struct ih_request *r, const char *value, int expire)
 
 	/* over TLS the cookie must never travel in clear text after */
 	snprintf(attrs, sizeof(attrs), "Path=/; HttpOnly; SameSite=Lax%s%s",
-	    r->c->tls != NULL ? "; Secure" : "", expire ? "; Max-Age=0" : "");
+	    r->c->https ? "; Secure" : "", expire ? "; Max-Age=0" : "");
 	return ih_set_cookie(r, cfg.session_cookie, value, attrs);
 }
 
@@ -578,6 +618,257 @@ try_load(struct ih_request *r, struct session *s, const char *id)
 	return 1;
 }
 
+/* ---- session_store redis ------------------------------------------- */
+
+/*
+ * In Redis a session is three things under redis_prefix: "s:ID", a hash
+ * of its data (d, as decode reads it) and its version (v), expiring
+ * session_ttl after its last use; "l:ID", its lock, whose value is the
+ * holder's random token, expiring by itself (half of lock_timeout, so a
+ * node killed while holding it delays others by less than they wait);
+ * and "sessions", a sorted set of live ids by expiry, which makes
+ * max_sessions exact across nodes.  Each step is one script.
+ *
+ * A write (R_SAVE) is made only by the lock's holder; if the lock timed
+ * out meanwhile (a request that outlived it), only when nobody took it
+ * and the version is still the one read: WATCH/MULTI's promise, in one
+ * round trip.  Otherwise the request fails (503) and the other request's
+ * update stands.  Keys: s, l, sessions.  ARGV: token, id, version,
+ * lock ms, ttl ms, data.
+ */
+#define R_NOW \
+	"local tm = redis.call('TIME') " \
+	"local now = tm[1] * 1000 + math.floor(tm[2] / 1000) "
+#define R_OWN \
+	"local function own() " \
+	"  local l = redis.call('GET', KEYS[2]) " \
+	"  if l == ARGV[1] then return true end " \
+	"  if l or redis.call('HGET', KEYS[1], 'v') ~= ARGV[3] then " \
+	"    return false end " \
+	"  redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[4]) " \
+	"  return true " \
+	"end "
+
+/* Adopt: nothing is made for an id we never issued, not even a lock. */
+static const char lua_load[] = R_NOW
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end "
+    "if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[4]) then "
+    "  return {1} end "
+    "redis.call('PEXPIRE', KEYS[1], ARGV[5]) "
+    "redis.call('ZADD', KEYS[3], now + ARGV[5], ARGV[2]) "
+    "local d = redis.call('HMGET', KEYS[1], 'd', 'v') "
+    "return {2, d[1], d[2]}";
+
+/* Make: ARGV[6] the data, ARGV[3] the most sessions there may be. */
+static const char lua_create[] = R_NOW
+    "redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now) "
+    "if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[3]) then "
+    "  return -1 end "
+    "if redis.call('EXISTS', KEYS[1]) == 1 then return -2 end "
+    "redis.call('HSET', KEYS[1], 'd', ARGV[6], 'v', 1) "
+    "redis.call('PEXPIRE', KEYS[1], ARGV[5]) "
+    "redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[4]) "
+    "redis.call('ZADD', KEYS[3], now + ARGV[5], ARGV[2]) "
+    "return 1";
+
+static const char lua_save[] = R_NOW R_OWN
+    "if not own() then return 0 end "
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end "
+    "redis.call('HSET', KEYS[1], 'd', ARGV[6]) "
+    "local v = redis.call('HINCRBY', KEYS[1], 'v', 1) "
+    "redis.call('PEXPIRE', KEYS[1], ARGV[5]) "
+    "redis.call('PEXPIRE', KEYS[2], ARGV[4]) "
+    "redis.call('ZADD', KEYS[3], now + ARGV[5], ARGV[2]) "
+    "return v";
+
+static const char lua_destroy[] = R_OWN
+    "if not own() then return 0 end "
+    "redis.call('DEL', KEYS[1], KEYS[2]) "
+    "redis.call('ZREM', KEYS[3], ARGV[2]) "
+    "return 1";
+
+static const char lua_unlock[] =
+    "if redis.call('GET', KEYS[2]) == ARGV[1] then "
+    "  redis.call('DEL', KEYS[2]) end "
+    "return 1";
+
+/*
+ * Run one of the scripts for session id with s's token and version (and
+ * data, when s is to be stored).  The reply, or NULL (the store failed,
+ * r marked).
+ */
+static redisReply *
+r_call(struct ih_request *r, struct session *s, const char *script,
+    const char *what, const char *id, long long arg3, int with_data)
+{
+	char kb[2][2 + SID_LEN + 1], a3[24], a4[24], a5[24], *data = NULL;
+	struct rstr k[3], a[6];
+	redisReply *rep;
+	size_t dl = 0;
+
+	snprintf(kb[0], sizeof(kb[0]), "s:%s", id);
+	snprintf(kb[1], sizeof(kb[1]), "l:%s", id);
+	k[0].p = kb[0], k[0].len = strlen(kb[0]);
+	k[1].p = kb[1], k[1].len = strlen(kb[1]);
+	k[2].p = "sessions", k[2].len = 8;
+	if (with_data && (data = encode(s, &dl)) == NULL) {
+		store_failed(r, what);
+		return NULL;
+	}
+	a[0].p = s->token, a[0].len = strlen(s->token);
+	a[1].p = id, a[1].len = strlen(id);
+	a[2].p = a3, a[2].len = (size_t)snprintf(a3, sizeof(a3), "%lld", arg3);
+	a[3].p = a4, a[3].len = (size_t)snprintf(a4, sizeof(a4), "%lld",
+	    cfg.lock_timeout * 500);
+	a[4].p = a5, a[4].len = (size_t)snprintf(a5, sizeof(a5), "%lld",
+	    cfg.session_ttl * 1000);
+	a[5].p = data != NULL ? data : "", a[5].len = dl;
+	rep = redis_eval(r, what, script, 3, k, with_data ? 6 : 5, a);
+	free(data);
+	return rep;
+}
+
+/*
+ * try_load for Redis: 1 loaded (its lock ours), 0 not adopted, -1 the
+ * store failed.  A busy session is waited for, up to lock_timeout.
+ */
+static int
+r_try_load(struct ih_request *r, struct session *s, const char *id)
+{
+	int64_t until = mono_ms() + cfg.lock_timeout * 1000;
+	unsigned wait_us = 1000;
+	redisReply *rep;
+	long long what;
+
+	if (new_id(s->token) == -1)
+		return fail(r, s, "session lock token");
+	for (;;) {
+		if ((rep = r_call(r, s, lua_load, "session load", id, 0, 0)) ==
+		    NULL)
+			return fail(r, s, "session load");
+		what = rep->type == REDIS_REPLY_ARRAY && rep->elements >= 1 &&
+		    rep->element[0]->type == REDIS_REPLY_INTEGER ?
+		    rep->element[0]->integer : -1;
+		if (what != 1)
+			break;
+		redis_free(rep);
+		if (mono_ms() >= until) {
+			errno = ETIMEDOUT;
+			return fail(r, s, "session lock");
+		}
+		usleep(wait_us);
+		if (wait_us < 32000)
+			wait_us *= 2;
+	}
+	if (what == 0) {
+		redis_free(rep);
+		return 0;
+	}
+	if (what != 2 || rep->elements != 3 ||
+	    rep->element[1]->type != REDIS_REPLY_STRING ||
+	    rep->element[2]->type != REDIS_REPLY_STRING ||
+	    rep->element[1]->len > 2 * SESS_TOTAL_MAX) {
+		redis_free(rep);
+		errno = EIO;
+		return fail(r, s, "session load: an unexpected answer");
+	}
+	s->version = strtoll(rep->element[2]->str, NULL, 10);
+	/* hiredis ends every string with a NUL past its length */
+	if (decode(s, rep->element[1]->str, rep->element[1]->len) == -1) {
+		/* Not ours to read: not adopted, and the lock goes. */
+		redis_free(rep);
+		clear(s);
+		redis_free(r_call(r, s, lua_unlock, "session unlock", id, 0, 0));
+		return 0;
+	}
+	redis_free(rep);
+	memcpy(s->id, id, sizeof(s->id));
+	s->state = S_LIVE;
+	ih_debug(IH_DBG_REQ, "session %.6s... loaded from redis", s->id);
+	return 1;
+}
+
+/* Store s as a new session: a fresh id (and cookie, when cookie). */
+static int
+r_create(struct ih_request *r, struct session *s, long long max, int cookie)
+{
+	char id[SID_LEN + 1];
+	redisReply *rep;
+	long long v = -2;
+	int tries;
+
+	if (s->token[0] == '\0' && new_id(s->token) == -1)
+		return fail(r, s, "session lock token");
+	for (tries = 0; v == -2 && tries < 3; tries++) {
+		if (new_id(id) == -1)
+			return fail(r, s, "new session");
+		if ((rep = r_call(r, s, lua_create, "new session", id, max, 1)) ==
+		    NULL)
+			return fail(r, s, "new session");
+		v = redis_int(rep, -3);
+		redis_free(rep);
+	}
+	if (v != 1) {
+		errno = v == -1 ? EDQUOT : EIO;
+		return fail(r, s, v == -1 ? "new session: max_sessions "
+		    "reached" : "new session");
+	}
+	if (cookie && set_cookie(r, id, 0) == -1) {
+		/* Never stored without its cookie. */
+		s->version = 1;
+		redis_free(r_call(r, s, lua_destroy, "session destroy", id, 1, 0));
+		errno = EINVAL;
+		return fail(r, s, "new session");
+	}
+	memcpy(s->id, id, sizeof(s->id));
+	s->version = 1;
+	s->state = S_LIVE;
+	s->fresh = 1;
+	ih_debug(IH_DBG_REQ, "session %.6s... made in redis", s->id);
+	return 0;
+}
+
+static int
+r_save(struct ih_request *r, struct session *s)
+{
+	redisReply *rep = r_call(r, s, lua_save, "session save", s->id,
+	    s->version, 1);
+	long long v;
+
+	if (rep == NULL)
+		return fail(r, s, "session save");
+	v = redis_int(rep, -2);
+	redis_free(rep);
+	if (v <= 0) {
+		errno = v == 0 ? EAGAIN : ENOENT;
+		return fail(r, s, v == 0 ? "session save: its lock timed out "
+		    "and another request changed it" : "session save: it "
+		    "expired or was destroyed meanwhile");
+	}
+	s->version = v;
+	return 0;
+}
+
+/* Remove session id (ours: locked, or unchanged).  0 or -1. */
+static int
+r_destroy(struct ih_request *r, struct session *s, const char *id)
+{
+	redisReply *rep = r_call(r, s, lua_destroy, "session destroy", id,
+	    s->version, 0);
+	long long v;
+
+	if (rep == NULL)
+		return -1;
+	v = redis_int(rep, -1);
+	redis_free(rep);
+	if (v != 1) {
+		errno = EAGAIN;
+		store_failed(r, "session destroy: changed by another request");
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * The request's session state, loading the client's session on first
  * use.  NULL with errno when sessions are off (ENOTSUP) or the store
@@ -606,13 +897,14 @@ sess_open(struct ih_request *r)
 	s->lock_fd = -1;
 	r->sess = s;
 	/* A store others could write is never read (nor made: store_dir). */
-	if (cookie_id(r, sent, 0) != NULL && store_dir_trusted("sessions") ==
-	    -1) {
+	if (cfg.session_store == STORE_FILES && cookie_id(r, sent, 0) != NULL &&
+	    store_dir_trusted("sessions") == -1) {
 		fail(r, s, "session store");
 		return NULL;
 	}
 	for (k = 0; k < 4 && (id = cookie_id(r, sent, k)) != NULL; k++)
-		switch (try_load(r, s, id)) {
+		switch (cfg.session_store == STORE_REDIS ? r_try_load(r, s, id) :
+		    try_load(r, s, id)) {
 		case 1:
 			return s;
 		case -1:
@@ -626,47 +918,32 @@ sess_open(struct ih_request *r)
 static int
 save(struct session *s, const char *id)
 {
-	char path[4096], tmp[4096], head[64], t[TMP_LEN + 1];
-	size_t i;
-	int fd, bad, e;
-	FILE *fp;
+	char path[4096], tmp[4096], t[TMP_LEN + 1], *buf;
+	size_t len;
+	int fd, e;
 
 	snprintf(t, sizeof(t), ".%s.XXXXXX", id);
 	if (sess_path(path, sizeof(path), id) == -1 ||
 	    sess_path(tmp, sizeof(tmp), t) == -1)
 		return -1;
-	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1)
+	if ((buf = encode(s, &len)) == NULL)
 		return -1;
-	if ((fp = fdopen(fd, "w")) == NULL) {
-		e = errno;
-		close(fd);
-		unlink(tmp);
-		errno = e;
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1) {
+		free(buf);
 		return -1;
 	}
-	errno = 0;
-	fputs(SESS_MAGIC, fp);
-	for (i = 0; i < s->n; i++) {
-		snprintf(head, sizeof(head), "%zu %zu\n", strlen(s->v[i].key),
-		    s->v[i].vlen);
-		fputs(head, fp);
-		fputs(s->v[i].key, fp);
-		fwrite(s->v[i].val, 1, s->v[i].vlen, fp);
-		fputc('\n', fp);
-	}
-	bad = fflush(fp) != 0 || ferror(fp);
-	e = errno;
-	if (fclose(fp) != 0 && !bad) {
-		bad = 1;
+	e = write_full(fd, buf, len) == -1 ? errno : 0;
+	if (close(fd) == -1 && e == 0)
 		e = errno;
-	}
-	if (bad || rename(tmp, path) == -1) {
-		if (!bad)
+	if (e != 0 || rename(tmp, path) == -1) {
+		if (e == 0)
 			e = errno;
 		unlink(tmp);
+		free(buf);
 		errno = e != 0 ? e : EIO;
 		return -1;
 	}
+	free(buf);
 	return 0;
 }
 
@@ -674,6 +951,9 @@ save(struct session *s, const char *id)
 static int
 commit(struct ih_request *r, struct session *s)
 {
+	if (cfg.session_store == STORE_REDIS)
+		return s->state == S_NONE ? r_create(r, s, cfg.max_sessions, 1) :
+		    r_save(r, s);
 	if (s->state == S_NONE)
 		return create(r, s);
 	/*
@@ -768,6 +1048,30 @@ ih_session_renew(struct ih_request *r)
 		return -1;
 	if (s->state == S_NONE || s->fresh)
 		return 0;	/* nothing anyone knows the id of */
+	if (cfg.session_store == STORE_REDIS) {
+		long long v = s->version;
+
+		memcpy(id, s->id, sizeof(id));
+		if (s->n == 0) {
+			if (r_destroy(r, s, id) == -1)
+				return fail(r, s, "session renew");
+			s->id[0] = '\0';
+			s->state = S_NONE;
+			return 0;
+		}
+		if (r->head_len > 0) {
+			errno = EINVAL;
+			return -1;
+		}
+		/* The new one first: a failure leaves the old as it was.
+		 * (One more than max_sessions: this replaces one.) */
+		if (r_create(r, s, cfg.max_sessions + 1, 1) == -1)
+			return -1;
+		s->version = v;
+		(void)r_destroy(r, s, id);
+		s->version = 1;
+		return 0;
+	}
 	if (sess_path(path, sizeof(path), s->id) == -1)
 		return fail(r, s, "session renew");
 	if (s->n == 0) {
@@ -817,7 +1121,10 @@ ih_session_destroy(struct ih_request *r)
 	if (s->state == S_DESTROYED)
 		return 0;
 	expire = s->state == S_LIVE || cookie_id(r, sent, 0) != NULL;
-	if (s->state == S_LIVE) {
+	if (s->state == S_LIVE && cfg.session_store == STORE_REDIS) {
+		if (r_destroy(r, s, s->id) == -1)
+			return fail(r, s, "session destroy");
+	} else if (s->state == S_LIVE) {
 		if (sess_path(path, sizeof(path), s->id) == -1 ||
 		    (unlink(path) == -1 && errno != ENOENT))
 			return fail(r, s, "session destroy");
@@ -850,6 +1157,9 @@ sess_finish(struct ih_request *r)
 
 	if (s == NULL)
 		return;
+	if (s->state == S_LIVE && cfg.session_store == STORE_REDIS)
+		redis_free(r_call(r, s, lua_unlock, "session unlock", s->id, 0,
+		    0));
 	if (s->lock_fd != -1)
 		close(s->lock_fd);
 	clear(s);
