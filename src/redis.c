@@ -20,7 +20,9 @@
  * time-out), or, when that lock timed out, only if nobody changed the
  * session since it was read (its version) - so of two nodes updating one
  * session at once, neither update is lost.  Scripts read Redis's own
- * clock (TIME), so nodes whose clocks differ share one time line.
+ * clock (TIME), so nodes whose clocks differ share one time line -
+ * except the Digest nonce counts, which compare the nonces' own times
+ * (made by the nodes' clocks, which Digest needs in step anyway).
  * (A single Redis or a primary with replicas; the keys of one script are
  * not placed for Redis Cluster.)
  */
@@ -347,18 +349,21 @@ redis_secret(struct ih_request *r, unsigned char *out, size_t len)
  * may have been counted before is then stale, never accepted twice.
  */
 static const char floor_script[] =
-    "local t = redis.call('TIME') "
-    "local now = t[1] * 1000 + math.floor(t[2] / 1000) "
-    "redis.call('SET', KEYS[1], string.format('%d', now), 'NX') "
+    "redis.call('SET', KEYS[1], ARGV[1], 'NX') "
     "return tonumber(redis.call('GET', KEYS[1]))";
 
 /* Before a challenge: the floor exists, so the nonce is above it. */
 int
 redis_nonce_ready(struct ih_request *r)
 {
-	struct rstr k = { "nc-floor", 8 };
-	redisReply *rep = redis_eval(r, "Digest nonce floor", floor_script,
-	    1, &k, 0, NULL);
+	struct rstr k = { "nc-floor", 8 }, a;
+	char now[24];
+	redisReply *rep;
+
+	a.p = now;
+	a.len = (size_t)snprintf(now, sizeof(now), "%lld",
+	    (long long)now_real_ms());
+	rep = redis_eval(r, "Digest nonce floor", floor_script, 1, &k, 1, &a);
 
 	if (rep == NULL)
 		return -1;
@@ -375,9 +380,8 @@ redis_nonce_count(struct ih_request *r, const unsigned char *key, int64_t t,
     uint32_t nc)
 {
 	static const char script[] =
-	    "local tm = redis.call('TIME') "
-	    "local now = tm[1] * 1000 + math.floor(tm[2] / 1000) "
-	    "redis.call('SET', KEYS[2], string.format('%d', now), 'NX') "
+	    "local now = tonumber(ARGV[4]) "
+	    "redis.call('SET', KEYS[2], ARGV[4], 'NX') "
 	    "local floor = tonumber(redis.call('GET', KEYS[2])) "
 	    "local t, nc, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), "
 	    "tonumber(ARGV[3]) "
@@ -388,8 +392,8 @@ redis_nonce_count(struct ih_request *r, const unsigned char *key, int64_t t,
 	    "if left < 1000 then left = 1000 end "
 	    "redis.call('SET', KEYS[1], nc, 'PX', left + 60000) "
 	    "return 0";
-	char kname[3 + 32 + 1], ta[24], na[16], la[24];
-	struct rstr k[2], a[3];
+	char kname[3 + 32 + 1], ta[24], na[16], la[24], nw[24];
+	struct rstr k[2], a[4];
 	redisReply *rep;
 	long long v;
 	int i;
@@ -406,7 +410,9 @@ redis_nonce_count(struct ih_request *r, const unsigned char *key, int64_t t,
 	a[1].p = na, a[1].len = (size_t)snprintf(na, sizeof(na), "%u", nc);
 	a[2].p = la, a[2].len = (size_t)snprintf(la, sizeof(la), "%lld",
 	    cfg.nonce_ttl * 1000);
-	if ((rep = redis_eval(r, "Digest nonce count", script, 2, k, 3, a)) ==
+	a[3].p = nw, a[3].len = (size_t)snprintf(nw, sizeof(nw), "%lld",
+	    (long long)now_real_ms());
+	if ((rep = redis_eval(r, "Digest nonce count", script, 2, k, 4, a)) ==
 	    NULL)
 		return NONCE_ERROR;
 	v = redis_int(rep, -1);
