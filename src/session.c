@@ -248,8 +248,9 @@ load(struct session *s, int fd)
 static char *
 encode(const struct session *s, size_t *len)
 {
+	/* (sb_ keeps a byte for a NUL: one more than the data) */
 	size_t i, cap = strlen(SESS_MAGIC) + s->total + s->n *
-	    (SESS_KEY_MAX + 2 * 21 + 3);
+	    (SESS_KEY_MAX + 2 * 21 + 3) + 1;
 	struct sbuf b;
 	char *buf;
 
@@ -267,6 +268,11 @@ encode(const struct session *s, size_t *len)
 		sb_put(&b, s->v[i].key, kl);
 		sb_put(&b, s->v[i].val, s->v[i].vlen);
 		sb_put(&b, "\n", 1);
+	}
+	if (b.trunc) {		/* cannot be: cap counts every byte */
+		free(buf);
+		errno = EOVERFLOW;
+		return NULL;
 	}
 	*len = b.len;
 	return buf;

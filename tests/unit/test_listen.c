@@ -250,9 +250,10 @@ test_bind_tcp(void)
 	    l.n == n + 1 && l.v[n].tls == 1 && l.v[n].proxy == 0,
 	    "bind: /tls makes a TLS listener");
 	n = l.n;
-	CHECK(listen_bind(&l, "127.0.0.1:0/proxy", err, sizeof(err)) == -1 &&
-	    l.n == n && strstr(err, "PROXY") != NULL,
-	    "bind: /proxy is refused in this build");
+	CHECK(listen_bind(&l, "127.0.0.1:0/proxy", err, sizeof(err)) == 0 &&
+	    l.n == n + 1 && l.v[n].proxy == 1 && l.v[n].tls == 0,
+	    "bind: /proxy makes a PROXY-protocol listener");
+	n = l.n;
 	CHECK(listen_bind(&l, "nonsense:x", err, sizeof(err)) == -1 &&
 	    l.n == n, "bind: a malformed spec fails");
 	CHECK(listen_bind(&l, "127.0.0.1:0/tcp", err, sizeof(err)) == 0 &&
