@@ -173,8 +173,8 @@ static const struct key keys[] = {
 	{ "max_spare_servers", K_INT, O(max_spare_servers), "10", 1, 4096,
 	    "prefork: idle workers above this are stopped", NULL },
 	{ "mimetypes", K_STR, O(mimetypes), NULL, 0, 0,
-	    "mime.types file (default /etc/mime.types, else the installed "
-	    "one)", NULL },
+	    "mime.types file (default: the table built in from "
+	    "conf/mime.types)", NULL },
 	{ "min_servers", K_INT, O(min_servers), "5", 0, 4096,
 	    "prefork: workers started, and never fewer", NULL },
 	{ "min_spare_servers", K_INT, O(min_spare_servers), "2", 0, 4096,
