@@ -133,12 +133,13 @@ parse_v1(const unsigned char *b, size_t n, struct proxy_hdr *h)
 	len = (size_t)(lf - b) + 1;
 	if (len < V1_MIN || b[len - 2] != '\r')
 		return -1;
+	/* Text only: a NUL would end an address early for inet_pton. */
+	for (i = 6; i < len - 2; i++)
+		if (b[i] < 0x20 || b[i] >= 0x7f)
+			return -1;
 	if (len >= 6 + 7 + 2 && memcmp(s + 6, "UNKNOWN", 7) == 0 &&
 	    (len == 6 + 7 + 2 || s[13] == ' ')) {
-		/* The rest is to be ignored, but it is still a line of text. */
-		for (i = 13; i < len - 2; i++)
-			if (b[i] < 0x20 || b[i] >= 0x7f)
-				return -1;
+		/* The rest is to be ignored (text, as checked above). */
 		h->cmd = PROXY_LOCAL;
 		h->family = AF_UNSPEC;
 		return (long)len;
