@@ -253,25 +253,19 @@ parse_v2(const unsigned char *b, size_t n, struct proxy_hdr *h,
 		h->family = AF_UNSPEC;
 		return (long)(V2_HEAD + len);
 	case 0x11:	/* TCP over IPv4 */
-		h->family = AF_INET;
-		alen = 12;
+	case 0x21: {	/* TCP over IPv6 */
+		size_t al = b[13] == 0x11 ? 4 : 16;
+
+		h->family = b[13] == 0x11 ? AF_INET : AF_INET6;
+		alen = 2 * al + 4;
 		if (len < alen)
 			return -1;
-		memcpy(h->src, b + 16, 4);
-		memcpy(h->dst, b + 20, 4);
-		h->src_port = get16(b + 24);
-		h->dst_port = get16(b + 26);
+		memcpy(h->src, b + 16, al);
+		memcpy(h->dst, b + 16 + al, al);
+		h->src_port = get16(b + 16 + 2 * al);
+		h->dst_port = get16(b + 18 + 2 * al);
 		break;
-	case 0x21:	/* TCP over IPv6 */
-		h->family = AF_INET6;
-		alen = 36;
-		if (len < alen)
-			return -1;
-		memcpy(h->src, b + 16, 16);
-		memcpy(h->dst, b + 32, 16);
-		h->src_port = get16(b + 48);
-		h->dst_port = get16(b + 50);
-		break;
+	}
 	case 0x31:	/* a unix stream socket: no address to report */
 		h->family = AF_UNIX;
 		alen = 216;

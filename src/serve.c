@@ -235,7 +235,7 @@ serve_connection(int in, int out)
 	if (hdrs != NULL && serve_proxy && proxy_accept(&c) == -1) {
 		free(hdrs);
 		hdrs = NULL;
-		c.closing = 1;
+		c.closing = c.broken = 1;	/* nothing said: no linger */
 	}
 	memcpy(c.conn_peer, c.peer, sizeof(c.conn_peer));
 	memcpy(c.conn_peer_port, c.peer_port, sizeof(c.conn_peer_port));
